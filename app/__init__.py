@@ -1,0 +1,1 @@
+"""krtracker service: config, storage, progress engine, sampling, scheduler, API and CLI."""

@@ -1,0 +1,46 @@
+"""Enumerations shared by the config, the progress engine, the store and the API (defined once)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    """Which way a Key Result's value should move, or which band it should stay in."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+    WITHIN = "within"
+
+    @property
+    def is_band(self) -> bool:
+        """Band Key Results are scored by the share of samples inside the band."""
+        return self in (Direction.AT_LEAST, Direction.AT_MOST, Direction.WITHIN)
+
+
+class Status(StrEnum):
+    """Where a Key Result stands; every status comes with a one-line reason."""
+
+    ACHIEVED = "achieved"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+    STALE = "stale"
+    ERROR = "error"
+    NOT_STARTED = "not_started"
+    CLOSED = "closed"
+
+
+class Aggregate(StrEnum):
+    """How the samples inside an aggregation window become the current value."""
+
+    LAST = "last"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    MEDIAN = "median"
+    P90 = "p90"

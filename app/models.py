@@ -1,0 +1,131 @@
+"""Database tables (SQLModel). Alembic migrations in `app/migrations` create exactly these.
+
+Times are stored as integer UNIX seconds (UTC) in `*_ts` columns: they compare, bucket and
+index the same way on SQLite and PostgreSQL, which keeps downsampling inside the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Objective(SQLModel, table=True):
+    """An Objective as last synced from the config."""
+
+    __tablename__ = "objectives"
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str
+    owner: str | None = None
+    team: str | None = None
+    parent_id: str | None = Field(default=None, max_length=64)
+    description: str = ""
+    period_start_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_end_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    position: int = 0
+    archived_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class KeyResult(SQLModel, table=True):
+    """A Key Result's definition as last synced from the config, plus its evaluated state.
+
+    The state columns (`status` … `evaluated_ts`) are written after each sample so the API
+    reads them instead of recomputing history on every request.
+    """
+
+    __tablename__ = "key_results"
+
+    id: str = Field(primary_key=True, max_length=64)
+    objective_id: str = Field(foreign_key="objectives.id", index=True, max_length=64)
+    title: str
+    unit: str = ""
+    direction: str
+    baseline_spec: str | None = None
+    target_spec: str | None = None
+    band_low: float | None = None
+    band_high: float | None = None
+    connector: str | None = None
+    source: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    schedule: str | None = None
+    interval_seconds: int | None = None
+    aggregate: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    description: str = ""
+    position: int = 0
+    archived_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+    status: str = "no_data"
+    status_reason: str = "never sampled"
+    current_value: float | None = None
+    current_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    baseline_value: float | None = None
+    target_value: float | None = None
+    progress: float | None = None
+    expected_progress: float | None = None
+    forecast: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    last_error: str | None = None
+    last_error_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    final_score: float | None = None
+    evaluated_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class Sample(SQLModel, table=True):
+    """One successful measurement; (key_result_id, ts) is unique so re-runs update in place."""
+
+    __tablename__ = "samples"
+    __table_args__ = (UniqueConstraint("key_result_id", "ts", name="uq_samples_kr_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_result_id: str = Field(foreign_key="key_results.id", max_length=64)
+    ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    value: float
+    numerator: float | None = None
+    denominator: float | None = None
+    source: str
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    recorded_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SamplingAttempt(SQLModel, table=True):
+    """Every try to sample a Key Result, successful or not; failures keep their reason."""
+
+    __tablename__ = "sampling_attempts"
+    __table_args__ = (Index("ix_attempts_kr_ts", "key_result_id", "scheduled_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_result_id: str = Field(foreign_key="key_results.id", max_length=64)
+    scheduled_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attempted_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ok: bool
+    error_kind: str | None = None
+    error_message: str | None = None
+    duration_ms: int = 0
+
+
+class CheckIn(SQLModel, table=True):
+    """A person's confidence (0.0–1.0) and note on a Key Result."""
+
+    __tablename__ = "check_ins"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_result_id: str = Field(foreign_key="key_results.id", index=True, max_length=64)
+    ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    confidence: float
+    note: str = ""
+    author: str | None = None
+
+
+class TargetRevision(SQLModel, table=True):
+    """A change of a Key Result's target or baseline in the file, kept as a trail."""
+
+    __tablename__ = "target_revisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_result_id: str = Field(foreign_key="key_results.id", index=True, max_length=64)
+    ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    field_name: str
+    old_value: str | None = None
+    new_value: str | None = None
+    note: str | None = None
