@@ -129,3 +129,14 @@ class TargetRevision(SQLModel, table=True):
     old_value: str | None = None
     new_value: str | None = None
     note: str | None = None
+
+
+class ConnectorState(SQLModel, table=True):
+    """Durable state a connector keeps between samples (bookmarks, raw events), per connector."""
+
+    __tablename__ = "connector_state"
+
+    connector: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=255)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    updated_ts: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,325 @@
+"""The progress engine: from a Key Result's definition and samples to progress, status and score.
+
+Pure functions over plain data with an explicit `now`: no database, no HTTP, no clock.
+All times are integer UNIX seconds (UTC). No NaN or infinity ever leaves this module:
+every number in an `Evaluation` is finite or None.
+
+Rules (documented in the README as well):
+- increase/decrease: progress = (current − baseline) / (target − baseline); it may exceed 1
+  or go below 0. The end-of-period score is progress clamped to 0.0–1.0.
+- at_least/at_most/within: progress = the share of the period's samples inside the band;
+  the score is that share.
+- expected progress grows linearly from 0 at the period's start to 1 at its end.
+- status: see `_status_for_linear` and `_status_for_band`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from app.domain import Aggregate, Direction, Status
+from app.forecast import Forecast, linear_forecast
+
+
+@dataclass(frozen=True, slots=True)
+class KeyResultSpec:
+    """What the progress engine needs to know about one Key Result."""
+
+    direction: Direction
+    period_start: int
+    period_end: int
+    baseline: float | None = None
+    baseline_from_first_sample: bool = False
+    target: float | None = None
+    relative_target: float | None = None
+    band: tuple[float, float] | None = None
+    interval_seconds: int | None = None
+    aggregate: Aggregate | None = None
+    aggregate_window: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Status thresholds; the defaults are those the config documents."""
+
+    at_risk_behind: float = 0.10
+    off_track_behind: float = 0.25
+    grace_fraction: float = 0.10
+    stale_after_intervals: int = 3
+    band_on_track_share: float = 0.90
+    forecast_points: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class LastAttempt:
+    """The most recent sampling attempt: whether it failed, when and why."""
+
+    ts: int
+    ok: bool
+    reason: str | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SampleView:
+    """The samples evaluation needs, already cut to the period up to the evaluation instant.
+
+    The store fills it with a few indexed queries instead of loading whole histories;
+    `view_from_points` builds the same thing from a plain list.
+    """
+
+    first: tuple[int, float] | None = None
+    recent: Sequence[tuple[int, float]] = ()
+    window: Sequence[float] = ()
+    in_band: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The result of evaluating a Key Result at one instant."""
+
+    status: Status
+    reason: str
+    current_value: float | None = None
+    current_ts: int | None = None
+    baseline: float | None = None
+    target: float | None = None
+    progress: float | None = None
+    expected_progress: float | None = None
+    forecast: Forecast | None = None
+    score: float | None = None
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """Return `value` if it is a finite number, else None (the guard against NaN)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    """Return `value` limited to [low, high]."""
+    return max(low, min(high, value))
+
+
+def fmt(value: float | None) -> str:
+    """Format a number for a status reason: four significant digits."""
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def resolve_target(spec: KeyResultSpec, baseline: float | None) -> float | None:
+    """Return the absolute target: the number given, or baseline × (1 + relative change)."""
+    if spec.relative_target is not None:
+        if baseline is None:
+            return None
+        return finite_or_none(baseline * (1 + spec.relative_target))
+    return finite_or_none(spec.target)
+
+
+def linear_progress(*, baseline: float, target: float, current: float) -> float | None:
+    """Return (current − baseline) / (target − baseline), or None when undefined."""
+    span = target - baseline
+    if span == 0 or not math.isfinite(span):
+        return None
+    return finite_or_none((current - baseline) / span)
+
+
+def in_band(spec: KeyResultSpec, value: float) -> bool:
+    """Return whether `value` satisfies a band Key Result."""
+    low, high = band_bounds(spec)
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def band_bounds(spec: KeyResultSpec) -> tuple[float | None, float | None]:
+    """Return the band as (low, high), None for an open side: the store counts with these."""
+    if spec.direction is Direction.WITHIN:
+        assert spec.band is not None
+        return spec.band
+    if spec.direction is Direction.AT_LEAST:
+        return spec.target, None
+    return None, spec.target
+
+
+def expected_progress(spec: KeyResultSpec, now: int) -> float:
+    """Return the share of the period elapsed at `now`, in 0.0–1.0."""
+    length = spec.period_end - spec.period_start
+    return clamp((now - spec.period_start) / length) if length > 0 else 1.0
+
+
+def aggregate_value(function: Aggregate, values: Sequence[float]) -> float:
+    """Reduce the values inside an aggregation window to one number."""
+    match function:
+        case Aggregate.LAST:
+            return values[-1]
+        case Aggregate.AVG:
+            return math.fsum(values) / len(values)
+        case Aggregate.MIN:
+            return min(values)
+        case Aggregate.MAX:
+            return max(values)
+        case Aggregate.SUM:
+            return math.fsum(values)
+        case Aggregate.MEDIAN:
+            return statistics.median(values)
+        case Aggregate.P90:
+            if len(values) == 1:
+                return values[0]
+            return statistics.quantiles(values, n=10, method="inclusive")[-1]
+    raise ValueError(f"unknown aggregate {function}")
+
+
+def cutoff_ts(spec: KeyResultSpec, now: int) -> int:
+    """Return the last instant whose samples count: `now`, or the period's last second."""
+    return min(now, spec.period_end - 1)
+
+
+def view_from_points(
+    spec: KeyResultSpec,
+    points: Sequence[tuple[int, float]],
+    *,
+    now: int,
+    thresholds: Thresholds = Thresholds(),
+) -> SampleView:
+    """Build the SampleView the store would load, from a plain sorted list of points."""
+    cutoff = cutoff_ts(spec, now)
+    kept = [(t, v) for t, v in points if spec.period_start <= t <= cutoff and math.isfinite(v)]
+    window: list[float] = []
+    if spec.aggregate_window is not None:
+        window = [v for t, v in kept if cutoff - spec.aggregate_window < t]
+    inside = sum(1 for _, v in kept if in_band(spec, v)) if spec.direction.is_band else 0
+    return SampleView(
+        first=kept[0] if kept else None,
+        recent=kept[-max(thresholds.forecast_points, 1):],
+        window=window,
+        in_band=inside,
+        total=len(kept),
+    )
+
+
+def current_value(spec: KeyResultSpec, view: SampleView) -> tuple[float, int] | None:
+    """Return (value, ts) of the current value: the last point, or the window's aggregate."""
+    if not view.recent:
+        return None
+    last_ts = view.recent[-1][0]
+    if spec.aggregate is None or spec.aggregate_window is None:
+        return view.recent[-1][1], last_ts
+    if not view.window:
+        return None
+    return aggregate_value(spec.aggregate, view.window), last_ts
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _ago(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _status_for_linear(
+    spec: KeyResultSpec, thresholds: Thresholds, progress: float, expected: float
+) -> tuple[Status, str]:
+    """Compare progress with the linear expectation; never off track inside the grace period."""
+    if progress >= 1:
+        return Status.ACHIEVED, "target reached"
+    behind = expected - progress
+    summary = f"{progress:.0%} of the way with {expected:.0%} of the period gone"
+    if behind > thresholds.off_track_behind and expected >= thresholds.grace_fraction:
+        return Status.OFF_TRACK, f"{summary} ({behind:.0%} behind)"
+    if behind > thresholds.at_risk_behind:
+        return Status.AT_RISK, f"{summary} ({behind:.0%} behind)"
+    return Status.ON_TRACK, summary
+
+
+def _status_for_band(thresholds: Thresholds, share: float) -> tuple[Status, str]:
+    """On track when the share in band reaches `band_on_track_share`; off track well below it."""
+    summary = f"{share:.0%} of samples inside the band"
+    if share >= thresholds.band_on_track_share:
+        return Status.ON_TRACK, summary
+    if share < thresholds.band_on_track_share - thresholds.off_track_behind:
+        return Status.OFF_TRACK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
+    return Status.AT_RISK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
+
+
+def evaluate(
+    spec: KeyResultSpec,
+    view: SampleView,
+    *,
+    now: int,
+    last_attempt: LastAttempt | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> Evaluation:
+    """Evaluate a Key Result at `now` from the view of its samples in the period."""
+    closed = now >= spec.period_end
+    cutoff = cutoff_ts(spec, now)
+    baseline = finite_or_none(spec.baseline)
+    if spec.baseline_from_first_sample:
+        baseline = finite_or_none(view.first[1]) if view.first else None
+    target = resolve_target(spec, baseline)
+    if now < spec.period_start:
+        reason = f"period starts {_day(spec.period_start)}"
+        return Evaluation(Status.NOT_STARTED, reason, baseline=baseline, target=target)
+
+    current = current_value(spec, view)
+    value, value_ts = current if current else (None, None)
+    expected = expected_progress(spec, cutoff)
+    progress: float | None = None
+    if spec.direction.is_band:
+        progress = view.in_band / view.total if view.total else None
+    elif value is not None and baseline is not None and target is not None:
+        progress = linear_progress(baseline=baseline, target=target, current=value)
+    forecast = None
+    if not spec.direction.is_band and not closed:
+        forecast = linear_forecast(
+            view.recent, at_ts=spec.period_end, max_points=thresholds.forecast_points
+        )
+    result = Evaluation(
+        Status.NO_DATA,
+        "",
+        current_value=finite_or_none(value),
+        current_ts=value_ts,
+        baseline=baseline,
+        target=target,
+        progress=progress,
+        expected_progress=None if spec.direction.is_band else expected,
+        forecast=forecast,
+    )
+
+    if closed:
+        score = None if progress is None else clamp(progress)
+        reason = f"period ended {_day(spec.period_end - 1)}; " + (
+            f"final score {score:.2f}" if score is not None else "no data to score"
+        )
+        return replace(result, status=Status.CLOSED, reason=reason, score=score)
+    last_ts = view.recent[-1][0] if view.recent else None
+    if last_attempt and not last_attempt.ok and (last_ts is None or last_attempt.ts > last_ts):
+        failures = max(last_attempt.consecutive_failures, 1)
+        reason = f"last {failures} attempt(s) failed: {last_attempt.reason or 'unknown error'}"
+        return replace(result, status=Status.ERROR, reason=reason)
+    if last_ts is None:
+        return replace(result, reason="no samples yet in this period")
+    stale_after = thresholds.stale_after_intervals * (spec.interval_seconds or 0)
+    if stale_after and now - last_ts > stale_after:
+        reason = (
+            f"last sample {_ago(now - last_ts)} ago; "
+            f"expected every {_ago(spec.interval_seconds)}"
+        )
+        return replace(result, status=Status.STALE, reason=reason)
+    if progress is None:
+        why = "no target to measure against" if target is None else (
+            f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
+            if value is None else "progress is undefined (target equals baseline)"
+        )
+        return replace(result, reason=why)
+    if spec.direction.is_band:
+        status, reason = _status_for_band(thresholds, progress)
+    else:
+        status, reason = _status_for_linear(spec, thresholds, progress, expected)
+        reason = f"{fmt(value)} vs target {fmt(target)} from {fmt(baseline)}: {reason}"
+    return replace(result, status=status, reason=reason)
