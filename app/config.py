@@ -108,6 +108,23 @@ class StatusConfig(_Strict):
     forecast_points: int = Field(30, ge=3)
 
 
+class SchedulerConfig(_Strict):
+    """How the sampler runs (see `app.scheduler` for why each default is what it is)."""
+
+    max_workers: int = Field(16, ge=1, le=256)
+    per_connector_concurrency: int = Field(4, ge=1, le=64)
+    attempt_timeout_seconds: float = Field(30, gt=0)
+    reevaluate_every: str = "5m"
+    backoff_max: str = "1h"
+    leader_poll_seconds: float = Field(5, gt=0)
+
+    @field_validator("reevaluate_every", "backoff_max")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class ConnectorSection(BaseModel):
     """`[connectors.NAME]`: a `type` and that connector's own settings (checked later)."""
 
@@ -229,6 +246,7 @@ class KrTrackerConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
     status: StatusConfig = StatusConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []
 

@@ -104,7 +104,8 @@ def _counter_lines(rng: random.Random, stamps: list[int]) -> list[str]:
     lines = ["# TYPE deployments counter"]
     deployments = 0
     for t in stamps:
-        deployments += rng.random() < 0.02
+        if rng.random() < 0.02:
+            deployments += 1
         lines.append(f'deployments_total{{service="payments"}} {deployments} {t}')
     return lines
 

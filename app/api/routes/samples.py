@@ -1,0 +1,69 @@
+"""`/key-results/{id}/samples` (the time series) and `/values` (manual values)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Query
+
+from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
+from app.api.lookup import get_key_result_or_404
+from app.api.schemas import SamplePointOut, SamplesOut, ValueIn, ValueOut, iso
+from app.sampling import store_manual_value
+from app.store import sample_points
+
+router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
+
+
+def _ts(value: datetime | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name}: give a time zone (e.g. 2026-11-25T10:00:00Z)")
+    return int(value.timestamp())
+
+
+@router.get("/samples", dependencies=[ReadAccess])
+def get_samples(
+    key_result_id: str,
+    session: SessionDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_points: int = Query(1000, ge=1, le=10_000),
+) -> SamplesOut:
+    """Return samples in [since, until]; over `max_points`, equal-time buckets averaged in SQL."""
+    get_key_result_or_404(session, key_result_id)
+    start, end = _ts(since, "since"), _ts(until, "until")
+    if start is not None and end is not None and end < start:
+        raise HTTPException(422, "until: must not be before since")
+    points = sample_points(session, key_result_id, since=start, until=end, max_points=max_points)
+    return SamplesOut(
+        key_result_id=key_result_id,
+        downsampled=any(p.count > 1 for p in points),
+        points=[
+            SamplePointOut(at=iso(p.ts), value=p.value, min=p.min, max=p.max, count=p.count)  # type: ignore[arg-type]
+            for p in points
+        ],
+    )
+
+
+@router.post("/values", status_code=201, dependencies=[WriteAccess])
+def post_value(key_result_id: str, body: ValueIn, session: SessionDep, tracker: TrackerDep) -> ValueOut:
+    """Record a value for a manual Key Result and re-evaluate it."""
+    get_key_result_or_404(session, key_result_id)
+    if not tracker.accepts_manual_values(key_result_id):
+        raise HTTPException(
+            409, f"Key Result {key_result_id!r} is sampled from its data source; values cannot be posted"
+        )
+    at = _ts(body.at, "body.at") if body.at else tracker.now()
+    assert at is not None
+    if at > tracker.now() + 300:
+        raise HTTPException(422, "body.at: must not be in the future")
+    outcome = store_manual_value(
+        tracker, kr_id=key_result_id, ts=at, value=body.value,
+        numerator=body.numerator, denominator=body.denominator, note=body.note,
+    )
+    return ValueOut(
+        key_result_id=key_result_id, at=iso(at), value=body.value,  # type: ignore[arg-type]
+        status=outcome.status, status_reason=outcome.status_reason,
+    )

@@ -1,0 +1,220 @@
+"""Shapes of the API's requests and responses (the public JSON contract)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models import CheckIn, KeyResult, Objective, TargetRevision
+
+
+def iso(ts: int | None) -> datetime | None:
+    """Return a UNIX timestamp as an aware UTC datetime (None stays None)."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class CurrentValue(BaseModel):
+    """The value progress is measured with, and the instant of its latest sample."""
+
+    value: float | None
+    at: datetime | None
+
+
+class ForecastOut(BaseModel):
+    """The trend line's value at the deadline with a 95% prediction interval."""
+
+    at: datetime
+    value: float
+    low: float
+    high: float
+    points: int
+    slope_per_day: float
+
+
+class KeyResultSummary(BaseModel):
+    """A Key Result as listed with its objective."""
+
+    id: str
+    objective_id: str
+    title: str
+    unit: str
+    direction: str
+    baseline: float | None
+    target: float | None
+    band: list[float] | None
+    current: CurrentValue
+    progress: float | None
+    expected_progress: float | None
+    status: str
+    status_reason: str
+
+
+class CheckInOut(BaseModel):
+    """A person's confidence and note."""
+
+    id: int
+    at: datetime
+    confidence: float
+    note: str
+    author: str | None
+
+
+class KeyResultDetail(KeyResultSummary):
+    """A Key Result in full: forecast, errors, schedule, source and latest check-in."""
+
+    description: str
+    connector: str | None
+    schedule: str | None
+    forecast: ForecastOut | None
+    last_error: str | None
+    last_error_at: datetime | None
+    final_score: float | None
+    evaluated_at: datetime | None
+    archived: bool
+    latest_check_in: CheckInOut | None
+
+
+class ObjectiveOut(BaseModel):
+    """An Objective with its Key Results' summaries."""
+
+    id: str
+    title: str
+    owner: str | None
+    team: str | None
+    parent_id: str | None
+    description: str
+    period_start: datetime
+    period_end: datetime
+    key_results: list[KeyResultSummary]
+
+
+class SamplePointOut(BaseModel):
+    """A sample, or the mean of a downsampled bucket (min, max and count say what it hides)."""
+
+    at: datetime
+    value: float
+    min: float
+    max: float
+    count: int
+
+
+class SamplesOut(BaseModel):
+    """A Key Result's time series in a range."""
+
+    key_result_id: str
+    downsampled: bool
+    points: list[SamplePointOut]
+
+
+class ValueIn(BaseModel):
+    """A manual value; `at` defaults to now."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(allow_inf_nan=False)
+    at: datetime | None = None
+    numerator: float | None = Field(None, allow_inf_nan=False)
+    denominator: float | None = Field(None, allow_inf_nan=False)
+    note: str | None = Field(None, max_length=2000)
+
+
+class ValueOut(BaseModel):
+    """What a manual value changed."""
+
+    key_result_id: str
+    at: datetime
+    value: float
+    status: str
+    status_reason: str
+
+
+class CheckInIn(BaseModel):
+    """A new check-in."""
+
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    note: str = Field("", max_length=5000)
+    author: str | None = Field(None, max_length=200)
+
+
+class RevisionOut(BaseModel):
+    """A change of target, baseline or band made in the config file."""
+
+    field: str
+    old: str | None
+    new: str | None
+    at: datetime
+    note: str | None
+
+
+def summary_of(kr: KeyResult) -> dict[str, Any]:
+    """Return the summary fields of a Key Result row."""
+    band = [kr.band_low, kr.band_high] if kr.band_low is not None and kr.band_high is not None else None
+    return {
+        "id": kr.id,
+        "objective_id": kr.objective_id,
+        "title": kr.title,
+        "unit": kr.unit,
+        "direction": kr.direction,
+        "baseline": kr.baseline_value,
+        "target": kr.target_value,
+        "band": band,
+        "current": CurrentValue(value=kr.current_value, at=iso(kr.current_ts)),
+        "progress": kr.progress,
+        "expected_progress": kr.expected_progress,
+        "status": kr.status,
+        "status_reason": kr.status_reason,
+    }
+
+
+def check_in_out(row: CheckIn) -> CheckInOut:
+    """Return the API shape of a check-in row."""
+    assert row.id is not None
+    return CheckInOut(id=row.id, at=iso(row.ts), confidence=row.confidence, note=row.note, author=row.author)  # type: ignore[arg-type]
+
+
+def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
+    """Return the full API shape of a Key Result row."""
+    forecast = None
+    if kr.forecast:
+        f = kr.forecast
+        forecast = ForecastOut(
+            at=iso(f["at_ts"]), value=f["value"], low=f["low"], high=f["high"],  # type: ignore[arg-type]
+            points=f["points"], slope_per_day=f["slope_per_day"],
+        )
+    return KeyResultDetail(
+        **summary_of(kr),
+        description=kr.description,
+        connector=kr.connector,
+        schedule=kr.schedule,
+        forecast=forecast,
+        last_error=kr.last_error,
+        last_error_at=iso(kr.last_error_ts),
+        final_score=kr.final_score,
+        evaluated_at=iso(kr.evaluated_ts),
+        archived=kr.archived_ts is not None,
+        latest_check_in=check_in_out(latest) if latest else None,
+    )
+
+
+def objective_out(objective: Objective, key_results: list[KeyResult]) -> ObjectiveOut:
+    """Return the API shape of an objective and its Key Results."""
+    return ObjectiveOut(
+        id=objective.id,
+        title=objective.title,
+        owner=objective.owner,
+        team=objective.team,
+        parent_id=objective.parent_id,
+        description=objective.description,
+        period_start=iso(objective.period_start_ts),  # type: ignore[arg-type]
+        period_end=iso(objective.period_end_ts),  # type: ignore[arg-type]
+        key_results=[KeyResultSummary(**summary_of(kr)) for kr in key_results],
+    )
+
+
+def revision_out(row: TargetRevision) -> RevisionOut:
+    """Return the API shape of a revision row."""
+    return RevisionOut(
+        field=row.field_name, old=row.old_value, new=row.new_value, at=iso(row.ts), note=row.note  # type: ignore[arg-type]
+    )

@@ -1,0 +1,116 @@
+"""Re-evaluate a Key Result from the store and save its progress and status on its row.
+
+The glue between the store and the pure progress engine: it builds the engine's inputs
+from database rows, runs `progress.evaluate`, and writes the result back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.config import StatusConfig
+from app.domain import Aggregate, Direction, Status
+from app.durations import parse_duration
+from app.models import KeyResult, Objective
+from app.progress import Evaluation, KeyResultSpec, Thresholds, band_bounds, cutoff_ts, evaluate
+from app.store import (
+    ViewRequest,
+    last_attempt,
+    list_key_results,
+    list_objectives,
+    load_sample_view,
+)
+
+
+def thresholds_from(config: StatusConfig) -> Thresholds:
+    """Return the engine's thresholds from the `[status]` section."""
+    return Thresholds(**config.model_dump())
+
+
+def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
+    """Build the engine's view of a Key Result from its synced database row."""
+    relative = None
+    target = None
+    if kr.target_spec is not None:
+        if kr.target_spec.endswith("%"):
+            relative = float(kr.target_spec.rstrip("%").strip()) / 100.0
+        else:
+            target = float(kr.target_spec)
+    baseline = None
+    if kr.baseline_spec not in (None, "first_sample"):
+        baseline = float(kr.baseline_spec)
+    aggregate = kr.aggregate or {}
+    band = (kr.band_low, kr.band_high) if kr.band_low is not None and kr.band_high is not None else None
+    return KeyResultSpec(
+        direction=Direction(kr.direction),
+        period_start=objective.period_start_ts,
+        period_end=objective.period_end_ts,
+        baseline=baseline,
+        # A relative target with no numeric baseline measures from the first sample.
+        baseline_from_first_sample=kr.baseline_spec == "first_sample"
+        or (kr.baseline_spec is None and relative is not None),
+        target=target,
+        relative_target=relative,
+        band=band,
+        interval_seconds=kr.interval_seconds,
+        aggregate=Aggregate(aggregate["function"]) if aggregate else None,
+        aggregate_window=parse_duration(aggregate["window"]) if aggregate else None,
+    )
+
+
+def evaluate_key_result(
+    session: Session,
+    kr: KeyResult,
+    objective: Objective,
+    *,
+    now_ts: int,
+    thresholds: Thresholds,
+) -> Evaluation:
+    """Evaluate `kr` at `now_ts`, store the result on its row (caller commits) and return it."""
+    spec = spec_from_rows(kr, objective)
+    request = ViewRequest(
+        start=spec.period_start,
+        cutoff=cutoff_ts(spec, now_ts),
+        recent=thresholds.forecast_points,
+        window_start=(cutoff_ts(spec, now_ts) - spec.aggregate_window)
+        if spec.aggregate_window
+        else None,
+        band=band_bounds(spec) if spec.direction.is_band and (spec.band or spec.target is not None) else None,
+    )
+    view = load_sample_view(session, kr.id, request)
+    attempt = last_attempt(session, kr.id)
+    result = evaluate(spec, view, now=now_ts, last_attempt=attempt, thresholds=thresholds)
+    if result.status is Status.CLOSED and kr.final_score is not None:
+        # The end-of-period score is frozen the first time the period is seen closed.
+        result_score = kr.final_score
+    else:
+        result_score = result.score
+    kr.status = result.status.value
+    kr.status_reason = result.reason
+    kr.current_value = result.current_value
+    kr.current_ts = result.current_ts
+    kr.baseline_value = result.baseline
+    kr.target_value = result.target
+    kr.progress = result.progress
+    kr.expected_progress = result.expected_progress
+    kr.forecast = asdict(result.forecast) if result.forecast else None
+    kr.final_score = result_score
+    kr.last_error = attempt.reason if attempt and not attempt.ok else None
+    kr.last_error_ts = attempt.ts if attempt and not attempt.ok else None
+    kr.evaluated_ts = now_ts
+    session.add(kr)
+    return result
+
+
+def reevaluate_all(engine: Engine, *, thresholds: Thresholds, now_ts: int) -> int:
+    """Re-evaluate every active Key Result at `now_ts` and commit; return how many."""
+    with Session(engine) as session:
+        objectives = {o.id: o for o in list_objectives(session, include_archived=True)}
+        rows = list_key_results(session)
+        for kr in rows:
+            evaluate_key_result(session, kr, objectives[kr.objective_id], now_ts=now_ts, thresholds=thresholds)
+        session.commit()
+    return len(rows)

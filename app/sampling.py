@@ -1,0 +1,247 @@
+"""Sample a Key Result: ask its connector, store the sample or the error, re-evaluate.
+
+This is the one place where connector errors become data: a failed attempt is stored with
+its kind and reason and never as a number; the Key Result's status then says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, func, select
+
+from app.evaluation import evaluate_key_result
+from app.models import KeyResult, Objective, Sample, SamplingAttempt
+from app.store import add_attempt, upsert_sample
+from app.tracker import Tracker
+from connectors.base import ConnectorError, Measurement, SupportsHistory
+
+log = logging.getLogger(__name__)
+
+BACKFILL_MAX_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """What one sampling attempt stored: a value, or an error kind and reason."""
+
+    key_result_id: str
+    scheduled_ts: int
+    value: float | None
+    error_kind: str | None
+    error: str | None
+    status: str
+    status_reason: str
+    backfilled: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Return whether a value was stored."""
+        return self.error_kind is None
+
+
+class AttemptTimedOut(ConnectorError):
+    """The connector did not answer within the attempt timeout."""
+
+    kind = "timeout"
+
+
+def measure_with_timeout(
+    pool: ThreadPoolExecutor | None, fn: Callable[[], Measurement], timeout: float | None
+) -> Measurement:
+    """Run `fn()` on `pool` (the connector's own threads) and stop waiting after `timeout` s.
+
+    Python cannot kill a thread: a connector that overruns keeps its pool slot until its own
+    HTTP timeout fires, which is what bounds the concurrency per source.
+    """
+    if pool is None or timeout is None:
+        return fn()
+    future = pool.submit(fn)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        raise AttemptTimedOut(f"no answer within {timeout:g} s") from None
+
+
+def store_outcome(
+    tracker: Tracker,
+    *,
+    kr_id: str,
+    scheduled_ts: int,
+    measurement: Measurement | None,
+    error: ConnectorError | None,
+    source: str,
+    duration_ms: int,
+) -> SampleOutcome:
+    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction."""
+    now = tracker.now()
+    with Session(tracker.engine) as session:
+        kr = session.get(KeyResult, kr_id)
+        if kr is None:
+            raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
+        objective = session.get(Objective, kr.objective_id)
+        assert objective is not None
+        add_attempt(
+            session,
+            SamplingAttempt(
+                key_result_id=kr_id,
+                scheduled_ts=scheduled_ts,
+                attempted_ts=now,
+                ok=error is None,
+                error_kind=error.kind if error else None,
+                error_message=error.reason if error else None,
+                duration_ms=duration_ms,
+            ),
+        )
+        if measurement is not None:
+            upsert_sample(
+                session,
+                key_result_id=kr_id,
+                ts=scheduled_ts,
+                value=measurement.value,
+                numerator=measurement.numerator,
+                denominator=measurement.denominator,
+                source=source,
+                details=measurement.details or None,
+                recorded_ts=now,
+            )
+        session.flush()
+        evaluation = evaluate_key_result(
+            session, kr, objective, now_ts=now, thresholds=tracker.thresholds
+        )
+        session.commit()
+    return SampleOutcome(
+        key_result_id=kr_id,
+        scheduled_ts=scheduled_ts,
+        value=measurement.value if measurement else None,
+        error_kind=error.kind if error else None,
+        error=error.reason if error else None,
+        status=evaluation.status.value,
+        status_reason=evaluation.reason,
+    )
+
+
+def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
+    """Fill a Key Result's period up to `until_ts` from its connector's history, if it has none.
+
+    Returns the number of samples written (0 when history exists or is not supported).
+    """
+    entry = tracker.entries[kr_id]
+    if entry.connector is None or entry.schedule is None:
+        return 0
+    connector = tracker.connector(entry.connector)
+    if not isinstance(connector, SupportsHistory):
+        return 0
+    start = int(entry.objective.period_bounds()[0].timestamp())
+    with Session(tracker.engine) as session:
+        existing = session.exec(
+            select(func.count()).where(Sample.key_result_id == kr_id, col(Sample.ts) >= start)
+        ).one()
+    if existing:
+        return 0
+    step = entry.schedule.approx_interval_seconds()
+    start = max(start, until_ts - step * BACKFILL_MAX_POINTS)
+    first = entry.schedule.instants_between(start, until_ts, limit=BACKFILL_MAX_POINTS)
+    if not first:
+        return 0
+    points = connector.history(
+        tracker.loaded.queries[kr_id],
+        start=datetime.fromtimestamp(first[0], UTC),
+        end=datetime.fromtimestamp(until_ts, UTC),
+        step_seconds=step,
+    )
+    now = tracker.now()
+    with Session(tracker.engine) as session:
+        for point in points:
+            upsert_sample(
+                session,
+                key_result_id=kr_id,
+                ts=int(point.at.timestamp()),
+                value=point.value,
+                numerator=point.numerator,
+                denominator=point.denominator,
+                source=f"{entry.connector} (backfill)",
+                details=point.details or None,
+                recorded_ts=now,
+            )
+        session.commit()
+    return len(points)
+
+
+def sample_key_result(
+    tracker: Tracker,
+    kr_id: str,
+    *,
+    scheduled_ts: int,
+    pool: ThreadPoolExecutor | None = None,
+    timeout: float | None = None,
+    backfill: bool = True,
+) -> SampleOutcome:
+    """Measure one Key Result at its scheduled instant and store what happened."""
+    entry = tracker.entries[kr_id]
+    if entry.connector is None:
+        raise LookupError(f"Key Result {kr_id!r} has no data source to sample")
+    connector = tracker.connector(entry.connector)
+    query = tracker.loaded.queries[kr_id]
+    at = datetime.fromtimestamp(scheduled_ts, UTC)
+    started = time.perf_counter()
+    measurement: Measurement | None = None
+    error: ConnectorError | None = None
+    backfilled = 0
+    try:
+        if backfill:
+            backfilled = backfill_key_result(tracker, kr_id, until_ts=scheduled_ts - 1)
+        measurement = measure_with_timeout(pool, lambda: connector.measure(query, at), timeout)
+    except ConnectorError as exc:
+        error = exc
+    except Exception as exc:  # a bug in a connector must not stop the sampler
+        log.exception("connector %s failed on Key Result %s", entry.connector, kr_id)
+        error = ConnectorError(f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}")
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    outcome = store_outcome(
+        tracker,
+        kr_id=kr_id,
+        scheduled_ts=scheduled_ts,
+        measurement=measurement,
+        error=error,
+        source=entry.connector,
+        duration_ms=duration_ms,
+    )
+    if backfilled:
+        outcome = SampleOutcome(**{**outcome.__dict__, "backfilled": backfilled})
+    return outcome
+
+
+def store_manual_value(
+    tracker: Tracker,
+    *,
+    kr_id: str,
+    ts: int,
+    value: float,
+    numerator: float | None = None,
+    denominator: float | None = None,
+    note: str | None = None,
+) -> SampleOutcome:
+    """Store a value a person posted, as a sample of the manual source, and re-evaluate."""
+    measurement = Measurement(
+        value=value,
+        at=datetime.fromtimestamp(ts, UTC),
+        numerator=numerator,
+        denominator=denominator,
+        details={"note": note} if note else {},
+    )
+    return store_outcome(
+        tracker,
+        kr_id=kr_id,
+        scheduled_ts=ts,
+        measurement=measurement,
+        error=None,
+        source="manual",
+        duration_ms=0,
+    )

@@ -1,0 +1,189 @@
+"""The sampler: every polled Key Result sampled on its own schedule, by the one leader process.
+
+Job settings, chosen deliberately:
+- one job per Key Result, id `sample:<kr id>`, rebuilt from the config at every start;
+- `coalesce=True`: after a pause, several missed runs collapse into one (the sample is for
+  the latest instant anyway, so running the backlog would only rewrite the same row);
+- `max_instances=1`: a slow source never piles up concurrent runs of the same Key Result;
+- `misfire_grace_time` = half the interval (at least 30 s): a run that starts late still
+  counts for its instant, one that would run into the next instant is skipped;
+- a thread pool of `[scheduler] max_workers`, plus a small pool per connector
+  (`per_connector_concurrency`) so one slow source cannot take every worker;
+- a failing source (unreachable, rate limited, timed out) backs off exponentially, up to
+  `backoff_max`; its Key Results show `error` with the reason meanwhile; others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session, col, func, select
+
+from app.durations import parse_duration
+from app.evaluation import reevaluate_all
+from app.leader import LeaderLock
+from app.models import SamplingAttempt
+from app.sampling import SampleOutcome, sample_key_result
+from app.tracker import Tracker
+
+log = logging.getLogger(__name__)
+BACKING_OFF_KINDS = {"source_unavailable", "rate_limited", "timeout"}
+
+
+@dataclass
+class Backoff:
+    """A connector's failure streak and when it may be asked again."""
+
+    failures: int = 0
+    next_allowed_ts: int = 0
+
+
+class SamplingScheduler:
+    """Runs the sampling jobs of one tracker (only in the leader process)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        settings = tracker.loaded.config.scheduler
+        self.settings = settings
+        self.backoff_max = parse_duration(settings.backoff_max)
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+        self.backoffs: dict[str, Backoff] = {}
+        self._lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": JobPool(settings.max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    def _pool(self, connector: str) -> ThreadPoolExecutor:
+        with self._lock:
+            if connector not in self.pools:
+                self.pools[connector] = ThreadPoolExecutor(
+                    self.settings.per_connector_concurrency, thread_name_prefix=f"kr-{connector}"
+                )
+            return self.pools[connector]
+
+    def start(self) -> None:
+        """Add one job per polled Key Result, a re-evaluation job, and a catch-up run."""
+        for kr_id, entry in self.tracker.entries.items():
+            if not self.tracker.is_polled(kr_id):
+                continue
+            assert entry.schedule is not None
+            grace = max(30, entry.schedule.approx_interval_seconds() // 2)
+            self.scheduler.add_job(
+                self.run_sample, entry.schedule.trigger(), args=[kr_id], id=f"sample:{kr_id}",
+                name=f"sample {kr_id}", replace_existing=True, misfire_grace_time=grace,
+            )
+        self.scheduler.add_job(
+            self.reevaluate, IntervalTrigger(seconds=parse_duration(self.settings.reevaluate_every)),
+            id="reevaluate", replace_existing=True, misfire_grace_time=60,
+        )
+        self.scheduler.add_job(self.catch_up, id="catch-up", replace_existing=True)
+        self.scheduler.start()
+
+    def catch_up(self) -> None:
+        """Sample now every Key Result whose latest scheduled instant has no attempt yet."""
+        now = self.tracker.now()
+        with Session(self.tracker.engine) as session:
+            latest = dict(
+                session.exec(
+                    select(SamplingAttempt.key_result_id, func.max(col(SamplingAttempt.scheduled_ts)))
+                    .group_by(col(SamplingAttempt.key_result_id))
+                ).all()
+            )
+        for kr_id, entry in self.tracker.entries.items():
+            if self.tracker.is_polled(kr_id) and entry.schedule is not None:
+                instant = entry.schedule.instant_at_or_before(now)
+                if latest.get(kr_id) is None or latest[kr_id] < instant:
+                    self.scheduler.add_job(self.run_sample, args=[kr_id], id=f"catch-up:{kr_id}",
+                                           replace_existing=True)
+
+    def run_sample(self, kr_id: str) -> SampleOutcome | None:
+        """Sample one Key Result for its latest scheduled instant, unless its source backs off."""
+        entry = self.tracker.entries[kr_id]
+        assert entry.schedule is not None and entry.connector is not None
+        now = self.tracker.now()
+        backoff = self.backoffs.setdefault(entry.connector, Backoff())
+        if now < backoff.next_allowed_ts:
+            log.info("skipping %s: connector %s backs off until %s", kr_id, entry.connector,
+                     backoff.next_allowed_ts)
+            return None
+        outcome = sample_key_result(
+            self.tracker, kr_id, scheduled_ts=entry.schedule.instant_at_or_before(now),
+            pool=self._pool(entry.connector), timeout=self.settings.attempt_timeout_seconds,
+        )
+        self._note(entry.connector, outcome, interval=entry.schedule.approx_interval_seconds())
+        return outcome
+
+    def _note(self, connector: str, outcome: SampleOutcome, *, interval: int) -> None:
+        with self._lock:
+            backoff = self.backoffs.setdefault(connector, Backoff())
+            if outcome.error_kind not in BACKING_OFF_KINDS:
+                backoff.failures, backoff.next_allowed_ts = 0, 0
+                return
+            backoff.failures += 1
+            delay = min(self.backoff_max, min(interval, 60) * 2 ** (backoff.failures - 1))
+            backoff.next_allowed_ts = self.tracker.now() + delay
+            log.warning("connector %s failed %d time(s) in a row (%s); next try in %d s",
+                        connector, backoff.failures, outcome.error, delay)
+
+    def reevaluate(self) -> None:
+        """Re-evaluate every Key Result: status moves with time even without new data."""
+        reevaluate_all(self.tracker.engine, thresholds=self.tracker.thresholds, now_ts=self.tracker.now())
+
+    def shutdown(self) -> None:
+        """Stop the jobs and the connector pools."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for pool in self.pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LeaderElectedScheduler:
+    """Polls the leader lock; starts the sampler on winning it, stops it on losing it."""
+
+    def __init__(self, tracker: Tracker, lock: LeaderLock) -> None:
+        self.tracker = tracker
+        self.lock = lock
+        self.sampler: SamplingScheduler | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
+
+    @property
+    def is_leader(self) -> bool:
+        """Return whether this process runs the sampler now."""
+        return self.sampler is not None
+
+    def start(self) -> None:
+        """Start polling in a background thread."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        poll = self.tracker.loaded.config.scheduler.leader_poll_seconds
+        while not self._stop.is_set():
+            try:
+                if self.sampler is None and self.lock.try_acquire():
+                    log.info("this process is now the scheduler leader")
+                    self.sampler = SamplingScheduler(self.tracker)
+                    self.sampler.start()
+                elif self.sampler is not None and not self.lock.still_held():
+                    log.warning("lost scheduler leadership; stopping the sampler")
+                    self.sampler.shutdown()
+                    self.sampler = None
+            except Exception:  # the database may be briefly away: try again next poll
+                log.exception("leader election poll failed")
+            self._stop.wait(poll)
+
+    def stop(self) -> None:
+        """Stop the sampler and give the lock up."""
+        self._stop.set()
+        if self.sampler is not None:
+            self.sampler.shutdown()
+            self.sampler = None
+        self.lock.release()

@@ -1,0 +1,289 @@
+"""The store: every read and write of samples, attempts, state, check-ins and revisions.
+
+Routes, the sampler and the CLI call these functions instead of writing SQL themselves.
+Each function takes an open `Session` and leaves committing to the caller unless its
+docstring says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, func, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from app.models import (
+    CheckIn,
+    ConnectorState,
+    KeyResult,
+    Objective,
+    Sample,
+    SamplingAttempt,
+    TargetRevision,
+)
+from app.progress import LastAttempt, SampleView
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def upsert_sample(
+    session: Session,
+    *,
+    key_result_id: str,
+    ts: int,
+    value: float,
+    source: str,
+    recorded_ts: int,
+    numerator: float | None = None,
+    denominator: float | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Store a sample; a second sample for the same (Key Result, ts) replaces the first."""
+    if not math.isfinite(value):
+        raise ValueError(f"refusing to store non-finite value {value!r} for {key_result_id}")
+    row = {
+        "key_result_id": key_result_id,
+        "ts": ts,
+        "value": value,
+        "numerator": numerator,
+        "denominator": denominator,
+        "source": source,
+        "details": details,
+        "recorded_ts": recorded_ts,
+    }
+    statement = _insert_for(session)(Sample).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key_result_id", "ts"],
+        set_={k: statement.excluded[k] for k in row if k not in ("key_result_id", "ts")},
+    )
+    session.execute(statement)
+
+
+def add_attempt(session: Session, attempt: SamplingAttempt) -> None:
+    """Record one sampling attempt (successful or failed)."""
+    session.add(attempt)
+
+
+def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
+    """Return the latest attempt and how many attempts in a row have failed."""
+    recent = session.exec(
+        select(SamplingAttempt)
+        .where(SamplingAttempt.key_result_id == key_result_id)
+        .order_by(col(SamplingAttempt.attempted_ts).desc(), col(SamplingAttempt.id).desc())
+        .limit(20)
+    ).all()
+    if not recent:
+        return None
+    failures = 0
+    for attempt in recent:
+        if attempt.ok:
+            break
+        failures += 1
+    head = recent[0]
+    return LastAttempt(
+        ts=head.attempted_ts,
+        ok=head.ok,
+        reason=head.error_message,
+        consecutive_failures=failures,
+    )
+
+
+def list_attempts(session: Session, key_result_id: str, *, limit: int = 50) -> Sequence[SamplingAttempt]:
+    """Return the latest attempts of a Key Result, newest first."""
+    return session.exec(
+        select(SamplingAttempt)
+        .where(SamplingAttempt.key_result_id == key_result_id)
+        .order_by(col(SamplingAttempt.attempted_ts).desc())
+        .limit(limit)
+    ).all()
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """Which slices of the samples an evaluation needs (see `progress.SampleView`)."""
+
+    start: int
+    cutoff: int
+    recent: int
+    window_start: int | None = None
+    band: tuple[float | None, float | None] | None = None
+
+
+def load_sample_view(session: Session, key_result_id: str, request: ViewRequest) -> SampleView:
+    """Load first, recent, window and band counts with indexed queries, not whole histories."""
+    in_range = and_(
+        Sample.key_result_id == key_result_id,
+        col(Sample.ts) >= request.start,
+        col(Sample.ts) <= request.cutoff,
+    )
+    first = session.exec(
+        select(Sample.ts, Sample.value).where(in_range).order_by(col(Sample.ts)).limit(1)
+    ).first()
+    recent = session.exec(
+        select(Sample.ts, Sample.value)
+        .where(in_range)
+        .order_by(col(Sample.ts).desc())
+        .limit(request.recent)
+    ).all()
+    window: Sequence[float] = ()
+    if request.window_start is not None:
+        window = session.exec(
+            select(Sample.value)
+            .where(in_range, col(Sample.ts) > request.window_start)
+            .order_by(col(Sample.ts))
+        ).all()
+    inside = total = 0
+    if request.band is not None:
+        low, high = request.band
+        conditions = []
+        if low is not None:
+            conditions.append(col(Sample.value) >= low)
+        if high is not None:
+            conditions.append(col(Sample.value) <= high)
+        inside_expr = func.sum(case((and_(*conditions), 1), else_=0))
+        row = session.exec(select(func.count(), inside_expr).where(in_range)).one()
+        total, inside = int(row[0] or 0), int(row[1] or 0)
+    return SampleView(
+        first=(first[0], first[1]) if first else None,
+        recent=[(t, v) for t, v in reversed(recent)],
+        window=list(window),
+        in_band=inside,
+        total=total,
+    )
+
+
+@dataclass(frozen=True)
+class SamplePoint:
+    """One point of a samples listing: a raw sample or a downsampled bucket."""
+
+    ts: int
+    value: float
+    min: float
+    max: float
+    count: int
+
+
+def sample_points(
+    session: Session,
+    key_result_id: str,
+    *,
+    since: int | None,
+    until: int | None,
+    max_points: int,
+) -> list[SamplePoint]:
+    """Return samples in [since, until]; above `max_points`, bucket averages computed in SQL.
+
+    Each bucket spans an equal slice of time; its `ts` is its first sample's time and its
+    value the mean of its samples (min, max and count say what the mean hides).
+    """
+    where = [Sample.key_result_id == key_result_id]
+    if since is not None:
+        where.append(col(Sample.ts) >= since)
+    if until is not None:
+        where.append(col(Sample.ts) <= until)
+    count, low, high = session.exec(
+        select(func.count(), func.min(Sample.ts), func.max(Sample.ts)).where(*where)
+    ).one()
+    if not count:
+        return []
+    if count <= max_points:
+        rows = session.exec(select(Sample.ts, Sample.value).where(*where).order_by(col(Sample.ts))).all()
+        return [SamplePoint(t, v, v, v, 1) for t, v in rows]
+    width = max(1, math.ceil((high - low + 1) / max_points))
+    bucket = ((col(Sample.ts) - low) / width).label("bucket")
+    rows = session.exec(
+        select(
+            func.min(Sample.ts), func.avg(Sample.value), func.min(Sample.value),
+            func.max(Sample.value), func.count(),
+        )
+        .where(*where)
+        .group_by(bucket)
+        .order_by(bucket)
+    ).all()
+    return [SamplePoint(int(t), float(a), float(lo), float(hi), int(n)) for t, a, lo, hi, n in rows]
+
+
+def list_objectives(session: Session, *, include_archived: bool = False) -> Sequence[Objective]:
+    """Return objectives in file order."""
+    query = select(Objective).order_by(col(Objective.position), col(Objective.id))
+    if not include_archived:
+        query = query.where(col(Objective.archived_ts).is_(None))
+    return session.exec(query).all()
+
+
+def list_key_results(
+    session: Session, *, objective_id: str | None = None, include_archived: bool = False
+) -> Sequence[KeyResult]:
+    """Return Key Results in file order, optionally of one objective."""
+    query = select(KeyResult).order_by(col(KeyResult.objective_id), col(KeyResult.position))
+    if objective_id is not None:
+        query = query.where(KeyResult.objective_id == objective_id)
+    if not include_archived:
+        query = query.where(col(KeyResult.archived_ts).is_(None))
+    return session.exec(query).all()
+
+
+def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:
+    """Store a check-in and return it with its id."""
+    session.add(check_in)
+    session.flush()
+    return check_in
+
+
+def list_check_ins(session: Session, key_result_id: str, *, limit: int = 100) -> Sequence[CheckIn]:
+    """Return a Key Result's check-ins, newest first."""
+    return session.exec(
+        select(CheckIn)
+        .where(CheckIn.key_result_id == key_result_id)
+        .order_by(col(CheckIn.ts).desc(), col(CheckIn.id).desc())
+        .limit(limit)
+    ).all()
+
+
+def list_revisions(session: Session, key_result_id: str) -> Sequence[TargetRevision]:
+    """Return a Key Result's target and baseline revisions, oldest first."""
+    return session.exec(
+        select(TargetRevision)
+        .where(TargetRevision.key_result_id == key_result_id)
+        .order_by(col(TargetRevision.ts), col(TargetRevision.id))
+    ).all()
+
+
+class DatabaseStateStore:
+    """A connector's `StateStore` kept in the `connector_state` table; commits each save."""
+
+    def __init__(self, engine: Any, connector: str, clock: Any) -> None:
+        self.engine = engine
+        self.connector = connector
+        self.clock = clock
+
+    def load(self, key: str) -> Any | None:
+        """Return the value saved under `key`, or None."""
+        with Session(self.engine) as session:
+            row = session.get(ConnectorState, (self.connector, key))
+            return None if row is None else row.value
+
+    def save(self, key: str, value: Any) -> None:
+        """Store `value` under `key` and commit."""
+        with Session(self.engine) as session:
+            row = session.get(ConnectorState, (self.connector, key))
+            if row is None:
+                row = ConnectorState(connector=self.connector, key=key, value=value, updated_ts=0)
+            row.value = value
+            row.updated_ts = int(self.clock())
+            session.add(row)
+            session.commit()
+
+
+def database_ready(session: Session) -> bool:
+    """Return whether the database answers and has krtracker's tables."""
+    session.exec(text("SELECT 1 FROM objectives LIMIT 1"))  # type: ignore[call-overload]
+    return True

@@ -1,0 +1,145 @@
+"""Sync the config file into the database: the file is the source of truth for definitions.
+
+Idempotent: running it twice changes nothing the second time. A Key Result or Objective
+removed from the file is archived with its history, never deleted. A changed target,
+baseline or band leaves a `TargetRevision` row (old, new, when, and `revision_note`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig
+from app.models import KeyResult, Objective, TargetRevision
+from app.schedule import schedule_of
+
+
+@dataclass
+class SyncReport:
+    """What one sync changed."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)
+
+
+def _spec_text(value: float | str | None) -> str | None:
+    if value is None:
+        return None
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def objective_fields(objective: ObjectiveConfig, position: int) -> dict[str, Any]:
+    """Return the Objective row's definition columns for a config entry."""
+    start, end = objective.period_bounds()
+    return {
+        "title": objective.title,
+        "owner": objective.owner,
+        "team": objective.team,
+        "parent_id": objective.parent,
+        "description": objective.description,
+        "period_start_ts": int(start.timestamp()),
+        "period_end_ts": int(end.timestamp()),
+        "position": position,
+        "archived_ts": None,
+    }
+
+
+def key_result_fields(
+    objective_id: str, kr: KeyResultConfig, *, position: int, polled: bool
+) -> dict[str, Any]:
+    """Return the KeyResult row's definition columns for a config entry."""
+    schedule = schedule_of(every_seconds=kr.interval_seconds, cron=kr.cron, polled=polled)
+    return {
+        "objective_id": objective_id,
+        "title": kr.title,
+        "unit": kr.unit,
+        "direction": kr.direction.value,
+        "baseline_spec": _spec_text(kr.baseline),
+        "target_spec": _spec_text(kr.target),
+        "band_low": kr.band[0] if kr.band else None,
+        "band_high": kr.band[1] if kr.band else None,
+        "connector": kr.source.connector if kr.source else None,
+        "source": kr.source.model_dump() if kr.source else None,
+        "schedule": (kr.cron and f"cron {kr.cron}")
+        or (schedule and f"every {schedule.interval_seconds}s"),
+        "interval_seconds": schedule.approx_interval_seconds() if schedule else None,
+        "aggregate": kr.aggregate.model_dump(mode="json") if kr.aggregate else None,
+        "description": kr.description,
+        "position": position,
+        "archived_ts": None,
+    }
+
+
+_REVISED = {"target_spec": "target", "baseline_spec": "baseline", "band_low": "band_low",
+            "band_high": "band_high"}
+
+
+def _apply(row: Any, fields: dict[str, Any]) -> bool:
+    changed = False
+    for name, value in fields.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncReport:
+    """Bring the database's definitions in line with the config; the caller commits."""
+    report = SyncReport()
+    objectives = {o.id: o for o in session.exec(select(Objective)).all()}
+    key_results = {k.id: k for k in session.exec(select(KeyResult)).all()}
+    seen_objectives: set[str] = set()
+    seen_krs: set[str] = set()
+    for position, objective in enumerate(loaded.config.objectives):
+        seen_objectives.add(objective.id)
+        fields = objective_fields(objective, position)
+        row = objectives.get(objective.id)
+        if row is None:
+            session.add(Objective(id=objective.id, **fields))
+            report.created.append(objective.id)
+        elif _apply(row, fields):
+            report.updated.append(objective.id)
+    session.flush()
+    for objective, kr, position in (
+        (o, kr, j) for o in loaded.config.objectives for j, kr in enumerate(o.key_results)
+    ):
+        seen_krs.add(kr.id)
+        connector = loaded.connectors.get(kr.source.connector) if kr.source else None
+        polled = connector is not None and connector.cls.scheduled
+        fields = key_result_fields(objective.id, kr, position=position, polled=polled)
+        row = key_results.get(kr.id)
+        if row is None:
+            session.add(KeyResult(id=kr.id, **fields))
+            report.created.append(kr.id)
+            continue
+        for column, label in _REVISED.items():
+            old, new = getattr(row, column), fields[column]
+            if old != new:
+                session.add(
+                    TargetRevision(
+                        key_result_id=kr.id,
+                        ts=now_ts,
+                        field_name=label,
+                        old_value=None if old is None else str(old),
+                        new_value=None if new is None else str(new),
+                        note=kr.revision_note,
+                    )
+                )
+                report.revisions.append(f"{kr.id}.{label}")
+        if _apply(row, fields):
+            report.updated.append(kr.id)
+    for kr_id, row in key_results.items():
+        if kr_id not in seen_krs and row.archived_ts is None:
+            row.archived_ts = now_ts
+            report.archived.append(kr_id)
+    for objective_id, row in objectives.items():
+        if objective_id not in seen_objectives and row.archived_ts is None:
+            row.archived_ts = now_ts
+            report.archived.append(objective_id)
+    session.flush()
+    return report

@@ -1,0 +1,128 @@
+"""The running tracker: one loaded config, one database engine, live connector instances.
+
+`serve`, `worker`, `sample` and `status` all start from `open_tracker`, which loads and
+checks the config, applies migrations and syncs the definitions into the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
+from app.db import make_engine, upgrade_database
+from app.evaluation import thresholds_from
+from app.progress import Thresholds
+from app.schedule import Schedule, schedule_of
+from app.store import DatabaseStateStore
+from app.sync import SyncReport, sync_config
+from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeyResultEntry:
+    """A Key Result from the config with its objective, connector name and schedule."""
+
+    objective: ObjectiveConfig
+    key_result: KeyResultConfig
+    connector: str | None
+    schedule: Schedule | None
+
+
+class Tracker:
+    """Holds what every entry point shares; connectors are built on first use."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.loaded = loaded
+        self.engine = engine
+        self.clock = clock
+        self.thresholds: Thresholds = thresholds_from(loaded.config.status)
+        self._connectors: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+        self.entries: dict[str, KeyResultEntry] = {}
+        for objective, kr in loaded.key_results():
+            name = kr.source.connector if kr.source else None
+            configured = loaded.connectors.get(name) if name else None
+            polled = configured is not None and configured.cls.scheduled
+            self.entries[kr.id] = KeyResultEntry(
+                objective,
+                kr,
+                name,
+                schedule_of(every_seconds=kr.interval_seconds, cron=kr.cron, polled=polled),
+            )
+
+    def now(self) -> int:
+        """Return the current time as whole UNIX seconds."""
+        return int(self.clock())
+
+    def connector(self, name: str) -> Connector:
+        """Return the live connector for `[connectors.NAME]`, building it once."""
+        with self._lock:
+            if name not in self._connectors:
+                configured = self.loaded.connectors[name]
+                state = DatabaseStateStore(self.engine, name, self.clock)
+                self._connectors[name] = configured.build(state)
+            return self._connectors[name]
+
+    def is_polled(self, kr_id: str) -> bool:
+        """Return whether the scheduler samples this Key Result."""
+        entry = self.entries.get(kr_id)
+        return entry is not None and entry.schedule is not None and entry.connector is not None
+
+    def accepts_manual_values(self, kr_id: str) -> bool:
+        """Return whether people may post values: manual connector or no source at all."""
+        entry = self.entries.get(kr_id)
+        if entry is None:
+            return False
+        if entry.connector is None:
+            return True
+        return not self.loaded.connectors[entry.connector].cls.scheduled
+
+    def sync(self) -> SyncReport:
+        """Sync the config's definitions into the database and commit."""
+        with Session(self.engine) as session:
+            report = sync_config(session, self.loaded, now_ts=self.now())
+            session.commit()
+        return report
+
+    def close(self) -> None:
+        """Close connectors and the engine's pool."""
+        with self._lock:
+            for connector in self._connectors.values():
+                try:
+                    connector.close()
+                except Exception:  # a failing close must not stop the others
+                    log.exception("closing a connector failed")
+            self._connectors.clear()
+        self.engine.dispose()
+
+
+def open_tracker(
+    config_path: str | Path,
+    *,
+    migrate: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> Tracker:
+    """Load the config, open and migrate the database, sync definitions, return a Tracker."""
+    loaded = load_config(config_path)
+    url = database_url(loaded.config)
+    if migrate:
+        upgrade_database(url)
+    tracker = Tracker(loaded, make_engine(url), clock=clock)
+    tracker.sync()
+    return tracker

@@ -1,0 +1,179 @@
+"""Fetch a coverage report's bytes from a local path or glob, or over HTTP, within a size limit.
+
+Every read is capped: a local file's size is checked before it is opened and the read
+stops one byte past the limit; a download checks Content-Length and then stops
+streaming as soon as the limit is passed, whatever the header said.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from connectors.base import NoData, QueryRejected, RateLimited, SourceUnavailable
+
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+_MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A report's bytes, the name it goes by in messages, and where it came from."""
+
+    data: bytes
+    name: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def read_path(pattern: str, *, limit: int) -> Fetched:
+    """Read the newest (by mtime) regular file matching `pattern`, refusing one over `limit`."""
+    expanded = os.path.expanduser(pattern)
+    candidates = glob.glob(expanded, recursive=True) if _GLOB_MAGIC.search(expanded) else [expanded]
+    files: list[tuple[int, str, os.stat_result]] = []
+    for candidate in candidates:
+        try:
+            info = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            files.append((info.st_mtime_ns, candidate, info))
+    if not files:
+        raise NoData(f"coverage: no report file matches path {pattern!r}")
+    _, chosen, info = max(files)
+    if info.st_size > limit:
+        raise QueryRejected(
+            f"coverage: {chosen} is {info.st_size} bytes, over max_report_bytes ({limit})"
+        )
+    try:
+        with open(chosen, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise SourceUnavailable(f"coverage: cannot read {chosen}: {error.strerror}") from None
+    if len(data) > limit:
+        raise QueryRejected(f"coverage: {chosen} grew past max_report_bytes ({limit}) while read")
+    mtime = datetime.fromtimestamp(info.st_mtime, tz=UTC).isoformat()
+    details = {"file": chosen, "file_mtime": mtime, "matched_files": len(files)}
+    return Fetched(data=data, name=chosen, details=details)
+
+
+def redact(url: str) -> str:
+    """Return `url` without credentials or query string, fit for messages and details."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def raise_for_status(response: httpx.Response, *, what: str) -> None:
+    """Turn a non-2xx answer into the connector error it means."""
+    code = response.status_code
+    if code < 300:
+        return
+    if code == 429 or (code == 403 and response.headers.get("x-ratelimit-remaining") == "0"):
+        raise RateLimited(f"coverage: {what} answered HTTP {code}", until=_retry_at(response))
+    if code >= 500:
+        raise SourceUnavailable(f"coverage: {what} answered HTTP {code}")
+    hints = {401: " (missing or wrong credentials)", 403: " (forbidden)", 404: " (not found)"}
+    raise QueryRejected(f"coverage: {what} answered HTTP {code}{hints.get(code, '')}")
+
+
+def _retry_at(response: httpx.Response) -> datetime | None:
+    reset, retry_after = (
+        response.headers.get("x-ratelimit-reset"),
+        response.headers.get("retry-after"),
+    )
+    if reset and reset.isdigit():
+        return datetime.fromtimestamp(int(reset), tz=UTC)
+    if retry_after and retry_after.isdigit():
+        return datetime.now(UTC) + timedelta(seconds=int(retry_after))
+    return None
+
+
+def read_capped(response: httpx.Response, *, limit: int, what: str) -> bytes:
+    """Read a streamed body, stopping as soon as it passes `limit` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise QueryRejected(f"coverage: {what} is {declared} bytes, over the limit of {limit}")
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise QueryRejected(f"coverage: {what} is over the limit of {limit} bytes; stopped")
+    return bytes(body)
+
+
+def _get_once(
+    client: httpx.Client, url: str, *, headers: dict[str, str], limit: int, what: str
+) -> tuple[httpx.Response, bytes]:
+    try:
+        with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+            if response.is_redirect:
+                return response, b""
+            raise_for_status(response, what=what)
+            return response, read_capped(response, limit=limit, what=what)
+    except httpx.TimeoutException:
+        raise SourceUnavailable(f"coverage: {what} timed out") from None
+    except httpx.HTTPError as error:
+        raise SourceUnavailable(f"coverage: {what} failed: {type(error).__name__}") from None
+
+
+def download(
+    client: httpx.Client,
+    url: str,
+    *,
+    headers: dict[str, str],
+    limit: int,
+    what: str,
+    headers_after_redirect: bool = True,
+) -> tuple[httpx.Response, bytes]:
+    """GET `url`, following a few redirects, and return the last response and its capped body.
+
+    Headers (credentials) go to a redirect target only on the same origin and only when
+    `headers_after_redirect`; a signed download link must not receive the API token.
+    """
+    current, sent = url, headers
+    for _ in range(_MAX_REDIRECTS + 1):
+        response, body = _get_once(client, current, headers=sent, limit=limit, what=what)
+        if not response.is_redirect:
+            return response, body
+        location = response.headers.get("location")
+        if not location:
+            raise SourceUnavailable(f"coverage: {what} redirected without a Location")
+        target = urljoin(current, location)
+        if not headers_after_redirect or _origin(target) != _origin(current):
+            sent = {}
+        current = target
+    raise SourceUnavailable(f"coverage: {what} redirected more than {_MAX_REDIRECTS} times")
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def get_json(
+    client: httpx.Client, url: str, *, headers: dict[str, str], limit: int, what: str
+) -> Any:
+    """GET `url` and return its JSON body; a non-JSON answer is an error."""
+    _, body = download(client, url, headers=headers, limit=limit, what=what)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise SourceUnavailable(f"coverage: {what} did not answer with JSON") from None
+
+
+def read_url(client: httpx.Client, url: str, *, headers: dict[str, str], limit: int) -> Fetched:
+    """Download the report at `url`; credentials follow redirects on the same origin only."""
+    shown = redact(url)
+    response, body = download(client, url, headers=headers, limit=limit, what=shown)
+    details = {"url": shown, "last_modified": response.headers.get("last-modified")}
+    return Fetched(data=body, name=shown, details=details)

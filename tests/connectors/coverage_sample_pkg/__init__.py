@@ -1,0 +1,1 @@
+"""A tiny package that the coverage tests run under coverage.py to get real reports."""
