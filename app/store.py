@@ -198,7 +198,7 @@ def sample_points(
         rows = session.exec(select(Sample.ts, Sample.value).where(*where).order_by(col(Sample.ts))).all()
         return [SamplePoint(t, v, v, v, 1) for t, v in rows]
     width = max(1, math.ceil((high - low + 1) / max_points))
-    bucket = ((col(Sample.ts) - low) / width).label("bucket")
+    bucket = ((col(Sample.ts) - low) // width).label("bucket")
     rows = session.exec(
         select(
             func.min(Sample.ts), func.avg(Sample.value), func.min(Sample.value),

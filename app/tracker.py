@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
 from app.db import make_engine, upgrade_database
-from app.evaluation import thresholds_from
+from app.evaluation import reevaluate_all, thresholds_from
 from app.progress import Thresholds
 from app.schedule import Schedule, schedule_of
 from app.store import DatabaseStateStore
@@ -125,4 +125,6 @@ def open_tracker(
         upgrade_database(url)
     tracker = Tracker(loaded, make_engine(url), clock=clock)
     tracker.sync()
+    # Definitions may have changed (targets, periods): bring every stored status up to date.
+    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now())
     return tracker

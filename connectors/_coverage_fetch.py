@@ -55,11 +55,12 @@ def read_path(pattern: str, *, limit: int) -> Fetched:
         )
     try:
         with open(chosen, "rb") as handle:
-            data = handle.read(limit + 1)
+            # read(n) allocates n bytes up front, so ask for the stated size, not the limit.
+            data = handle.read(info.st_size + 1)
     except OSError as error:
         raise SourceUnavailable(f"coverage: cannot read {chosen}: {error.strerror}") from None
-    if len(data) > limit:
-        raise QueryRejected(f"coverage: {chosen} grew past max_report_bytes ({limit}) while read")
+    if len(data) > info.st_size:
+        raise NoData(f"coverage: {chosen} is still being written (it grew while read)")
     mtime = datetime.fromtimestamp(info.st_mtime, tz=UTC).isoformat()
     details = {"file": chosen, "file_mtime": mtime, "matched_files": len(files)}
     return Fetched(data=data, name=chosen, details=details)

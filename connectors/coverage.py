@@ -189,7 +189,10 @@ def _measurement(
         reason = report.absent.get(query.metric, "it states no such figure")
         raise NoData(f"{where} has no {query.metric} coverage: {reason}")
     if count.total == 0:
-        raise NoData(f"{where} counts no {count.unit} ({count.how}), so no percentage")
+        raise NoData(
+            f"{where} counts 0 {count.unit} ({count.how} is {count.covered}/0), "
+            f"so it has no {query.metric} percentage"
+        )
     return Measurement(
         value=count.covered / count.total * 100.0,
         at=at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,45 @@ def require_postgres() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """Create a throwaway PostgreSQL database for this test session and drop it after."""
+    import uuid
+
+    import psycopg
+
+    base = require_postgres()
+    name = f"krt_{uuid.uuid4().hex[:12]}"
+    admin = base.replace("postgresql://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL: a SQLite file, and the real local PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'krtracker.db'}"
+    url = request.getfixturevalue("postgres_database")
+    _reset_postgres(url)
+    return str(url)
+
+
+def write_config(path: Path, text: str, *, database_url: str) -> Path:
+    """Write a config file whose `[database] url` is `database_url`, prepended to `text`."""
+    path.write_text(f'[database]\nurl = "{database_url}"\n\n{text}', encoding="utf-8")
+    return path

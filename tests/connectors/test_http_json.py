@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +25,7 @@ from connectors.base import (
     SourceUnavailable,
 )
 from connectors.http_json import HttpJsonConnector, HttpJsonQuery, HttpJsonSettings, retry_after
-from tests.conftest import free_port
+from tests.conftest import free_port, require_binary
 
 AT = datetime(2026, 3, 1, 12, 30, 15, tzinfo=UTC)
 TOKEN = "s3cret-token-value"
@@ -121,6 +124,33 @@ def server() -> Iterator[_Server]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Serve the same API over HTTPS with a self-signed certificate made by openssl."""
+    openssl = require_binary("openssl")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.requests = []
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", cert
     httpd.shutdown()
     httpd.server_close()
 
@@ -347,7 +377,9 @@ def test_query_is_checked_when_loaded(query: dict[str, Any], message: str) -> No
 
 def test_settings_hide_secrets() -> None:
     """Neither the token nor header values appear in the settings' repr or its errors."""
-    settings = HttpJsonSettings(token=TOKEN, headers={"X-Api-Key": "hdr-secret"})  # type: ignore[arg-type]
+    settings = HttpJsonSettings.model_validate(
+        {"token": TOKEN, "headers": {"X-Api-Key": "hdr-secret"}}
+    )
     assert TOKEN not in repr(settings) and "hdr-secret" not in repr(settings)
     with pytest.raises(ValidationError) as caught:
         HttpJsonSettings.model_validate(
@@ -355,3 +387,26 @@ def test_settings_hide_secrets() -> None:
         )
     assert "token or an Authorization header" in str(caught.value)
     assert TOKEN not in str(caught.value) and "hdr-secret" not in str(caught.value)
+
+
+def test_tls_trusts_ca_bundle(tls_server: tuple[str, Path]) -> None:
+    """A self-signed server is trusted when its certificate is the ca_bundle."""
+    url, cert = tls_server
+    connector = _connector(url, ca_bundle=str(cert))
+    m = _measure(connector, url="/engagement", jsonpath="$.data.active_users")
+    assert m.value == float(ENGAGEMENT["data"]["active_users"])
+
+
+def test_tls_refuses_unknown_certificate(tls_server: tuple[str, Path]) -> None:
+    """Without the ca_bundle the self-signed certificate is refused: SourceUnavailable."""
+    url, _ = tls_server
+    with pytest.raises(SourceUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        _measure(_connector(url), url="/engagement", jsonpath="$.data.active_users")
+
+
+def test_tls_verification_can_be_turned_off(tls_server: tuple[str, Path]) -> None:
+    """verify_tls = false accepts the self-signed certificate."""
+    url, _ = tls_server
+    connector = _connector(url, verify_tls=False)
+    m = _measure(connector, url="/engagement", jsonpath="$.data.active_users")
+    assert m.value == float(ENGAGEMENT["data"]["active_users"])
