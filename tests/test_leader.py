@@ -1,0 +1,80 @@
+"""Leader election: two `krtracker worker` processes share one database; exactly one samples."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_postgres, write_config
+from tests.test_sampling import MetricsSource, config_text
+from tests.test_serve_e2e import krtracker_command
+
+LEADER_LINE = "this process is now the scheduler leader"
+
+
+def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start one `krtracker worker` process writing to `log`."""
+    return subprocess.Popen(
+        [*krtracker_command(), "worker", "--config", str(config)],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env=dict(os.environ),
+    )
+
+
+def wait_for(predicate: object, timeout: float) -> bool:
+    """Poll `predicate()` until true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_one_leader_and_takeover(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """Only one of two workers samples; when it is killed the other takes over within an interval."""
+    if backend == "postgres":
+        require_postgres()
+        url = request.getfixturevalue("database_url_postgres")
+    else:
+        url = f"sqlite:///{tmp_path / 'k.db'}"
+    source = MetricsSource()
+    config = write_config(tmp_path / "c.toml", config_text(source.url, every="2s"), database_url=url)
+    logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+    first = start_worker(config, logs[0])
+    try:
+        assert wait_for(lambda: LEADER_LINE in logs[0].read_text(), 30), logs[0].read_text()
+        second = start_worker(config, logs[1])
+        try:
+            time.sleep(6)
+            assert LEADER_LINE not in logs[1].read_text()
+            # One leader means at most one request per KR per instant.
+            per_instant = Counter((path, int(t // 2)) for path, t in source.requests)
+            assert per_instant and max(per_instant.values()) == 1, per_instant
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            killed_at = time.time()
+            assert wait_for(lambda: LEADER_LINE in logs[1].read_text(), 15), logs[1].read_text()
+            assert wait_for(lambda: any(t > killed_at + 0.5 for _, t in source.requests), 10)
+        finally:
+            second.terminate()
+            second.wait(15)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        source.close()
+
+
+@pytest.fixture
+def database_url_postgres(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied."""
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(postgres_database)
+    return postgres_database
