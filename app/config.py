@@ -156,6 +156,75 @@ class AggregationConfig(_Strict):
         return value
 
 
+def _check_amount(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number or a percentage such as \"5%\"")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return float(value)
+    if isinstance(value, str) and re.match(r"^\s*\d+(\.\d+)?\s*%\s*$", value):
+        return value.strip()
+    raise ValueError(f"{value!r} is neither a number nor a percentage such as \"5%\"")
+
+
+AmountSpec = Annotated[float | str, BeforeValidator(_check_amount)]
+EventName = Literal[
+    "kr.regressed", "kr.status_changed", "kr.recovered", "kr.stale", "kr.achieved", "kr.forecast_miss"
+]
+
+
+class MuteWindow(_Strict):
+    """A time range (with time zone) during which firing alerts are held back."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+class AlertRulesConfig(_Strict):
+    """Alert rules; `[alerts]` sets defaults, an objective's or KR's `alerts` overrides them."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    enabled: bool | None = None
+    events: list[EventName] | None = None
+    regression_threshold: AmountSpec | None = None
+    regression_from: Literal["previous", "best"] | None = None
+    hysteresis: AmountSpec | None = None
+    for_samples: int | None = Field(None, ge=1, le=1000)
+    for_: str | None = Field(None, alias="for")
+    repeat_interval: str | None = None
+    mute: list[MuteWindow] | None = None
+
+    @field_validator("for_", "repeat_interval")
+    @classmethod
+    def _is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class AlertsConfig(AlertRulesConfig):
+    """`[alerts]`: default rules plus delivery settings."""
+
+    allow_private_targets: list[str] = []
+    max_retry_age: str = "24h"
+    delivery_timeout_seconds: float = Field(10, gt=0, le=60)
+
+
+class WebhookConfig(_Strict):
+    """`[[webhooks]]`: where events go, in which format, for which events, objectives, teams."""
+
+    name: str = Field(pattern=SLUG)
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["generic", "slack", "alertmanager"] = "generic"
+    secret: SecretStr | None = None
+    headers: dict[str, SecretStr] = {}
+    events: list[EventName] | None = None
+    objectives: list[str] | None = None
+    teams: list[str] | None = None
+
+
 class KeyResultConfig(_Strict):
     """One Key Result as written in the file."""
 
@@ -172,6 +241,7 @@ class KeyResultConfig(_Strict):
     aggregate: AggregationConfig | None = None
     description: str = ""
     revision_note: str | None = None
+    alerts: AlertRulesConfig | None = None
 
     @field_validator("every")
     @classmethod
@@ -214,6 +284,7 @@ class ObjectiveConfig(_Strict):
     end: date | None = None
     parent: str | None = None
     description: str = ""
+    alerts: AlertRulesConfig | None = None
     key_results: list[KeyResultConfig] = []
 
     @field_validator("period")
@@ -247,6 +318,8 @@ class KrTrackerConfig(_Strict):
     api: ApiConfig = ApiConfig()
     status: StatusConfig = StatusConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    webhooks: list[WebhookConfig] = []
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []
 
@@ -535,6 +608,22 @@ def _check_objectives(
     return queries
 
 
+def _check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    names: set[str] = set()
+    objective_ids = {o.id for o in cfg.objectives}
+    for i, webhook in enumerate(cfg.webhooks):
+        path: tuple[int | str, ...] = ("webhooks", i)
+        if webhook.name in names:
+            problems.append(Problem(format_path((*path, "name")), f"duplicate webhook {webhook.name!r}"))
+        names.add(webhook.name)
+        if webhook.format == "generic" and webhook.secret is None:
+            problems.append(Problem(format_path((*path, "secret")),
+                                    "a generic webhook is signed: set secret (e.g. secret = \"${WEBHOOK_SECRET}\")"))
+        for j, objective in enumerate(webhook.objectives or []):
+            if objective not in objective_ids:
+                problems.append(Problem(format_path((*path, "objectives", j)), f"unknown objective {objective!r}"))
+
+
 def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[Problem] = []
@@ -545,6 +634,7 @@ def parse_config(raw: dict[str, Any]) -> LoadedConfig:
         raise ConfigError(problems + _validation_problems(exc)) from None
     connectors = _check_connectors(cfg, problems)
     queries = _check_objectives(cfg, connectors, problems)
+    _check_webhooks(cfg, problems)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])

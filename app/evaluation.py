@@ -11,6 +11,7 @@ from dataclasses import asdict
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.alerts import AlertRouting, raise_alerts
 from app.config import StatusConfig
 from app.domain import Aggregate, Direction, Status
 from app.durations import parse_duration
@@ -105,12 +106,21 @@ def evaluate_key_result(
     return result
 
 
-def reevaluate_all(engine: Engine, *, thresholds: Thresholds, now_ts: int) -> int:
-    """Re-evaluate every active Key Result at `now_ts` and commit; return how many."""
+def reevaluate_all(
+    engine: Engine, *, thresholds: Thresholds, now_ts: int, routing: AlertRouting | None = None
+) -> int:
+    """Re-evaluate every active Key Result at `now_ts` (and run alert rules); return how many.
+
+    Each Key Result commits on its own, so one failure cannot hold back the others' alerts.
+    """
     with Session(engine) as session:
         objectives = {o.id: o for o in list_objectives(session, include_archived=True)}
         rows = list_key_results(session)
         for kr in rows:
-            evaluate_key_result(session, kr, objectives[kr.objective_id], now_ts=now_ts, thresholds=thresholds)
-        session.commit()
+            objective = objectives[kr.objective_id]
+            result = evaluate_key_result(session, kr, objective, now_ts=now_ts, thresholds=thresholds)
+            if routing is not None:
+                raise_alerts(session, routing, kr=kr, objective=objective, evaluation=result,
+                             now_ts=now_ts, sample_ts=None)
+            session.commit()
     return len(rows)

@@ -140,3 +140,64 @@ class ConnectorState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     value: Any = Field(default=None, sa_column=Column(JSON))
     updated_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AlertStateRow(SQLModel, table=True):
+    """The alert rules' memory for one Key Result (`alert_rules.AlertState` as JSON)."""
+
+    __tablename__ = "alert_states"
+
+    key_result_id: str = Field(primary_key=True, max_length=64)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one event for one webhook, written in the transaction that raised it.
+
+    `event_id` is stable across retries and redeliveries so receivers can deduplicate;
+    `seq` orders deliveries, which go out in order per (webhook, Key Result).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_ts"),
+                      Index("ix_deliveries_webhook_kr", "webhook", "key_result_id", "seq"))
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, index=True)
+    webhook: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    key_result_id: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sample_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    next_attempt_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attempts: int = 0
+    state: str = Field(default="pending", max_length=16)
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delivered_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One HTTP try of a delivery, with the receiver's answer or the error."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_seq: int = Field(foreign_key="deliveries.seq", index=True)
+    ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+class WebhookState(SQLModel, table=True):
+    """A webhook endpoint disabled by a 410 Gone (re-enabled through the API)."""
+
+    __tablename__ = "webhook_states"
+
+    name: str = Field(primary_key=True, max_length=64)
+    disabled_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    disabled_reason: str | None = None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, func, select
 
+from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
 from app.store import add_attempt, upsert_sample
@@ -114,6 +115,10 @@ def store_outcome(
         session.flush()
         evaluation = evaluate_key_result(
             session, kr, objective, now_ts=now, thresholds=tracker.thresholds
+        )
+        raise_alerts(
+            session, tracker.routing, kr=kr, objective=objective, evaluation=evaluation,
+            now_ts=now, sample_ts=scheduled_ts if measurement is not None else None,
         )
         session.commit()
     return SampleOutcome(

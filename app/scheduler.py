@@ -135,7 +135,8 @@ class SamplingScheduler:
 
     def reevaluate(self) -> None:
         """Re-evaluate every Key Result: status moves with time even without new data."""
-        reevaluate_all(self.tracker.engine, thresholds=self.tracker.thresholds, now_ts=self.tracker.now())
+        reevaluate_all(self.tracker.engine, thresholds=self.tracker.thresholds,
+                       now_ts=self.tracker.now(), routing=self.tracker.routing)
 
     def shutdown(self) -> None:
         """Stop the jobs and the connector pools."""

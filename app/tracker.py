@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.alerts import AlertRouting
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
 from app.db import make_engine, upgrade_database
 from app.evaluation import reevaluate_all, thresholds_from
@@ -52,6 +53,7 @@ class Tracker:
         self.engine = engine
         self.clock = clock
         self.thresholds: Thresholds = thresholds_from(loaded.config.status)
+        self.routing = AlertRouting.from_config(loaded)
         self._connectors: dict[str, Connector] = {}
         self._lock = threading.Lock()
         self.entries: dict[str, KeyResultEntry] = {}
@@ -126,5 +128,6 @@ def open_tracker(
     tracker = Tracker(loaded, make_engine(url), clock=clock)
     tracker.sync()
     # Definitions may have changed (targets, periods): bring every stored status up to date.
-    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now())
+    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(),
+                   routing=tracker.routing)
     return tracker

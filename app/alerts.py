@@ -1,0 +1,204 @@
+"""Run the alert rules after an evaluation and write the resulting deliveries to the outbox.
+
+Called inside the transaction that stores the evaluation, so an event and the state change
+that raised it commit together or not at all (at-least-once starts here). Delivery itself
+happens later, in `app.delivery`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from app.alert_rules import (
+    AlertEvent,
+    AlertPolicy,
+    AlertState,
+    Amount,
+    Condition,
+    ConditionState,
+    EventType,
+    Observation,
+    step,
+)
+from app.config import AlertRulesConfig, AlertsConfig, LoadedConfig, WebhookConfig
+from app.domain import Direction, Status
+from app.durations import parse_duration
+from app.models import AlertStateRow, Delivery, KeyResult, Objective, Sample
+from app.progress import Evaluation
+
+
+def _amount(spec: float | str) -> Amount:
+    if isinstance(spec, str):
+        return Amount(float(spec.rstrip("%").strip()) / 100.0, relative=True)
+    return Amount(spec)
+
+
+def alert_policy(defaults: AlertsConfig, *overrides: AlertRulesConfig | None) -> AlertPolicy:
+    """Merge `[alerts]` with objective and Key Result overrides (later ones win)."""
+    merged: dict[str, Any] = {}
+    for layer in (defaults, *overrides):
+        if layer is not None:
+            merged.update({k: v for k, v in layer.model_dump(include=set(AlertRulesConfig.model_fields)).items()
+                           if v is not None})
+    policy = AlertPolicy()
+    return AlertPolicy(
+        enabled=merged.get("enabled", policy.enabled),
+        events=frozenset(EventType(e) for e in merged["events"]) if "events" in merged else policy.events,
+        regression_threshold=_amount(merged["regression_threshold"])
+        if "regression_threshold" in merged else policy.regression_threshold,
+        regression_from=merged.get("regression_from", policy.regression_from),
+        hysteresis=_amount(merged["hysteresis"]) if "hysteresis" in merged else policy.hysteresis,
+        for_samples=merged.get("for_samples", policy.for_samples),
+        for_seconds=parse_duration(merged["for_"]) if "for_" in merged else None,
+        repeat_seconds=parse_duration(merged["repeat_interval"])
+        if "repeat_interval" in merged else policy.repeat_seconds,
+        mute=tuple((int(m["start"].timestamp()), int(m["end"].timestamp())) for m in merged.get("mute", [])),
+    )
+
+
+@dataclass(frozen=True)
+class AlertRouting:
+    """Policies per Key Result and the webhooks events go to, from the config."""
+
+    policies: dict[str, AlertPolicy]
+    webhooks: list[WebhookConfig]
+    teams: dict[str, str | None]
+    public_url: str
+
+    @classmethod
+    def from_config(cls, loaded: LoadedConfig) -> AlertRouting:
+        """Build the routing once per loaded config."""
+        cfg = loaded.config
+        return cls(
+            policies={kr.id: alert_policy(cfg.alerts, o.alerts, kr.alerts) for o, kr in loaded.key_results()},
+            webhooks=list(cfg.webhooks),
+            teams={o.id: o.team for o in cfg.objectives},
+            public_url=cfg.api.public_url.rstrip("/"),
+        )
+
+    def webhooks_for(self, event: EventType, objective_id: str) -> list[WebhookConfig]:
+        """Return the webhooks whose filters accept this event."""
+        team = self.teams.get(objective_id)
+        return [
+            w for w in self.webhooks
+            if (w.events is None or event.value in w.events)
+            and (w.objectives is None or objective_id in w.objectives)
+            and (w.teams is None or team in w.teams)
+        ]
+
+
+def state_to_json(state: AlertState) -> dict[str, Any]:
+    """Serialise the rules' state for the `alert_states` table."""
+    return {
+        "conditions": {c.value: asdict(s) for c, s in state.conditions.items()},
+        "reported_status": state.reported_status,
+        "candidate_status": state.candidate_status,
+        "candidate_count": state.candidate_count,
+        "candidate_since": state.candidate_since,
+    }
+
+
+def state_from_json(data: dict[str, Any] | None) -> AlertState:
+    """Read the rules' state back (an empty state for a new Key Result)."""
+    if not data:
+        return AlertState()
+    return AlertState(
+        conditions={Condition(c): ConditionState(**s) for c, s in data["conditions"].items()},
+        reported_status=Status(data["reported_status"]) if data["reported_status"] else None,
+        candidate_status=Status(data["candidate_status"]) if data["candidate_status"] else None,
+        candidate_count=data["candidate_count"],
+        candidate_since=data["candidate_since"],
+    )
+
+
+def _references(session: Session, kr: KeyResult, objective: Objective, sample_ts: int) -> tuple[float | None, float | None]:
+    """Return the sample before `sample_ts` and the period's best value up to it."""
+    previous = session.exec(
+        select(Sample.value).where(Sample.key_result_id == kr.id, col(Sample.ts) < sample_ts,
+                                   col(Sample.ts) >= objective.period_start_ts)
+        .order_by(col(Sample.ts).desc()).limit(1)
+    ).first()
+    lower_is_better = kr.direction in (Direction.DECREASE, Direction.AT_MOST)
+    best_fn = func.min if lower_is_better else func.max
+    best = session.exec(
+        select(best_fn(Sample.value)).where(Sample.key_result_id == kr.id, col(Sample.ts) <= sample_ts,
+                                             col(Sample.ts) >= objective.period_start_ts)
+    ).one()
+    return previous, best
+
+
+def event_payload(
+    event: AlertEvent, *, kr: KeyResult, objective: Objective, evaluation: Evaluation, routing: AlertRouting
+) -> dict[str, Any]:
+    """Return the generic JSON body of an event (other formats are rendered from it)."""
+    return {
+        "type": event.type.value,
+        "timestamp": datetime.fromtimestamp(event.at, UTC).isoformat().replace("+00:00", "Z"),
+        "data": {
+            "key_result": {"id": kr.id, "title": kr.title, "unit": kr.unit, "direction": kr.direction},
+            "objective": {"id": objective.id, "title": objective.title},
+            "team": objective.team,
+            "condition": event.condition.value if event.condition else None,
+            "firing_since": event.firing_since,
+            "repeat": event.repeat,
+            "status": evaluation.status.value,
+            "previous_status": event.previous_status.value if event.previous_status else None,
+            "status_reason": evaluation.reason,
+            "value": evaluation.current_value,
+            "target": evaluation.target,
+            "baseline": evaluation.baseline,
+            "progress": evaluation.progress,
+            "forecast": evaluation.forecast.value if evaluation.forecast else None,
+            "link": f"{routing.public_url}/api/v1/key-results/{kr.id}",
+        },
+    }
+
+
+def raise_alerts(
+    session: Session,
+    routing: AlertRouting,
+    *,
+    kr: KeyResult,
+    objective: Objective,
+    evaluation: Evaluation,
+    now_ts: int,
+    sample_ts: int | None,
+) -> list[Delivery]:
+    """Step the rules for `kr` and add a delivery per (event, matching webhook); caller commits."""
+    policy = routing.policies.get(kr.id)
+    if policy is None:
+        return []
+    row = session.get(AlertStateRow, kr.id)
+    state = state_from_json(row.state if row else None)
+    previous = best = None
+    if sample_ts is not None:
+        previous, best = _references(session, kr, objective, sample_ts)
+    observation = Observation(
+        now=now_ts, status=evaluation.status, direction=Direction(kr.direction),
+        value=evaluation.current_value, sample_ts=sample_ts, previous_value=previous, best_value=best,
+        target=evaluation.target, forecast_value=evaluation.forecast.value if evaluation.forecast else None,
+    )
+    new_state, events = step(policy, state, observation)
+    if row is None:
+        row = AlertStateRow(key_result_id=kr.id, state={}, updated_ts=now_ts)
+    row.state = state_to_json(new_state)
+    row.updated_ts = now_ts
+    session.add(row)
+    deliveries = []
+    for event in events:
+        payload = event_payload(event, kr=kr, objective=objective, evaluation=evaluation, routing=routing)
+        event_id = f"evt_{uuid.uuid4().hex}"
+        for webhook in routing.webhooks_for(event.type, objective.id):
+            delivery = Delivery(
+                event_id=event_id, webhook=webhook.name, event_type=event.type.value,
+                key_result_id=kr.id, payload=payload, created_ts=now_ts, sample_ts=sample_ts,
+                next_attempt_ts=now_ts,
+            )
+            session.add(delivery)
+            deliveries.append(delivery)
+    return deliveries
