@@ -1,8 +1,8 @@
 """Fetch a coverage report's bytes from a local path or glob, or over HTTP, within a size limit.
 
-Every read is capped: a local file's size is checked before it is opened and the read
-stops one byte past the limit; a download checks Content-Length and then stops
-streaming as soon as the limit is passed, whatever the header said.
+Every read is capped: a local file's size is checked before it is opened and no more
+than that size is read; a download checks Content-Length and then stops streaming as
+soon as the limit is passed, whatever the header said.
 """
 
 from __future__ import annotations
@@ -79,7 +79,12 @@ def raise_for_status(response: httpx.Response, *, what: str) -> None:
     code = response.status_code
     if code < 300:
         return
-    if code == 429 or (code == 403 and response.headers.get("x-ratelimit-remaining") == "0"):
+    # GitHub signals primary limits with 403/429 and remaining 0, secondary ones with
+    # Retry-After (docs: "Rate limits for the REST API").
+    limited = (
+        response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
+    )
+    if code == 429 or (code == 403 and limited):
         raise RateLimited(f"coverage: {what} answered HTTP {code}", until=_retry_at(response))
     if code >= 500:
         raise SourceUnavailable(f"coverage: {what} answered HTTP {code}")
@@ -150,7 +155,7 @@ def download(
         if not location:
             raise SourceUnavailable(f"coverage: {what} redirected without a Location")
         target = urljoin(current, location)
-        if not headers_after_redirect or _origin(target) != _origin(current):
+        if not headers_after_redirect or not same_origin(target, current):
             sent = {}
         current = target
     raise SourceUnavailable(f"coverage: {what} redirected more than {_MAX_REDIRECTS} times")
@@ -159,6 +164,11 @@ def download(
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
     return parts.scheme, parts.hostname, parts.port
+
+
+def same_origin(first: str, second: str) -> bool:
+    """Return whether two URLs share scheme, host and port."""
+    return _origin(first) == _origin(second)
 
 
 def get_json(

@@ -25,6 +25,7 @@ from connectors._coverage_xml import (
 
 _XML_PARSERS = {"cobertura": parse_cobertura, "jacoco": parse_jacoco, "clover": parse_clover}
 _TEXT_PARSERS = {"lcov": parse_lcov, "go": parse_go, "coveragepy_json": parse_coveragepy_json}
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _MAGIC = {
     b"PK\x03\x04": "a zip archive",
     b"\x1f\x8b": "gzip-compressed",
@@ -36,21 +37,17 @@ _MAGIC = {
 def parse_report(data: bytes, *, expected: str | None) -> ParsedReport:
     """Detect the format of `data`, check it against `expected` and return its counts."""
     _refuse_non_text(data)
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<"):
-        root = parse_xml(data)
-        found = xml_format(root)
-        _check_expected(found, expected, what=f"an XML document with root <{root.tag}>")
-        assert found is not None
-        return _XML_PARSERS[found](root)
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"<") or data.startswith(_UTF16_BOMS):
+        root = parse_xml(head if head.startswith(b"<") else data)
+        what = f"an XML document with root <{root.tag}>"
+        return _XML_PARSERS[_checked(xml_format(root), expected, what=what)](root)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise MalformedReport(f"it is not UTF-8 text (byte {error.start})") from None
     found, what = _text_format(text)
-    _check_expected(found, expected, what=what)
-    assert found is not None
-    return _TEXT_PARSERS[found](text)
+    return _TEXT_PARSERS[_checked(found, expected, what=what)](text)
 
 
 def _refuse_non_text(data: bytes) -> None:
@@ -60,7 +57,7 @@ def _refuse_non_text(data: bytes) -> None:
         if data.startswith(magic):
             raise MalformedReport(f"it is {kind}, not a coverage report")
     # UTF-16 XML starts with a byte-order mark and legitimately holds NUL bytes.
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in data[:8192] and not data.startswith(_UTF16_BOMS):
         raise MalformedReport("it is binary data (NUL bytes), not a coverage report")
 
 
@@ -78,7 +75,8 @@ def _text_format(text: str) -> tuple[str | None, str]:
     return None, f"text starting with {first_line[:40]!r}"
 
 
-def _check_expected(found: str | None, expected: str | None, *, what: str) -> None:
+def _checked(found: str | None, expected: str | None, *, what: str) -> str:
+    """Return the detected format, refusing none found or one other than the query's."""
     if found is None:
         expecting = f"; the query expects {expected}" if expected else ""
         raise MalformedReport(
@@ -86,3 +84,4 @@ def _check_expected(found: str | None, expected: str | None, *, what: str) -> No
         )
     if expected is not None and found != expected:
         raise FormatMismatch(f"the query says format {expected!r} but the file is {found}")
+    return found

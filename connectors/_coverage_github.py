@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._coverage_fetch import Fetched, download, get_json
+from connectors._coverage_fetch import Fetched, download, get_json, same_origin
 from connectors.base import AmbiguousResult, NoData, QueryRejected
 
 _CHUNK = 1 << 20
@@ -51,28 +51,18 @@ def read_github_artifact(
     runs_to_search: int,
 ) -> Fetched:
     """Return the report inside the newest unexpired artifact `query` names."""
-    where = f"workflow {query.workflow!r} of {query.repo} on {query.branch!r}"
     base = f"{api.rstrip('/')}/repos/{query.repo}/actions"
-    params = urlencode({"branch": query.branch, "status": "success", "per_page": runs_to_search})
-    runs_url = f"{base}/workflows/{quote(query.workflow, safe='')}/runs?{params}"
-    body = get_json(client, runs_url, headers=headers, limit=limit, what=f"GitHub runs of {where}")
-    runs = [run for run in _items(body, "workflow_runs") if _is_successful_on(run, query.branch)]
-    if not runs:
-        raise NoData(f"coverage: no successful run of {where}")
-    runs.sort(key=lambda run: str(run.get("created_at", "")), reverse=True)
-    for run in runs:
-        artifact = _find_artifact(client, run, query=query, base=base, headers=headers, limit=limit)
-        if artifact is not None:
-            break
-    else:
-        raise NoData(
-            f"coverage: none of the {len(runs)} newest successful runs of {where} has an "
-            f"unexpired artifact named {query.artifact!r}"
-        )
+    run, artifact = _newest_artifact(
+        client, query, base=base, headers=headers, limit=limit, runs_to_search=runs_to_search
+    )
     what = f"artifact {query.artifact!r} of run {run['id']}"
+    archive_url = str(artifact["archive_download_url"])
+    if not same_origin(archive_url, api):
+        # The token goes with this request: only to the API it was configured for.
+        raise QueryRejected(f"coverage: {what} has a download URL outside {api}; not followed")
     _, archive = download(
         client,
-        str(artifact["archive_download_url"]),
+        archive_url,
         headers=headers,
         limit=limit,
         what=what,
@@ -94,11 +84,39 @@ def read_github_artifact(
     return Fetched(data=data, name=f"{member} in {what}", details=details)
 
 
+def _newest_artifact(
+    client: httpx.Client,
+    query: GithubArtifactQuery,
+    *,
+    base: str,
+    headers: dict[str, str],
+    limit: int,
+    runs_to_search: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (run, artifact) for the newest successful run holding the artifact."""
+    where = f"workflow {query.workflow!r} of {query.repo} on {query.branch!r}"
+    params = urlencode({"branch": query.branch, "status": "success", "per_page": runs_to_search})
+    runs_url = f"{base}/workflows/{quote(query.workflow, safe='')}/runs?{params}"
+    body = get_json(client, runs_url, headers=headers, limit=limit, what=f"GitHub runs of {where}")
+    runs = [run for run in _items(body, "workflow_runs") if _is_successful_on(run, query.branch)]
+    if not runs:
+        raise NoData(f"coverage: no successful run of {where}")
+    runs.sort(key=lambda run: str(run.get("created_at", "")), reverse=True)
+    for run in runs:
+        artifact = _find_artifact(client, run, query=query, base=base, headers=headers, limit=limit)
+        if artifact is not None:
+            return run, artifact
+    raise NoData(
+        f"coverage: none of the {len(runs)} newest successful runs of {where} has an "
+        f"unexpired artifact named {query.artifact!r}"
+    )
+
+
 def _items(body: Any, key: str) -> list[dict[str, Any]]:
     items = body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise NoData(f"coverage: GitHub's answer has no {key!r} list")
-    return [item for item in items if isinstance(item, dict) and "id" in item]
+    return [item for item in items if isinstance(item, dict) and isinstance(item.get("id"), int)]
 
 
 def _is_successful_on(run: dict[str, Any], branch: str) -> bool:

@@ -26,6 +26,9 @@ from connectors._coverage_counts import Count, MalformedReport, ParsedReport, as
 _GO_BLOCK = re.compile(r"^(.+):(\d+)\.(\d+),(\d+)\.(\d+)$")
 
 
+_TOTAL_KEYS = ("LF", "LH", "BRF", "BRH")
+
+
 def _lcov_value(key: str, value: str, *, line_number: int) -> int:
     return as_count(value, name=f"{key} on line {line_number}")
 
@@ -33,10 +36,28 @@ def _lcov_value(key: str, value: str, *, line_number: int) -> int:
 def _lcov_record_counts(record: dict[str, Any], *, prefix: str) -> tuple[int, int]:
     """Return (hit, found) for lines (prefix L) or branches (prefix BR) of one record."""
     found, hit = record.get(f"{prefix}F"), record.get(f"{prefix}H")
-    if found is not None and hit is not None:
-        return hit, found
-    entries: dict[Any, int] = record["DA" if prefix == "L" else "BRDA"]
-    return sum(1 for count in entries.values() if count > 0), len(entries)
+    if found is None or hit is None:
+        entries: dict[Any, int] = record["DA" if prefix == "L" else "BRDA"]
+        hit, found = sum(1 for count in entries.values() if count > 0), len(entries)
+    if hit > found:
+        raise MalformedReport(f"record {record['SF']!r} says {prefix}H {hit} > {prefix}F {found}")
+    return hit, found
+
+
+def _add_lcov_entry(record: dict[str, Any], key: str, value: str, *, line_number: int) -> None:
+    """Store one LF/LH/BRF/BRH/DA/BRDA line of a record."""
+    if key in _TOTAL_KEYS:
+        record[key] = _lcov_value(key, value, line_number=line_number)
+    elif key == "DA":
+        fields = value.split(",")  # line,count[,checksum]
+        count = _lcov_value(key, fields[1] if len(fields) > 1 else "", line_number=line_number)
+        record["DA"][fields[0]] = max(count, record["DA"].get(fields[0], 0))
+    else:
+        fields = value.split(",")  # line,block,branch,taken ("-": never evaluated)
+        if len(fields) != 4:
+            raise MalformedReport(f"line {line_number}: BRDA needs 4 fields, has {len(fields)}")
+        taken = 0 if fields[3] == "-" else _lcov_value(key, fields[3], line_number=line_number)
+        record["BRDA"][tuple(fields[:3])] = taken
 
 
 def parse_lcov(text: str) -> ParsedReport:
@@ -60,40 +81,20 @@ def parse_lcov(text: str) -> ParsedReport:
             if record is not None:
                 raise MalformedReport(f"line {number} starts a record before end_of_record")
             record = {"SF": value, "DA": {}, "BRDA": {}}
-        elif key in ("LF", "LH", "BRF", "BRH", "DA", "BRDA") and record is None:
-            raise MalformedReport(f"line {number} has {key} outside a record (no SF: before it)")
-        elif key in ("LF", "LH", "BRF", "BRH") and record is not None:
-            record[key] = _lcov_value(key, value, line_number=number)
-        elif key == "DA" and record is not None:
-            fields = value.split(",")
-            count = _lcov_value(key, fields[1] if len(fields) > 1 else "", line_number=number)
-            record["DA"][fields[0]] = max(count, record["DA"].get(fields[0], 0))
-        elif key == "BRDA" and record is not None:
-            fields = value.split(",")
-            if len(fields) != 4:
-                raise MalformedReport(f"line {number}: BRDA needs 4 fields, has {len(fields)}")
-            taken = 0 if fields[3] == "-" else _lcov_value(key, fields[3], line_number=number)
-            record["BRDA"][tuple(fields[:3])] = taken
+        elif key in (*_TOTAL_KEYS, "DA", "BRDA"):
+            if record is None:
+                raise MalformedReport(f"line {number} has {key} outside a record (no SF: first)")
+            _add_lcov_entry(record, key, value, line_number=number)
+        # Other keys (TN, VER, FN, FNDA, FNF, FNH, FNL, FNA) carry no line or branch totals.
     if record is not None:
         raise MalformedReport(f"the record for {record['SF']!r} has no end_of_record (truncated?)")
     if not records:
         raise MalformedReport("it has no SF:/end_of_record records")
-    return _lcov_totals(records)
-
-
-def _lcov_totals(records: list[dict[str, Any]]) -> ParsedReport:
     report = ParsedReport(format="lcov")
     for metric, prefix, unit in (("line", "L", "lines"), ("branch", "BR", "branches")):
         pairs = [_lcov_record_counts(record, prefix=prefix) for record in records]
-        hit, found = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
-        for record in records:
-            got_hit, got_found = _lcov_record_counts(record, prefix=prefix)
-            if got_hit > got_found:
-                raise MalformedReport(
-                    f"record {record['SF']!r} says {prefix}H {got_hit} > {prefix}F {got_found}"
-                )
         how = f"sum of {prefix}H / sum of {prefix}F over {len(records)} records"
-        report.counts[metric] = Count(hit, found, unit, how)
+        report.counts[metric] = Count(sum(p[0] for p in pairs), sum(p[1] for p in pairs), unit, how)
     return report
 
 

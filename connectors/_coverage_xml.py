@@ -54,6 +54,8 @@ def xml_format(root: Element) -> str | None:
 
 
 def _optional_count(element: Element, name: str) -> int | None:
+    # MATLAB's writer puts the literal "NaN" in attributes it has no data for: treat a
+    # value that is not a count as absent, so the documented fallback applies.
     raw = element.get(name)
     if raw is None:
         return None
@@ -67,15 +69,15 @@ def parse_cobertura(root: Element) -> ParsedReport:
     """Return the line and branch counts a Cobertura report states."""
     report = ParsedReport(format="cobertura")
     covered, valid = _optional_count(root, "lines-covered"), _optional_count(root, "lines-valid")
-    lines, conditions = _class_level_lines(root)
     if covered is not None and valid is not None:
         report.counts["line"] = Count(covered, valid, "lines", "root lines-covered/lines-valid")
-    elif lines:
+    else:
+        lines = _class_level_lines(root)
+        if not lines:
+            raise MalformedReport("it has no lines-covered/lines-valid and no <line> elements")
         hit = sum(1 for hits, _ in lines.values() if hits > 0)
         how = "class-level <line> elements with hits > 0"
         report.counts["line"] = Count(hit, len(lines), "lines", how)
-    else:
-        raise MalformedReport("it has no lines-covered/lines-valid and no <line> elements")
     _warn_if_rate_disagrees(report, root.get("line-rate"), report.counts["line"])
 
     b_covered = _optional_count(root, "branches-covered")
@@ -83,10 +85,13 @@ def parse_cobertura(root: Element) -> ParsedReport:
     if b_covered is not None and b_valid is not None:
         how = "root branches-covered/branches-valid"
         report.counts["branch"] = Count(b_covered, b_valid, "branches", how)
-    elif conditions:
-        taken = sum(c for c, _ in conditions)
+        return report
+    conditions = [_CONDITION.search(c) for _, c in _class_level_lines(root).values()]
+    fractions = [(int(m.group(1)), int(m.group(2))) for m in conditions if m]
+    if fractions:
+        taken, total = sum(f[0] for f in fractions), sum(f[1] for f in fractions)
         how = "class-level condition-coverage fractions"
-        report.counts["branch"] = Count(taken, sum(t for _, t in conditions), "branches", how)
+        report.counts["branch"] = Count(taken, total, "branches", how)
     else:
         raw = root.get("branches-valid")
         report.absent["branch"] = (
@@ -97,10 +102,8 @@ def parse_cobertura(root: Element) -> ParsedReport:
     return report
 
 
-def _class_level_lines(
-    root: Element,
-) -> tuple[dict[tuple[str, str], tuple[int, str]], list[tuple[int, int]]]:
-    """Return {(file, line number): (hits, condition)} and the condition fractions."""
+def _class_level_lines(root: Element) -> dict[tuple[str, str], tuple[int, str]]:
+    """Return {(file, line number): (hits, condition-coverage)} over every <class>."""
     lines: dict[tuple[str, str], tuple[int, str]] = {}
     for cls in root.iter("class"):
         filename = cls.get("filename") or cls.get("name") or ""
@@ -110,12 +113,7 @@ def _class_level_lines(
             previous = lines.get((filename, number))
             best = max(hits, previous[0]) if previous else hits
             lines[(filename, number)] = (best, line.get("condition-coverage", ""))
-    conditions: list[tuple[int, int]] = []
-    for _, condition in lines.values():
-        match = _CONDITION.search(condition)
-        if match:
-            conditions.append((int(match.group(1)), int(match.group(2))))
-    return lines, conditions
+    return lines
 
 
 def _warn_if_rate_disagrees(report: ParsedReport, raw_rate: str | None, count: Count) -> None:

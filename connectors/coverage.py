@@ -66,7 +66,10 @@ class CoverageSettings(ConnectorSettings):
 
 
 class CoverageQuery(ConnectorQuery):
-    """A Key Result's coverage source: exactly one of path, url, github_artifact, codecov."""
+    """A Key Result's coverage source: exactly one of path, url, github_artifact, codecov.
+
+    `path` may be a glob (`**` included) and is relative to the service's working directory.
+    """
 
     path: str | None = None
     url: str | None = None
@@ -121,7 +124,9 @@ class CoverageConnector:
                 headers=self._auth_headers(),
                 limit=self.settings.max_report_bytes,
             )
-            return _measurement(report, query=query, at=at, details=details, name="Codecov")
+            details = {"source": "codecov", **details}
+            name = f"{query.codecov.owner}/{query.codecov.repo}"
+            return _measurement(report, query=query, at=at, details=details, name=name)
         fetched = self._fetch(query)
         report = _parse(fetched, expected=query.format)
         details = {"source": _source_kind(query), **fetched.details}

@@ -1,0 +1,147 @@
+"""The alert rules: a pure state machine, checked with examples and hypothesis."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.alert_rules import (
+    AlertPolicy,
+    AlertState,
+    Amount,
+    Condition,
+    EventType,
+    Observation,
+    step,
+)
+from app.domain import Direction, Status
+
+
+def run(policy: AlertPolicy, observations: list[Observation]) -> tuple[AlertState, list[EventType]]:
+    """Feed observations in order; return the final state and every event type raised."""
+    state, events = AlertState(), []
+    for obs in observations:
+        state, raised = step(policy, state, obs)
+        events.extend(e.type for e in raised)
+    return state, events
+
+
+def sample(t: int, value: float, *, best: float, previous: float | None = None,
+           status: Status = Status.ON_TRACK) -> Observation:
+    """An observation of a new sample of an increase KR."""
+    return Observation(now=t, status=status, direction=Direction.INCREASE, value=value, sample_ts=t,
+                       previous_value=previous, best_value=best)
+
+
+def test_regression_fires_after_n_samples_and_resolves_with_hysteresis() -> None:
+    """A drop of more than 5% from the best fires after 2 samples and resolves only past the margin."""
+    policy = AlertPolicy(for_samples=2)
+    best = 100.0
+    observations = [
+        sample(1, 100, best=best),
+        sample(2, 94, best=best),     # 6% worse: pending 1
+        sample(3, 94, best=best),     # pending 2: fires
+        sample(4, 95.5, best=best),   # 4.5% worse: inside the 4–5% hysteresis band, still firing
+        sample(5, 96.5, best=best),   # 3.5% worse: clears
+    ]
+    state, events = run(policy, observations)
+    assert events == [EventType.REGRESSED, EventType.RECOVERED]
+    assert state.conditions[Condition.REGRESSED].firing_since is None
+
+
+def test_decrease_regression_is_a_rise() -> None:
+    """For a decrease KR, a value above the best (lowest) value is the regression."""
+    policy = AlertPolicy(for_samples=1, regression_threshold=Amount(10))
+    obs = Observation(now=1, status=Status.ON_TRACK, direction=Direction.DECREASE, value=215,
+                      sample_ts=1, best_value=200)
+    _, events = step(policy, AlertState(), obs)
+    assert [e.type for e in events] == [EventType.REGRESSED]
+    better = Observation(now=1, status=Status.ON_TRACK, direction=Direction.DECREASE, value=185,
+                         sample_ts=1, best_value=200)
+    assert step(policy, AlertState(), better)[1] == []
+
+
+def test_firing_condition_repeats_and_mute_holds_it_back() -> None:
+    """A condition that stays bad is re-sent every repeat interval, but not inside a mute window."""
+    policy = AlertPolicy(for_samples=1, repeat_seconds=100, mute=((150, 260),))
+    stale = [Observation(now=t, status=Status.STALE, direction=Direction.INCREASE) for t in (0, 50, 120, 200, 270)]
+    state, raised = AlertState(), []
+    for obs in stale:
+        state, events = step(policy, state, obs)
+        raised.extend((obs.now, e.type, e.repeat) for e in events)
+    assert raised == [(0, EventType.STALE, False), (120, EventType.STALE, True), (270, EventType.STALE, True)]
+
+
+def test_condition_firing_inside_mute_is_sent_when_it_ends() -> None:
+    """An alert that fires during a mute window is delivered at the first look after it."""
+    policy = AlertPolicy(for_samples=1, mute=((0, 100),))
+    state, first = step(policy, AlertState(), Observation(now=10, status=Status.ERROR, direction=Direction.INCREASE))
+    assert first == []
+    _, later = step(policy, state, Observation(now=120, status=Status.ERROR, direction=Direction.INCREASE))
+    assert [e.type for e in later] == [EventType.STALE]
+
+
+def test_status_change_is_debounced_and_achieved_is_announced() -> None:
+    """A new status must hold for N looks; reaching achieved also sends kr.achieved."""
+    policy = AlertPolicy(for_samples=2)
+    statuses = [Status.ON_TRACK, Status.AT_RISK, Status.ON_TRACK, Status.ACHIEVED, Status.ACHIEVED]
+    _, events = run(policy, [Observation(now=i, status=s, direction=Direction.INCREASE) for i, s in enumerate(statuses)])
+    assert events == [EventType.STATUS_CHANGED, EventType.ACHIEVED]
+
+
+def test_forecast_miss_fires_and_recovers() -> None:
+    """A forecast short of the target fires; one past it by the margin recovers."""
+    policy = AlertPolicy(for_samples=1)
+    miss = Observation(now=1, status=Status.AT_RISK, direction=Direction.INCREASE, target=85, forecast_value=80)
+    state, events = step(policy, AlertState(), miss)
+    assert [e.type for e in events] == [EventType.FORECAST_MISS]
+    ok = Observation(now=2, status=Status.AT_RISK, direction=Direction.INCREASE, target=85, forecast_value=90)
+    _, events = step(policy, state, ok)
+    assert [(e.type, e.condition) for e in events] == [(EventType.RECOVERED, Condition.FORECAST_MISS)]
+
+
+def test_event_filter_and_disabled_policy() -> None:
+    """Only listed events are raised (recoveries follow their condition); disabled raises none."""
+    only_stale = AlertPolicy(for_samples=1, events=frozenset({EventType.STALE}))
+    obs = Observation(now=1, status=Status.STALE, direction=Direction.INCREASE, target=85, forecast_value=10)
+    state, events = step(only_stale, AlertState(), obs)
+    assert [e.type for e in events] == [EventType.STALE]
+    _, events = step(only_stale, state, Observation(now=2, status=Status.ON_TRACK, direction=Direction.INCREASE,
+                                                    target=85, forecast_value=100))
+    assert [(e.type, e.condition) for e in events] == [(EventType.RECOVERED, Condition.STALE)]
+    assert step(AlertPolicy(enabled=False, for_samples=1), AlertState(), obs)[1] == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-0.3, max_value=0.3), min_size=10, max_size=200))
+def test_flapping_around_the_threshold_raises_at_most_one_alert(noise: list[float]) -> None:
+    """Values hovering within the hysteresis band around the threshold never raise a second alert."""
+    policy = AlertPolicy(for_samples=2, regression_threshold=Amount(5), hysteresis=Amount(1))
+    # Threshold at 95 (5 below best 100); resolution needs > 96. Noise keeps values in 94.7–95.3.
+    observations = [sample(i, 95 + n, best=100) for i, n in enumerate(noise)]
+    _, events = run(policy, observations)
+    assert events.count(EventType.REGRESSED) <= 1
+    assert EventType.RECOVERED not in events
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(Status)), st.one_of(st.none(), st.floats(allow_nan=True))),
+                min_size=1, max_size=60))
+def test_rules_never_raise_and_events_alternate(sequence: list[tuple[Status, float | None]]) -> None:
+    """Any sequence (NaN included) steps without error, and per condition fire/recover alternate."""
+    policy = AlertPolicy(for_samples=1, repeat_seconds=10**9)
+    state = AlertState()
+    firing: dict[Condition, bool] = {}
+    for t, (status, value) in enumerate(sequence):
+        obs = Observation(now=t, status=status, direction=Direction.INCREASE, value=value, sample_ts=t,
+                          best_value=100.0, previous_value=100.0, target=120.0, forecast_value=value)
+        state, events = step(policy, state, obs)
+        for event in events:
+            if event.condition is None:
+                continue
+            if event.type is EventType.RECOVERED:
+                assert firing.get(event.condition) is True
+                firing[event.condition] = False
+            else:
+                assert not firing.get(event.condition)
+                firing[event.condition] = True
