@@ -41,7 +41,7 @@ from connectors.base import (
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 MAX_OBJECTIVES = 5
 MAX_KEY_RESULTS = 5
@@ -85,7 +85,7 @@ class ApiToken(_Strict):
     """A bearer token for the API; write scope is needed for every write endpoint."""
 
     name: str
-    token: SecretStr = Field(min_length=16)
+    token: SecretStr
     scopes: list[Literal["read", "write"]] = ["read", "write"]
 
 
@@ -412,7 +412,9 @@ def _interpolate(node: Any, path: tuple[int | str, ...], problems: list[Problem]
     if isinstance(node, str):
 
         def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
+            name, default = match.group(1), match.group(2)
+            if name not in os.environ and default is not None:
+                return default
             if name not in os.environ:
                 problems.append(
                     Problem(format_path(path), f"environment variable {name} is not set")
@@ -608,6 +610,21 @@ def _check_objectives(
     return queries
 
 
+def _check_tokens(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    kept = []
+    for i, token in enumerate(cfg.api.tokens):
+        length = len(token.token.get_secret_value())
+        path = format_path(("api", "tokens", i, "token"))
+        if length == 0:
+            problems.append(Problem(path, f"token {token.name!r} is empty (its environment variable "
+                                          "is unset?): it is ignored, so writes are refused", "warning"))
+            continue
+        if length < 16:
+            problems.append(Problem(path, f"token {token.name!r} is too short: use at least 16 characters"))
+        kept.append(token)
+    cfg.api.tokens = kept
+
+
 def _check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
     names: set[str] = set()
     objective_ids = {o.id for o in cfg.objectives}
@@ -635,6 +652,7 @@ def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     connectors = _check_connectors(cfg, problems)
     queries = _check_objectives(cfg, connectors, problems)
     _check_webhooks(cfg, problems)
+    _check_tokens(cfg, problems)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import add_attempt, upsert_sample
+from app.store import DatabaseStateStore, add_attempt, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -132,10 +132,14 @@ def store_outcome(
     )
 
 
-def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
-    """Fill a Key Result's period up to `until_ts` from its connector's history, if it has none.
+BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
 
-    Returns the number of samples written (0 when history exists or is not supported).
+
+def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
+    """Fill a Key Result's period up to `until_ts` from its connector's history, once.
+
+    Runs until it has succeeded once (a marker in the connector's state records that), and
+    only when the period has no samples yet. Returns the number of samples written.
     """
     entry = tracker.entries[kr_id]
     if entry.connector is None or entry.schedule is None:
@@ -143,24 +147,27 @@ def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
     connector = tracker.connector(entry.connector)
     if not isinstance(connector, SupportsHistory):
         return 0
+    marker = DatabaseStateStore(tracker.engine, entry.connector, tracker.clock)
+    if marker.load(BACKFILLED_KEY.format(kr_id=kr_id)):
+        return 0
     start = int(entry.objective.period_bounds()[0].timestamp())
     with Session(tracker.engine) as session:
         existing = session.exec(
-            select(func.count()).where(Sample.key_result_id == kr_id, col(Sample.ts) >= start)
+            select(func.count()).where(Sample.key_result_id == kr_id, col(Sample.ts) >= start,
+                                       col(Sample.ts) <= until_ts)
         ).one()
-    if existing:
-        return 0
+    points: list[Measurement] = []
     step = entry.schedule.approx_interval_seconds()
-    start = max(start, until_ts - step * BACKFILL_MAX_POINTS)
-    first = entry.schedule.instants_between(start, until_ts, limit=BACKFILL_MAX_POINTS)
-    if not first:
-        return 0
-    points = connector.history(
-        tracker.loaded.queries[kr_id],
-        start=datetime.fromtimestamp(first[0], UTC),
-        end=datetime.fromtimestamp(until_ts, UTC),
-        step_seconds=step,
+    instants = entry.schedule.instants_between(
+        max(start, until_ts - step * BACKFILL_MAX_POINTS), until_ts, limit=BACKFILL_MAX_POINTS
     )
+    if not existing and instants:
+        points = connector.history(
+            tracker.loaded.queries[kr_id],
+            start=datetime.fromtimestamp(instants[0], UTC),
+            end=datetime.fromtimestamp(instants[-1], UTC),
+            step_seconds=step,
+        )
     now = tracker.now()
     with Session(tracker.engine) as session:
         for point in points:
@@ -176,6 +183,7 @@ def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
                 recorded_ts=now,
             )
         session.commit()
+    marker.save(BACKFILLED_KEY.format(kr_id=kr_id), {"ts": now, "points": len(points)})
     return len(points)
 
 
@@ -192,22 +200,27 @@ def sample_key_result(
     entry = tracker.entries[kr_id]
     if entry.connector is None:
         raise LookupError(f"Key Result {kr_id!r} has no data source to sample")
-    connector = tracker.connector(entry.connector)
     query = tracker.loaded.queries[kr_id]
     at = datetime.fromtimestamp(scheduled_ts, UTC)
     started = time.perf_counter()
     measurement: Measurement | None = None
     error: ConnectorError | None = None
     backfilled = 0
-    try:
-        if backfill:
+    if backfill:
+        try:
             backfilled = backfill_key_result(tracker, kr_id, until_ts=scheduled_ts - 1)
+        except Exception as exc:  # the live sample matters more; backfill is tried again next time
+            log.warning("backfill of %s failed (will retry): %s", kr_id, exc)
+    try:
+        connector = tracker.connector(entry.connector)
         measurement = measure_with_timeout(pool, lambda: connector.measure(query, at), timeout)
     except ConnectorError as exc:
         error = exc
     except Exception as exc:  # a bug in a connector must not stop the sampler
         log.exception("connector %s failed on Key Result %s", entry.connector, kr_id)
-        error = ConnectorError(f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}")
+        error = ConnectorError(
+            f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}"
+        )
     duration_ms = int((time.perf_counter() - started) * 1000)
     outcome = store_outcome(
         tracker,
