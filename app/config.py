@@ -113,7 +113,7 @@ class SchedulerConfig(_Strict):
 
     max_workers: int = Field(16, ge=1, le=256)
     per_connector_concurrency: int = Field(4, ge=1, le=64)
-    attempt_timeout_seconds: float = Field(30, gt=0)
+    attempt_timeout_seconds: float = Field(60, gt=0)
     reevaluate_every: str = "5m"
     backoff_max: str = "1h"
     leader_poll_seconds: float = Field(5, gt=0)

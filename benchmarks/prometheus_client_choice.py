@@ -1,4 +1,4 @@
-"""Time instant queries through prometheus-api-client, requests and httpx against a local Prometheus.
+"""Time instant queries to a local Prometheus through prometheus-api-client, requests and httpx.
 
 Run from the repository root: `python benchmarks/prometheus_client_choice.py [--queries 2000]`.
 It starts a Prometheus over the test history (tests/prometheus_server.py), sends the same
@@ -29,7 +29,8 @@ TRIVIAL = ("1",)
 MIX = (
     COVERAGE,
     "sum(rate(deployments_total[1h]))",
-    'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="payments"}[5m])))',
+    "histogram_quantile(0.99, sum by (le) "
+    '(rate(http_request_duration_seconds_bucket{service="payments"}[5m])))',
 )
 
 
@@ -43,7 +44,7 @@ def _compare(
     """Time every client on the same (query, time) pairs, interleaved by round; print rates."""
     pairs = [(queries[i % len(queries)], at) for i, at in enumerate(times)]
     rates: dict[str, list[float]] = {label: [] for label, _ in clients}
-    for label, run_one in clients:
+    for _, run_one in clients:
         for query, at in pairs[:50]:
             run_one(query, at)
     for _ in range(rounds):

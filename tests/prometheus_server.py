@@ -40,7 +40,11 @@ class SyntheticHistory:
 
 
 def synthetic_history(
-    *, end: int | None = None, duration_seconds: int = 4 * 3600, step_seconds: int = 15, seed: int = 7
+    *,
+    end: int | None = None,
+    duration_seconds: int = 4 * 3600,
+    step_seconds: int = 15,
+    seed: int = 7,
 ) -> SyntheticHistory:
     """Return deterministic OpenMetrics history ending at `end` (default: ten minutes ago)."""
     if end is None:
@@ -54,7 +58,9 @@ def synthetic_history(
     lines += _histogram_lines(rng, stamps, service="search", median_seconds=0.03)
     lines += _counter_lines(rng, stamps)
     gauges = {
-        COVERAGE: {t: 0.6 + 0.2 * i / len(stamps) + rng.random() / 100 for i, t in enumerate(stamps)},
+        COVERAGE: {
+            t: 0.6 + 0.2 * i / len(stamps) + rng.random() / 100 for i, t in enumerate(stamps)
+        },
         QUEUE_DEPTHS[0]: {t: float(rng.randint(0, 500)) for t in stamps},
         QUEUE_DEPTHS[1]: {t: rng.randint(0, 50_000) / 7 for t in stamps},
         NIGHTLY: {
@@ -230,6 +236,8 @@ def start_prometheus(
     )
     if result.returncode != 0:
         raise RuntimeError(f"promtool could not create blocks:\n{result.stdout}{result.stderr}")
-    server = RunningPrometheus(binary=prometheus, workdir=tmp_path, data_dir=data_dir, port=free_port())
+    server = RunningPrometheus(
+        binary=prometheus, workdir=tmp_path, data_dir=data_dir, port=free_port()
+    )
     server.start()
     return server
