@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from app.config import ConfigError, DatabaseConfig, database_url, load_config
 from app.db import upgrade_database
@@ -44,11 +45,16 @@ def _open(config: Path) -> Tracker:
         raise typer.Exit(2) from None
 
 
+def _print_problem(severity: str, where: str, message: str) -> None:
+    # Messages quote the user's config (e.g. "band = [low, high]"): never parse them as markup.
+    style = "red" if severity == "error" else "yellow"
+    errors.print(Text.assemble((severity, style), f": {where}: {message}"), highlight=False,
+                 soft_wrap=True)
+
+
 def _print_problems(path: Path, exc: ConfigError) -> None:
     for problem in exc.problems:
-        style = "red" if problem.severity == "error" else "yellow"
-        errors.print(f"[{style}]{problem.severity}[/]: {problem.path or path}: {problem.message}",
-                     markup=True, highlight=False, soft_wrap=True)
+        _print_problem(problem.severity, problem.path or str(path), problem.message)
 
 
 @app.command()
@@ -62,7 +68,7 @@ def validate(file: Annotated[Path, typer.Argument(help="The TOML config file.")]
         errors.print(f"{file}: {count} error(s)")
         raise typer.Exit(2) from None
     for warning in loaded.warnings:
-        errors.print(f"[yellow]warning[/]: {warning.path}: {warning.message}", soft_wrap=True)
+        _print_problem("warning", warning.path, warning.message)
     krs = len(loaded.key_results())
     console.print(f"{file}: OK ({len(loaded.config.objectives)} objectives, {krs} Key Results, "
                   f"{len(loaded.warnings)} warning(s))")

@@ -8,6 +8,7 @@ check (pydantic, unknown keys are errors), then the checks that span several key
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import tomllib
@@ -351,7 +352,7 @@ class ConfiguredConnector:
 
     name: str
     type: str
-    cls: type[Connector]
+    cls: builtins.type[Connector]
     settings: ConnectorSettings
 
     def build(self, state: StateStore | None = None) -> Connector:
@@ -469,6 +470,8 @@ def _check_key_result(
     if kr.direction.is_band:
         if kr.baseline is not None or kr.relative_target is not None:
             bad("direction", f"a {kr.direction} Key Result has no baseline or relative target")
+        if kr.direction is not Direction.WITHIN and kr.target is None:
+            bad("target", f"an {kr.direction} Key Result needs target (the threshold)")
         if kr.direction is Direction.WITHIN:
             if kr.band is None:
                 bad("band", "a within Key Result needs band = [low, high]")
@@ -485,6 +488,8 @@ def _check_key_result(
     if relative is not None:
         if relative == 0:
             bad("target", "a relative target of 0% equals the baseline")
+        elif kr.baseline == 0:
+            bad("target", f"{kr.target} of a baseline of 0 is 0: give an absolute target")
         elif (relative > 0) != (kr.direction is Direction.INCREASE):
             bad("target", f"{kr.target} moves the wrong way for direction {kr.direction}")
     elif isinstance(kr.target, float) and isinstance(kr.baseline, float):
@@ -641,6 +646,42 @@ def _check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                 problems.append(Problem(format_path((*path, "objectives", j)), f"unknown objective {objective!r}"))
 
 
+def _raw_source_problems(data: Any) -> list[Problem]:
+    """Check connector settings and KR queries on a document whose shape check failed.
+
+    So that one typo elsewhere does not hide these errors until the next run.
+    """
+    if not isinstance(data, dict):
+        return []
+    problems: list[Problem] = []
+    classes: dict[str, Any] = {}
+    for name, section in (data.get("connectors") or {}).items():
+        if not isinstance(section, dict) or not isinstance(section.get("type"), str):
+            continue
+        try:
+            cls = connector_class(section["type"])
+        except UnknownConnectorType:
+            continue
+        classes[name] = cls
+        settings = {k: v for k, v in section.items() if k != "type"}
+        try:
+            cls.Settings.model_validate(settings)
+        except ValidationError as exc:
+            problems.extend(_validation_problems(exc, ("connectors", name)))
+    for i, objective in enumerate(data.get("objectives") or []):
+        for j, kr in enumerate((objective or {}).get("key_results") or [] if isinstance(objective, dict) else []):
+            source = kr.get("source") if isinstance(kr, dict) else None
+            if isinstance(source, dict) and source.get("connector") in classes:
+                fields = {k: v for k, v in source.items() if k != "connector"}
+                try:
+                    classes[source["connector"]].Query.model_validate(fields)
+                except ValidationError as exc:
+                    problems.extend(
+                        _validation_problems(exc, ("objectives", i, "key_results", j, "source"))
+                    )
+    return problems
+
+
 def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[Problem] = []
@@ -648,7 +689,9 @@ def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     try:
         cfg = KrTrackerConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems + _validation_problems(exc)) from None
+        problems.extend(_validation_problems(exc))
+        problems.extend(_raw_source_problems(data))
+        raise ConfigError(problems) from None
     connectors = _check_connectors(cfg, problems)
     queries = _check_objectives(cfg, connectors, problems)
     _check_webhooks(cfg, problems)

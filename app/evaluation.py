@@ -50,9 +50,8 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
         period_start=objective.period_start_ts,
         period_end=objective.period_end_ts,
         baseline=baseline,
-        # A relative target with no numeric baseline measures from the first sample.
-        baseline_from_first_sample=kr.baseline_spec == "first_sample"
-        or (kr.baseline_spec is None and relative is not None),
+        # With no baseline given, progress is measured from the period's first sample.
+        baseline_from_first_sample=kr.baseline_spec in (None, "first_sample"),
         target=target,
         relative_target=relative,
         band=band,

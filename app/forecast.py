@@ -16,7 +16,8 @@ _T95 = {
     9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042,
     40: 2.021, 60: 2.000, 120: 1.980,
 }
-_T95_LIMIT = 1.960
+# Beyond the table the df-120 value is used: larger than the true quantile (1.960–1.980).
+_T95_LIMIT = 1.980
 
 
 @dataclass(frozen=True, slots=True)

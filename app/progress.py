@@ -237,12 +237,16 @@ def _status_for_linear(
     return Status.ON_TRACK, summary
 
 
-def _status_for_band(thresholds: Thresholds, share: float) -> tuple[Status, str]:
-    """On track when the share in band reaches `band_on_track_share`; off track well below it."""
+def _status_for_band(thresholds: Thresholds, share: float, elapsed: float) -> tuple[Status, str]:
+    """On track when the share in band reaches `band_on_track_share`; off track well below it.
+
+    Like linear Key Results, never off track inside the grace period at the start.
+    """
     summary = f"{share:.0%} of samples inside the band"
     if share >= thresholds.band_on_track_share:
         return Status.ON_TRACK, summary
-    if share < thresholds.band_on_track_share - thresholds.off_track_behind:
+    in_grace = elapsed < thresholds.grace_fraction
+    if share < thresholds.band_on_track_share - thresholds.off_track_behind and not in_grace:
         return Status.OFF_TRACK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
     return Status.AT_RISK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
 
@@ -266,7 +270,10 @@ def evaluate(
         reason = f"period starts {_day(spec.period_start)}"
         return Evaluation(Status.NOT_STARTED, reason, baseline=baseline, target=target)
 
-    current = current_value(spec, view)
+    try:
+        current = current_value(spec, view)
+    except (OverflowError, ValueError):  # finite samples whose sum overflows a float
+        current = None
     value, value_ts = current if current else (None, None)
     expected = expected_progress(spec, cutoff)
     progress: float | None = None
@@ -276,17 +283,21 @@ def evaluate(
         progress = linear_progress(baseline=baseline, target=target, current=value)
     forecast = None
     if not spec.direction.is_band and not closed:
-        forecast = linear_forecast(
-            view.recent, at_ts=spec.period_end, max_points=thresholds.forecast_points
-        )
+        try:
+            forecast = linear_forecast(
+                view.recent, at_ts=spec.period_end, max_points=thresholds.forecast_points
+            )
+        except (OverflowError, ValueError):  # samples near the float limit: no trend line
+            forecast = None
     result = Evaluation(
         Status.NO_DATA,
         "",
         current_value=finite_or_none(value),
+        # progress may overflow to ±inf for extreme inputs: finite_or_none keeps NaN/inf out.
         current_ts=value_ts,
         baseline=baseline,
         target=target,
-        progress=progress,
+        progress=finite_or_none(progress),
         expected_progress=None if spec.direction.is_band else expected,
         forecast=forecast,
     )
@@ -312,13 +323,17 @@ def evaluate(
         )
         return replace(result, status=Status.STALE, reason=reason)
     if progress is None:
-        why = "no target to measure against" if target is None else (
-            f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
-            if value is None else "progress is undefined (target equals baseline)"
-        )
+        if target is None:
+            why = "no target to measure against"
+        elif baseline is None:
+            why = "no baseline: set baseline in the config or use \"first_sample\""
+        elif value is None:
+            why = f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
+        else:
+            why = "progress is undefined (target equals baseline)"
         return replace(result, reason=why)
     if spec.direction.is_band:
-        status, reason = _status_for_band(thresholds, progress)
+        status, reason = _status_for_band(thresholds, progress, expected)
     else:
         status, reason = _status_for_linear(spec, thresholds, progress, expected)
         reason = f"{fmt(value)} vs target {fmt(target)} from {fmt(baseline)}: {reason}"

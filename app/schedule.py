@@ -10,9 +10,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from croniter import croniter
+
+# How many upcoming cron instants to look at when judging the longest gap between two.
+_CRON_GAP_SAMPLE = 64
+
+
+class CroniterTrigger(BaseTrigger):
+    """Fire at a cron expression's instants exactly as croniter computes them.
+
+    APScheduler 3's own `CronTrigger.from_crontab` counts weekdays from 0 = Monday, where
+    crontab and croniter count from 0 = Sunday, and refuses expressions croniter accepts;
+    one library for both firing and sample timestamps keeps the two in agreement.
+    """
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Return the first instant strictly after the previous fire (or after now)."""
+        base = previous_fire_time or now
+        next_time: datetime = croniter(self.expression, base.astimezone(UTC)).get_next(datetime)
+        return next_time
+
+    def __str__(self) -> str:
+        return f"cron[{self.expression}]"
 
 
 @dataclass(frozen=True)
@@ -51,13 +76,17 @@ class Schedule:
         return out[::-1]
 
     def approx_interval_seconds(self) -> int:
-        """Return the interval, or the gap between a cron expression's next two instants."""
+        """Return the interval, or the longest gap between upcoming cron instants.
+
+        The longest gap (not the first) keeps an irregular cron such as `0 9 1,2 * *` from
+        being called stale for most of the month.
+        """
         if self.interval_seconds is not None:
             return self.interval_seconds
         assert self.cron is not None
         it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=UTC))
-        first = it.get_next(datetime)
-        return int((it.get_next(datetime) - first).total_seconds())
+        instants = [it.get_next(datetime) for _ in range(_CRON_GAP_SAMPLE)]
+        return int(max((b - a).total_seconds() for a, b in zip(instants, instants[1:], strict=False)))
 
     def trigger(self) -> BaseTrigger:
         """Return the APScheduler trigger that fires at exactly these instants."""
@@ -66,7 +95,7 @@ class Schedule:
                 seconds=self.interval_seconds, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC
             )
         assert self.cron is not None
-        return CronTrigger.from_crontab(self.cron, timezone=UTC)
+        return CroniterTrigger(self.cron)
 
 
 DEFAULT_INTERVAL_SECONDS = 3600

@@ -119,13 +119,17 @@ def deploy_from_deployment(deployment: dict[str, Any]) -> Deploy | None:
     if not successes and not failed:
         return None
     at = successes[0] if successes else parse_time(active[-1]["created_at"])
-    return Deploy(key=f"deployment:{deployment['id']}", at=at, succeeded=bool(successes), failed=failed)
+    return Deploy(
+        key=f"deployment:{deployment['id']}", at=at, succeeded=bool(successes), failed=failed
+    )
 
 
 def deploys_from_releases(releases: list[dict[str, Any]]) -> list[Deploy]:
     """Read published releases (not drafts, not pre-releases) as successful deployments."""
     return [
-        Deploy(key=f"release:{r['id']}", at=parse_time(r["published_at"]), succeeded=True, failed=False)
+        Deploy(
+            key=f"release:{r['id']}", at=parse_time(r["published_at"]), succeeded=True, failed=False
+        )
         for r in releases
         if r.get("published_at") and not r.get("draft") and not r.get("prerelease")
     ]

@@ -38,7 +38,6 @@ _RETRY = Retry(
     respect_retry_after_header=False,
     raise_on_status=False,
 )
-# GitHub's docs: without retry-after or a reset time, wait at least one minute.
 _DEFAULT_WAIT_SECONDS = 60
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
@@ -83,11 +82,12 @@ class GithubHttp:
         for attempt in (1, 2):
             self._refuse_while_limited(url)
             status, headers, body = self._send(url, params, etag)
-            wait = _rate_limit_wait(status, headers)
-            if wait is None:
+            now = datetime.now(UTC)
+            until = _rate_limited_until(status, headers, now)
+            if until is None:
                 self._remember_quota(headers)
                 return self._page(status, headers, body, url=url, repo=repo)
-            until = datetime.now(UTC) + timedelta(seconds=wait)
+            wait = (until - now).total_seconds()
             if attempt == 1 and wait <= self.max_wait_seconds:
                 log.info("github: rate limited on %s, waiting %.0f s", _path(url), wait)
                 time.sleep(wait)
@@ -150,7 +150,9 @@ class GithubHttp:
         if headers.get("x-ratelimit-remaining") == "0" and reset and reset.isdigit():
             self._limited_until = datetime.fromtimestamp(int(reset), UTC)
 
-    def _page(self, status: int, headers: dict[str, Any], body: str, *, url: str, repo: str) -> Page:
+    def _page(
+        self, status: int, headers: dict[str, Any], body: str, *, url: str, repo: str
+    ) -> Page:
         etag = headers.get("etag")
         if status == 304:
             self.not_modified += 1
@@ -177,24 +179,26 @@ class GithubHttp:
         raise SourceUnavailable(f"github: GET {_path(url)} failed ({status} {message})")
 
 
-def _rate_limit_wait(status: int, headers: dict[str, Any]) -> float | None:
-    """Return how long GitHub asks us to wait, or None if the answer is not a rate limit.
+def _rate_limited_until(status: int, headers: dict[str, Any], now: datetime) -> datetime | None:
+    """Return until when GitHub asks us to wait, or None if the answer is not a rate limit.
 
     GitHub's docs: a limited request gets 403 or 429; `retry-after` is in seconds; for a
-    primary limit `x-ratelimit-remaining` is 0 and `x-ratelimit-reset` is in epoch seconds.
+    primary limit `x-ratelimit-remaining` is 0 and `x-ratelimit-reset` is in epoch seconds;
+    with neither, wait at least a minute.
     """
     if status not in (403, 429):
         return None
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        return float(retry_after) if retry_after.strip().isdigit() else _DEFAULT_WAIT_SECONDS
+    retry_after = (headers.get("retry-after") or "").strip()
+    if retry_after:
+        seconds = int(retry_after) if retry_after.isdigit() else _DEFAULT_WAIT_SECONDS
+        return now + timedelta(seconds=seconds)
     if headers.get("x-ratelimit-remaining") != "0":
         # A 403 without these headers is a permission problem; a bare 429 is still a limit.
-        return _DEFAULT_WAIT_SECONDS if status == 429 else None
+        return now + timedelta(seconds=_DEFAULT_WAIT_SECONDS) if status == 429 else None
     reset = headers.get("x-ratelimit-reset")
     if reset and reset.isdigit():
-        return max(0.0, int(reset) - datetime.now(UTC).timestamp())
-    return _DEFAULT_WAIT_SECONDS
+        return max(now, datetime.fromtimestamp(int(reset), UTC))
+    return now + timedelta(seconds=_DEFAULT_WAIT_SECONDS)
 
 
 def _message(body: str) -> str:

@@ -10,6 +10,7 @@ reaches further back than `covered_from` triggers one deeper walk.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,13 +40,19 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def new_stream() -> dict[str, Any]:
-    """Return an empty stream record."""
-    return {"events": {}, "covered_from": None, "etag": None, "etag_query": None}
+def load_stream(state: StateStore, key: str) -> dict[str, Any]:
+    """Return a private copy of a stored stream (or an empty one).
+
+    A copy, so that a sync interrupted half-way (rate limit, outage) leaves the stored
+    stream, ETag included, as it was: the next sync then redoes the walk in full.
+    """
+    stored = state.load(key)
+    return copy.deepcopy(stored) if stored else {"events": {}, "covered_from": None, "etag": None}
 
 
-def refresh_floor(stream: dict[str, Any], *, lower: datetime, time_field: str,
-                  pending: list[datetime]) -> datetime:
+def refresh_floor(
+    stream: dict[str, Any], *, lower: datetime, time_field: str, pending: list[datetime]
+) -> datetime:
     """Return how deep a sync must walk: the window edge, or just below what is known."""
     covered = stream["covered_from"]
     if covered is None or parse_time(covered) > lower or not stream["events"]:
@@ -61,29 +68,40 @@ class GithubSync:
         self.http = http
         self.state = state
 
-    def deployments(self, repo: str, *, lower: datetime, wanted: Callable[[Event], bool]) -> list[Event]:
-        """Return deployments created after `lower`, with statuses for the `wanted` ones."""
+    def deployments(
+        self, repo: str, *, lower: datetime, wanted: Callable[[Event], bool]
+    ) -> list[Event]:
+        """Return deployments created after `lower`; fetch statuses only for the `wanted` ones."""
         key = f"deployments:{repo}"
         events = self._listing(
-            key, f"/repos/{repo}/deployments", {"per_page": 100}, repo=repo, lower=lower,
-            time_field="created_at", id_field="id", compact=compact_deployment,
+            key,
+            f"/repos/{repo}/deployments",
+            {"per_page": 100},
+            repo=repo,
+            lower=lower,
+            time_field="created_at",
+            id_field="id",
+            compact=compact_deployment,
         )
-        chosen = [e for e in events.values() if parse_time(e["created_at"]) > lower and wanted(e)]
-        changed = False
-        for deployment in chosen:
-            if not _settled(deployment):
-                changed = self._statuses(repo, deployment) or changed
+        recent = [e for e in events.values() if parse_time(e["created_at"]) > lower]
+        changed = [d for d in recent if wanted(d) and not _settled(d) and self._statuses(repo, d)]
         if changed:
-            stream = self.state.load(key) or new_stream()
-            stream["events"].update({str(d["id"]): d for d in chosen})
+            stream = load_stream(self.state, key)
+            stream["events"].update({str(d["id"]): d for d in changed})
             self.state.save(key, stream)
-        return chosen
+        return recent
 
     def releases(self, repo: str, *, lower: datetime) -> list[Event]:
         """Return releases created after `lower`."""
         events = self._listing(
-            f"releases:{repo}", f"/repos/{repo}/releases", {"per_page": 100}, repo=repo,
-            lower=lower, time_field="created_at", id_field="id", compact=compact_release,
+            f"releases:{repo}",
+            f"/repos/{repo}/releases",
+            {"per_page": 100},
+            repo=repo,
+            lower=lower,
+            time_field="created_at",
+            id_field="id",
+            compact=compact_release,
         )
         return list(events.values())
 
@@ -91,37 +109,63 @@ class GithubSync:
         """Return merged PRs updated after `lower` (a merge updates a PR, so none is missed)."""
         params = {"state": "closed", "sort": "updated", "direction": "desc", "per_page": 100}
         events = self._listing(
-            f"pulls:{repo}", f"/repos/{repo}/pulls", params, repo=repo, lower=lower,
-            time_field="updated_at", id_field="number", compact=compact_pull,
+            f"pulls:{repo}",
+            f"/repos/{repo}/pulls",
+            params,
+            repo=repo,
+            lower=lower,
+            time_field="updated_at",
+            id_field="number",
+            compact=compact_pull,
             keep=lambda item: item.get("merged_at") is not None,
         )
         return list(events.values())
 
     def labelled_issues(self, repo: str, *, label: str, lower: datetime) -> list[Event]:
         """Return issues (not PRs) carrying `label`, updated after `lower`."""
-        params = {"labels": label, "state": "all", "sort": "updated", "direction": "desc",
-                  "per_page": 100}
+        params = {
+            "labels": label,
+            "state": "all",
+            "sort": "updated",
+            "direction": "desc",
+            "per_page": 100,
+        }
         events = self._listing(
-            f"issues:{repo}:{label}", f"/repos/{repo}/issues", params, repo=repo, lower=lower,
-            time_field="updated_at", id_field="number", compact=compact_issue,
+            f"issues:{repo}:{label}",
+            f"/repos/{repo}/issues",
+            params,
+            repo=repo,
+            lower=lower,
+            time_field="updated_at",
+            id_field="number",
+            compact=compact_issue,
             keep=lambda item: "pull_request" not in item,
         )
         return list(events.values())
 
     def _listing(
-        self, key: str, url: str, params: dict[str, Any], *, repo: str, lower: datetime,
-        time_field: str, id_field: str, compact: Callable[[Event], Event],
+        self,
+        key: str,
+        url: str,
+        params: dict[str, Any],
+        *,
+        repo: str,
+        lower: datetime,
+        time_field: str,
+        id_field: str,
+        compact: Callable[[Event], Event],
         keep: Callable[[Event], bool] = lambda item: True,
     ) -> dict[str, Event]:
-        stream = self.state.load(key) or new_stream()
+        stream = load_stream(self.state, key)
         floor = refresh_floor(stream, lower=lower, time_field=time_field, pending=[])
         covered = stream["covered_from"] is not None and parse_time(stream["covered_from"]) <= lower
         etag = stream["etag"] if covered else None
+        first_etag: str | None = None
         for number, page in enumerate(self.http.pages(url, repo=repo, params=params, etag=etag)):
             if page.not_modified:
                 return dict(stream["events"])
             if number == 0:
-                stream["etag"] = page.etag
+                first_etag = page.etag
             items = page.data or []
             for item in items:
                 if keep(item):
@@ -130,6 +174,7 @@ class GithubSync:
                     stream["events"][str(item[id_field])] = {**known, **compact(item)}
             if not items or min(parse_time(i[time_field]) for i in items) < floor:
                 break
+        stream["etag"] = first_etag
         if not covered:
             stream["covered_from"] = iso(lower)
         self.state.save(key, stream)
@@ -140,8 +185,9 @@ class GithubSync:
         url = f"/repos/{repo}/deployments/{deployment['id']}/statuses"
         statuses: list[dict[str, str]] = []
         etag = deployment.get("statuses_etag") if deployment.get("statuses") is not None else None
-        for number, page in enumerate(self.http.pages(url, repo=repo, params={"per_page": 100},
-                                                      etag=etag)):
+        for number, page in enumerate(
+            self.http.pages(url, repo=repo, params={"per_page": 100}, etag=etag)
+        ):
             if page.not_modified:
                 return False
             if number == 0:

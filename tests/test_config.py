@@ -414,12 +414,6 @@ def test_every_problem_of_one_stage_is_reported_at_once() -> None:
     } <= paths
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: parse_config stops after the shape check, so a typo in an objective hides "
-    "the connector-settings and source-query errors; `validate` should print every problem",
-)
 def test_shape_errors_do_not_hide_connector_and_query_errors() -> None:
     """A typo in an objective and a typo in a connector section are reported in one run."""
     raw = document(
@@ -434,12 +428,6 @@ def test_shape_errors_do_not_hide_connector_and_query_errors() -> None:
     } <= paths
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="bug: _check_key_result only checks the sign of a relative target; with baseline 0 "
-    "the target resolves to 0 = baseline and progress is undefined forever",
-)
 def test_relative_target_from_a_zero_baseline_is_refused() -> None:
     """`baseline = 0` with `target = "+20%"` makes target equal baseline, which is an error."""
     problems = errors_of(document(objective(key_result(direction="increase", baseline=0,
@@ -447,12 +435,6 @@ def test_relative_target_from_a_zero_baseline_is_refused() -> None:
     assert any(p.path == "objectives[0].key_results[0].target" for p in problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="bug: an at_least/at_most KR without target is accepted; band_bounds then has no "
-    "bound, every sample counts as inside the band and the KR is always on track",
-)
 @pytest.mark.parametrize("direction", ["at_least", "at_most"])
 def test_one_sided_band_without_threshold_is_refused(direction: str) -> None:
     """An at_least or at_most KR with a source but no target has no threshold: refuse it."""
@@ -721,12 +703,6 @@ def test_cli_validate_exits_0_and_prints_warnings(tmp_path: Path) -> None:
     assert "1 warning(s)" in output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: app/cli.py prints problems with rich markup on, so `[low, high]` in the "
-    "message is eaten as a style tag and the printed message is cut short",
-)
 def test_cli_prints_messages_with_brackets_verbatim(tmp_path: Path) -> None:
     """A message containing `[low, high]` is printed as written, not parsed as rich markup."""
     path = tmp_path / "okrs.toml"

@@ -164,12 +164,6 @@ def test_t_quantiles_never_narrow_the_interval(df: int) -> None:
     assert t_quantile_95(df) <= TEXTBOOK_T95[df] + 0.06
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: beyond df 120 t_quantile_95 returns 1.960, below the true quantile (1.972 at "
-    "df 200), so with forecast_points > 122 the interval is narrower than 95%",
-)
 def test_t_quantile_beyond_the_table_is_conservative() -> None:
     """For df 200 the quantile is at least the textbook 1.972."""
     assert t_quantile_95(200) >= 1.972

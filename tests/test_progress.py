@@ -299,12 +299,6 @@ def test_band_key_results_score_the_share_inside_the_band(
     assert closed.status is Status.CLOSED and closed.score == pytest.approx(share)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: _status_for_band ignores grace_fraction, so one bad sample on day 1 makes a "
-    "band KR off_track although the issue says never off track in the first 10%",
-)
 def test_band_key_result_is_never_off_track_in_the_grace_period() -> None:
     """A band KR with one sample outside the band on day 1 is at most at risk."""
     kr = spec(direction=Direction.AT_MOST, baseline=None, target=300.0)
@@ -401,12 +395,6 @@ def test_target_equal_to_baseline_gives_no_progress(kr: KeyResultSpec) -> None:
     assert "undefined" in result.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: with baseline None (not first_sample) and an absolute target, evaluate() "
-    "gives the reason 'progress is undefined (target equals baseline)', which is false",
-)
 def test_missing_baseline_is_named_in_the_reason() -> None:
     """An increase KR with a target but no baseline says the baseline is missing."""
     result = run(spec(baseline=None), one_sample(50, at(10)), at(10))
@@ -538,12 +526,6 @@ def test_nan_and_infinity_never_escape(
     assert result.reason.strip()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, ValueError),
-    reason="bug: linear_forecast and aggregate_value raise OverflowError/ValueError (math.fsum, "
-    "float ** 2) for finite samples above ~1e154 instead of returning no forecast / no value",
-)
 @pytest.mark.parametrize("aggregate", [None, Aggregate.AVG])
 def test_huge_finite_samples_do_not_raise(aggregate: Aggregate | None) -> None:
     """Samples near the float limit give None fields, not an exception."""

@@ -192,13 +192,6 @@ def test_cron_trigger_fires_on_the_schedule_instants(cron: str) -> None:
     _check_accepted_cron_fires_on_its_instants(cron)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AssertionError, ValueError),
-    reason="bug: Schedule.trigger() uses APScheduler 3 CronTrigger.from_crontab, which counts "
-    "weekdays from 0=Monday (crontab: 0=Sunday) and rejects 7, @macros, 6 fields, L/W/#, all "
-    "of which croniter (and so the config) accepts; `0 9 * * 1` fires on Tuesdays",
-)
 @pytest.mark.parametrize(
     "cron", ["0 9 * * 1", "0 9 * * 1-5", "0 9 * * 0", "0 9 * * 7", "@daily", "0 9 * * 1 30",
              "0 0 L * *"],

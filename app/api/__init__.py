@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.api.problems import install_problem_handlers
-from app.api.routes import check_ins, health, key_results, metrics, objectives, revisions, samples
+from app.api.routes import (
+    alerts,
+    check_ins,
+    health,
+    key_results,
+    metrics,
+    objectives,
+    revisions,
+    samples,
+    webhooks,
+)
 from app.tracker import Tracker
 
 API_PREFIX = "/api/v1"
@@ -21,7 +31,7 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     install_problem_handlers(app)
-    for router in (objectives, key_results, samples, check_ins, revisions):
+    for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(metrics.router)

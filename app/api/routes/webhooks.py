@@ -1,0 +1,226 @@
+"""`/webhooks` and `/deliveries`: endpoints, their outbox, redelivery, test events, re-enabling.
+
+Nothing here shows a webhook's secret or custom headers; URLs lose their user info, query and
+fragment, and a Slack URL its path (the path of an incoming-webhook URL is its credential).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+from sqlmodel import Session, col, func, select
+
+from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
+from app.api.schemas import iso
+from app.config import WebhookConfig
+from app.delivery import SENDING, enable_webhook, queue_test_event, redeliver
+from app.models import Delivery, DeliveryAttempt, WebhookState
+
+router = APIRouter(tags=["webhooks"])
+
+
+class WebhookOut(BaseModel):
+    """A webhook endpoint and the state of its outbox."""
+
+    name: str
+    format: str | None
+    url: str | None
+    configured: bool
+    disabled: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    events: list[str] | None
+    deliveries: dict[str, int]
+
+
+class AttemptOut(BaseModel):
+    """One try: the receiver's status code or the error."""
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    """One event for one webhook, with its tries newest first."""
+
+    seq: int
+    event_id: str
+    event_type: str
+    key_result_id: str
+    state: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    attempt_count: int
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+    attempts: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    """A page of deliveries, newest first; pass `next_before` as `before` for the next page."""
+
+    items: list[DeliveryOut]
+    next_before: int | None
+
+
+def public_url(webhook: WebhookConfig) -> str:
+    """Return the webhook URL without user info, query, fragment (and path, for Slack)."""
+    url = httpx.URL(webhook.url)
+    origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    return origin + ("/***" if webhook.format == "slack" else url.path)
+
+
+def _counts(session: Session) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("pending", "sending", "delivered", "failed"), 0)
+    )
+    for name, state, count in session.exec(
+        select(Delivery.webhook, Delivery.state, func.count()).group_by(
+            col(Delivery.webhook), col(Delivery.state)
+        )
+    ).all():
+        counts[name][state] = count
+    return counts
+
+
+def _webhook_out(
+    name: str, webhook: WebhookConfig | None, state: WebhookState | None, counts: dict[str, int]
+) -> WebhookOut:
+    disabled = state is not None and state.disabled_ts is not None
+    return WebhookOut(
+        name=name,
+        format=webhook.format if webhook else None,
+        url=public_url(webhook) if webhook else None,
+        configured=webhook is not None,
+        disabled=disabled,
+        disabled_at=iso(state.disabled_ts) if disabled and state else None,
+        disabled_reason=state.disabled_reason if disabled and state else None,
+        events=webhook.events if webhook else None,
+        deliveries=counts,
+    )
+
+
+@router.get("/webhooks", dependencies=[ReadAccess])
+def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
+    """List configured webhooks, then unconfigured ones that still have deliveries waiting."""
+    configured = {w.name: w for w in tracker.loaded.config.webhooks}
+    counts = _counts(session)
+    states = {s.name: s for s in session.exec(select(WebhookState)).all()}
+    names = list(configured) + sorted(n for n in counts if n not in configured)
+    return [_webhook_out(n, configured.get(n), states.get(n), counts[n]) for n in names]
+
+
+def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryOut:
+    assert delivery.seq is not None
+    waiting = delivery.state in ("pending", SENDING)
+    return DeliveryOut(
+        seq=delivery.seq,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        key_result_id=delivery.key_result_id,
+        state=delivery.state,
+        created_at=iso(delivery.created_ts),  # type: ignore[arg-type]
+        next_attempt_at=iso(delivery.next_attempt_ts) if waiting else None,
+        delivered_at=iso(delivery.delivered_ts),
+        attempt_count=delivery.attempts,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        payload=delivery.payload,
+        attempts=[
+            AttemptOut(
+                at=iso(a.ts),
+                status_code=a.status_code,
+                error=a.error,  # type: ignore[arg-type]
+                duration_ms=a.duration_ms,
+            )
+            for a in attempts
+        ],
+    )
+
+
+def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[DeliveryOut]:
+    by_seq: dict[int, list[DeliveryAttempt]] = defaultdict(list)
+    seqs = [d.seq for d in deliveries]
+    if seqs:
+        for attempt in session.exec(
+            select(DeliveryAttempt)
+            .where(col(DeliveryAttempt.delivery_seq).in_(seqs))
+            .order_by(col(DeliveryAttempt.id).desc())
+        ).all():
+            by_seq[attempt.delivery_seq].append(attempt)
+    return [_delivery_out(d, by_seq[d.seq]) for d in deliveries if d.seq is not None]
+
+
+@router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess])
+def get_deliveries(
+    name: str,
+    session: SessionDep,
+    tracker: TrackerDep,
+    limit: int = Query(50, ge=1, le=500),
+    before: int | None = Query(None, description="a seq cursor"),
+    state: str | None = None,
+) -> DeliveryPage:
+    """List a webhook's deliveries newest first, with their tries and last error."""
+    query = select(Delivery).where(col(Delivery.webhook) == name)
+    if before is not None:
+        query = query.where(col(Delivery.seq) < before)
+    if state is not None:
+        query = query.where(col(Delivery.state) == state)
+    rows = list(session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1)).all())
+    if not rows and before is None and name not in {w.name for w in tracker.loaded.config.webhooks}:
+        raise HTTPException(404, f"no webhook named {name!r}")
+    page = rows[:limit]
+    return DeliveryPage(
+        items=_with_attempts(session, page), next_before=page[-1].seq if len(rows) > limit else None
+    )
+
+
+@router.post("/deliveries/{seq}/redeliver", status_code=202, dependencies=[WriteAccess])
+def post_redeliver(seq: int, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+    """Queue a delivery again, now, with the same event id (receivers deduplicate on it)."""
+    delivery = session.get(Delivery, seq)
+    if delivery is None:
+        raise HTTPException(404, f"no delivery with seq {seq}")
+    if delivery.state == SENDING and delivery.next_attempt_ts > tracker.now():
+        raise HTTPException(409, f"delivery {seq} is being sent right now")
+    redeliver(session, delivery, now_ts=tracker.now())
+    session.commit()
+    session.refresh(delivery)
+    return _with_attempts(session, [delivery])[0]
+
+
+def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
+    for webhook in tracker.loaded.config.webhooks:
+        if webhook.name == name:
+            return webhook
+    raise HTTPException(404, f"no webhook named {name!r} in the config")
+
+
+@router.post("/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess])
+def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+    """Queue a `krtracker.test` event for the webhook through the outbox."""
+    webhook = _configured_or_404(tracker, name)
+    delivery = queue_test_event(
+        session, webhook, now_ts=tracker.now(), public_url=tracker.loaded.config.api.public_url
+    )
+    session.commit()
+    session.refresh(delivery)
+    return _with_attempts(session, [delivery])[0]
+
+
+@router.post("/webhooks/{name}/enable", dependencies=[WriteAccess])
+def post_enable(name: str, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
+    """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
+    webhook = _configured_or_404(tracker, name)
+    enable_webhook(session, name, now_ts=tracker.now())
+    session.commit()
+    return _webhook_out(name, webhook, session.get(WebhookState, name), _counts(session)[name])
