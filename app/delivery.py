@@ -44,7 +44,7 @@ from app.config import AlertsConfig, WebhookConfig
 from app.durations import parse_duration
 from app.models import Delivery, DeliveryAttempt, WebhookState
 from app.safe_http import Allowlist, SafeHttpClient, TargetRefused, TargetUnresolvable
-from app.webhook_formats import TEST_EVENT, render
+from app.webhook_formats import TEST_EVENT, render, test_payload
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ class DeliveryWorker:
         self.timeout = alerts.delivery_timeout_seconds
         # Longer than any one try can take, so a live worker never loses its lease mid-send.
         self.lease_seconds = int(4 * self.timeout) + 30
-        self.http = SafeHttpClient(
-            Allowlist.parse(alerts.allow_private_targets), timeout=self.timeout
-        )
+        allow = Allowlist.parse(alerts.allow_private_targets)
+        self.http = SafeHttpClient(allow, timeout=self.timeout)
         self._secrets = _secret_strings(webhooks)
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook")
         self._wake = threading.Event()
@@ -129,7 +128,7 @@ class DeliveryWorker:
         self._orphans_reported_ts = -ORPHAN_REPORT_SECONDS
 
     def deliver_due(self, limit: int = 1000) -> int:
-        """Try every due delivery once (up to `limit`), in order per pair; return how many were tried."""
+        """Try each due delivery once (up to `limit`), in order per pair; return how many."""
         tried: set[int] = set()
         running: set[Future[None]] = set()
         self._report_orphans()
@@ -192,55 +191,33 @@ class DeliveryWorker:
         """Lease up to `limit` due deliveries, each the oldest open one of its (webhook, KR)."""
         now = int(self.clock())
         with Session(self.engine) as session:
-            disabled = set(
-                session.exec(
-                    select(WebhookState.name).where(col(WebhookState.disabled_ts).is_not(None))
-                )
-            )
+            disabled = set(session.exec(
+                select(WebhookState.name).where(col(WebhookState.disabled_ts).is_not(None))))
             active = [name for name in self.webhooks if name not in disabled]
             if not active:
                 return []
             heads = (
                 select(func.min(Delivery.seq).label("seq"))
-                .where(
-                    col(Delivery.state).in_((PENDING, SENDING)), col(Delivery.webhook).in_(active)
-                )
-                .group_by(col(Delivery.webhook), col(Delivery.key_result_id))
-                .subquery()
+                .where(col(Delivery.state).in_((PENDING, SENDING)),
+                       col(Delivery.webhook).in_(active))
+                .group_by(col(Delivery.webhook), col(Delivery.key_result_id)).subquery()
             )
-            query = (
-                select(Delivery)
-                .join(heads, col(Delivery.seq) == heads.c.seq)
-                .where(col(Delivery.next_attempt_ts) <= now)
-            )
+            query = (select(Delivery).join(heads, col(Delivery.seq) == heads.c.seq)
+                     .where(col(Delivery.next_attempt_ts) <= now))
             if exclude:
                 query = query.where(col(Delivery.seq).not_in(exclude))
             rows = session.exec(query.order_by(col(Delivery.seq)).limit(limit)).all()
             claims = []
             for row in rows:
                 lease = now + self.lease_seconds
-                taken = session.exec(
-                    update(Delivery)
-                    .where(
-                        col(Delivery.seq) == row.seq,
-                        col(Delivery.state) == row.state,
-                        col(Delivery.next_attempt_ts) == row.next_attempt_ts,
-                    )
-                    .values(state=SENDING, next_attempt_ts=lease)
-                )
-                if taken.rowcount == 1:
-                    assert row.seq is not None
-                    claims.append(
-                        Claim(
-                            row.seq,
-                            row.event_id,
-                            row.webhook,
-                            row.payload,
-                            row.created_ts,
-                            row.attempts,
-                            lease,
-                        )
-                    )
+                # Compare-and-set: of several workers that read this row, one UPDATE wins.
+                taken = session.exec(update(Delivery).where(
+                    col(Delivery.seq) == row.seq, col(Delivery.state) == row.state,
+                    col(Delivery.next_attempt_ts) == row.next_attempt_ts,
+                ).values(state=SENDING, next_attempt_ts=lease))
+                if taken.rowcount == 1 and row.seq is not None:
+                    claims.append(Claim(row.seq, row.event_id, row.webhook, row.payload,
+                                        row.created_ts, row.attempts, lease))
             session.commit()
         return claims
 
@@ -260,15 +237,13 @@ class DeliveryWorker:
         permanent = False
         try:
             # The signature timestamp is wall time: receivers check it against their own clock.
-            request = render(
-                webhook, event_id=claim.event_id, payload=claim.payload, sent_at=datetime.now(UTC)
-            )
+            request = render(webhook, event_id=claim.event_id, payload=claim.payload,
+                             sent_at=datetime.now(UTC))
             response = self.http.post(request.url, content=request.body, headers=request.headers)
             status_code = response.status_code
             if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}" + (
-                    f": {response.snippet.strip()[:200]}" if response.snippet.strip() else ""
-                )
+                body = response.snippet.strip()[:200]
+                error = f"HTTP {status_code}: {body}" if body else f"HTTP {status_code}"
         except TargetRefused as exc:
             error, permanent = f"refused: {exc}", True
         except TargetUnresolvable as exc:
@@ -294,56 +269,33 @@ class DeliveryWorker:
         now = self.clock()
         now_ts = int(now)
         attempts = claim.attempts + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
-        }
+        values: dict[str, Any] = {"attempts": attempts, "last_status_code": outcome.status_code,
+                                  "last_error": outcome.error}
         deadline = claim.created_ts + self.max_age
         if outcome.ok:
-            values.update(
-                state=DELIVERED,
-                delivered_ts=now_ts,
-                delivered_at_ms=int(now * 1000),
-                next_attempt_ts=now_ts,
-            )
+            values.update(state=DELIVERED, delivered_ts=now_ts, delivered_at_ms=int(now * 1000),
+                          next_attempt_ts=now_ts)
         elif outcome.permanent or now_ts >= deadline:
             values.update(state=FAILED, next_attempt_ts=now_ts)
         else:
             wait_s = max(1.0, self.jitter(backoff_ceiling(attempts)))
             values.update(state=PENDING, next_attempt_ts=min(deadline, math.ceil(now + wait_s)))
         with Session(self.engine) as session:
-            session.add(
-                DeliveryAttempt(
-                    delivery_seq=claim.seq,
-                    ts=now_ts,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
-            )
-            session.exec(
-                update(Delivery)
-                .where(
-                    col(Delivery.seq) == claim.seq,
-                    col(Delivery.state) == SENDING,
-                    col(Delivery.next_attempt_ts) == claim.lease_until,
-                )
-                .values(**values)
-            )
+            session.add(DeliveryAttempt(delivery_seq=claim.seq, ts=now_ts, error=outcome.error,
+                                        status_code=outcome.status_code,
+                                        duration_ms=outcome.duration_ms))
+            # Only the lease holder moves the row: a late worker whose lease expired just logs.
+            session.exec(update(Delivery).where(
+                col(Delivery.seq) == claim.seq, col(Delivery.state) == SENDING,
+                col(Delivery.next_attempt_ts) == claim.lease_until,
+            ).values(**values))
             session.commit()
         if outcome.status_code == 410:
-            disable_webhook(
-                self.engine, claim.webhook, now_ts=now_ts, reason="the receiver answered 410 Gone"
-            )
+            disable_webhook(self.engine, claim.webhook, now_ts=now_ts,
+                            reason="the receiver answered 410 Gone")
         if not outcome.ok:
-            log.warning(
-                "delivery %s (%s) to webhook %s failed: %s",
-                claim.seq,
-                claim.event_id,
-                claim.webhook,
-                outcome.error,
-            )
+            log.warning("delivery %s (%s) to webhook %s failed: %s", claim.seq, claim.event_id,
+                        claim.webhook, outcome.error)
 
     def _report_orphans(self) -> None:
         """Log, now and then, deliveries waiting for webhooks that are no longer configured."""
@@ -354,19 +306,13 @@ class DeliveryWorker:
         with Session(self.engine) as session:
             counts = session.exec(
                 select(Delivery.webhook, func.count())
-                .where(
-                    col(Delivery.state) == PENDING,
-                    col(Delivery.webhook).not_in(list(self.webhooks)),
-                )
+                .where(col(Delivery.state) == PENDING,
+                       col(Delivery.webhook).not_in(list(self.webhooks)))
                 .group_by(col(Delivery.webhook))
             ).all()
         for name, count in counts:
-            log.warning(
-                "%d deliveries wait for webhook %s, which is no longer in the config; "
-                "they are kept and go out if it is configured again",
-                count,
-                name,
-            )
+            log.warning("%d deliveries wait for webhook %s, which is no longer in the config; "
+                        "they are kept and go out if it is configured again", count, name)
 
 
 def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
@@ -378,16 +324,13 @@ def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
             try:
                 Webhook(value)
             except Exception:
-                raise ValueError(
-                    f"webhook {webhook.name!r}: the secret is not a Standard Webhooks key "
-                    "(expected whsec_ followed by base64)"
-                ) from None
+                raise ValueError(f"webhook {webhook.name!r}: the secret is not a Standard Webhooks "
+                                 "key (expected whsec_ followed by base64)") from None
             secrets.append(value)
         secrets += [v.get_secret_value() for v in webhook.headers.values()]
         url = httpx.URL(webhook.url)
-        secrets += [
-            s for s in (url.password, url.raw_path.decode("ascii", "replace")) if s and len(s) > 1
-        ]
+        path = url.raw_path.decode("ascii", "replace")
+        secrets += [s for s in (url.password, path) if s and len(s) > 1]
     return sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
@@ -412,61 +355,27 @@ def enable_webhook(session: Session, name: str, *, now_ts: int) -> int:
     if state is not None:
         state.disabled_ts, state.disabled_reason = None, None
         session.add(state)
-    result = session.exec(
-        update(Delivery)
-        .where(col(Delivery.webhook) == name, col(Delivery.state) == PENDING)
-        .values(next_attempt_ts=now_ts)
-    )
+    result = session.exec(update(Delivery).where(col(Delivery.webhook) == name,
+                                                 col(Delivery.state) == PENDING)
+                          .values(next_attempt_ts=now_ts))
     return int(result.rowcount)
 
 
 def redeliver(session: Session, delivery: Delivery, *, now_ts: int) -> None:
-    """Queue a delivery again now, with the same event id (one more try if its window has passed)."""
+    """Queue a delivery again now with the same event id (one more try once its window ended)."""
     delivery.state = PENDING
     delivery.next_attempt_ts = now_ts
     session.add(delivery)
 
 
-def queue_test_event(
-    session: Session, webhook: WebhookConfig, *, now_ts: int, public_url: str
-) -> Delivery:
+def queue_test_event(session: Session, webhook: WebhookConfig, *, now_ts: int,
+                     public_url: str) -> Delivery:
     """Add a `krtracker.test` event for `webhook` to the outbox (caller commits)."""
-    at = datetime.fromtimestamp(now_ts, UTC).isoformat().replace("+00:00", "Z")
-    payload = {
-        "type": TEST_EVENT,
-        "timestamp": at,
-        "data": {
-            "key_result": {
-                "id": "krtracker-test",
-                "title": f"Test event for webhook {webhook.name}",
-                "unit": "",
-                "direction": "increase",
-            },
-            "objective": {"id": "krtracker-test", "title": "krtracker test"},
-            "team": None,
-            "condition": None,
-            "firing_since": None,
-            "repeat": False,
-            "status": "on_track",
-            "previous_status": None,
-            "status_reason": "sent from POST /webhooks/{name}/test",
-            "value": None,
-            "target": None,
-            "baseline": None,
-            "progress": None,
-            "forecast": None,
-            "link": f"{public_url.rstrip('/')}/api/v1/webhooks/{webhook.name}",
-        },
-    }
     # The empty Key Result id cannot clash with a real one (ids are non-empty slugs).
     delivery = Delivery(
-        event_id=f"evt_{uuid.uuid4().hex}",
-        webhook=webhook.name,
-        event_type=TEST_EVENT,
-        key_result_id="",
-        payload=payload,
-        created_ts=now_ts,
-        next_attempt_ts=now_ts,
+        event_id=f"evt_{uuid.uuid4().hex}", webhook=webhook.name, event_type=TEST_EVENT,
+        key_result_id="", created_ts=now_ts, next_attempt_ts=now_ts,
+        payload=test_payload(webhook.name, at_ts=now_ts, public_url=public_url),
     )
     session.add(delivery)
     return delivery

@@ -41,7 +41,7 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
         else:
             target = float(kr.target_spec)
     baseline = None
-    if kr.baseline_spec not in (None, "first_sample"):
+    if kr.baseline_spec is not None and kr.baseline_spec != "first_sample":
         baseline = float(kr.baseline_spec)
     aggregate = kr.aggregate or {}
     band = (kr.band_low, kr.band_high) if kr.band_low is not None and kr.band_high is not None else None
@@ -83,11 +83,10 @@ def evaluate_key_result(
     view = load_sample_view(session, kr.id, request)
     attempt = last_attempt(session, kr.id)
     result = evaluate(spec, view, now=now_ts, last_attempt=attempt, thresholds=thresholds)
+    result_score: float | None = result.score
     if result.status is Status.CLOSED and kr.final_score is not None:
         # The end-of-period score is frozen the first time the period is seen closed.
         result_score = kr.final_score
-    else:
-        result_score = result.score
     kr.status = result.status.value
     kr.status_reason = result.reason
     kr.current_value = result.current_value

@@ -315,12 +315,9 @@ def evaluate(
         return replace(result, status=Status.ERROR, reason=reason)
     if last_ts is None:
         return replace(result, reason="no samples yet in this period")
-    stale_after = thresholds.stale_after_intervals * (spec.interval_seconds or 0)
-    if stale_after and now - last_ts > stale_after:
-        reason = (
-            f"last sample {_ago(now - last_ts)} ago; "
-            f"expected every {_ago(spec.interval_seconds)}"
-        )
+    interval = spec.interval_seconds or 0
+    if interval and now - last_ts > thresholds.stale_after_intervals * interval:
+        reason = f"last sample {_ago(now - last_ts)} ago; expected every {_ago(interval)}"
         return replace(result, status=Status.STALE, reason=reason)
     if progress is None:
         if target is None:

@@ -171,7 +171,10 @@ class SafeHttpClient:
             return self._clients[key]
 
     def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> SafeResponse:
-        """POST `content` to `url` via a checked address; raise TargetRefused, TargetUnresolvable or httpx errors."""
+        """POST `content` to `url` at a checked address.
+
+        Raises TargetRefused, TargetUnresolvable, or httpx's errors for transport failures.
+        """
         target = httpx.URL(url)
         port = target.port or (443 if target.scheme == "https" else 80)
         addresses = resolve_checked(target.host, port, self.allow)

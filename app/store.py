@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, text
+from sqlalchemy import ColumnElement, and_, case, func, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -120,7 +121,7 @@ class ViewRequest:
 def load_sample_view(session: Session, key_result_id: str, request: ViewRequest) -> SampleView:
     """Load first, recent, window and band counts with indexed queries, not whole histories."""
     in_range = and_(
-        Sample.key_result_id == key_result_id,
+        col(Sample.key_result_id) == key_result_id,
         col(Sample.ts) >= request.start,
         col(Sample.ts) <= request.cutoff,
     )
@@ -143,7 +144,7 @@ def load_sample_view(session: Session, key_result_id: str, request: ViewRequest)
     inside = total = 0
     if request.band is not None:
         low, high = request.band
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if low is not None:
             conditions.append(col(Sample.value) >= low)
         if high is not None:
@@ -184,7 +185,7 @@ def sample_points(
     Each bucket spans an equal slice of time; its `ts` is its first sample's time and its
     value the mean of its samples (min, max and count say what the mean hides).
     """
-    where = [Sample.key_result_id == key_result_id]
+    where: list[ColumnElement[bool]] = [col(Sample.key_result_id) == key_result_id]
     if since is not None:
         where.append(col(Sample.ts) >= since)
     if until is not None:
@@ -199,8 +200,8 @@ def sample_points(
         return [SamplePoint(t, v, v, v, 1) for t, v in rows]
     width = max(1, math.ceil((high - low + 1) / max_points))
     bucket = ((col(Sample.ts) - low) // width).label("bucket")
-    rows = session.exec(
-        select(
+    buckets = session.execute(
+        sa_select(
             func.min(Sample.ts), func.avg(Sample.value), func.min(Sample.value),
             func.max(Sample.value), func.count(),
         )
@@ -208,7 +209,10 @@ def sample_points(
         .group_by(bucket)
         .order_by(bucket)
     ).all()
-    return [SamplePoint(int(t), float(a), float(lo), float(hi), int(n)) for t, a, lo, hi, n in rows]
+    return [
+        SamplePoint(int(t), float(a), float(lo), float(hi), int(n))  # type: ignore[call-overload,arg-type]
+        for t, a, lo, hi, n in buckets
+    ]
 
 
 def list_objectives(session: Session, *, include_archived: bool = False) -> Sequence[Objective]:

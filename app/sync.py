@@ -112,13 +112,13 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
         connector = loaded.connectors.get(kr.source.connector) if kr.source else None
         polled = connector is not None and connector.cls.scheduled
         fields = key_result_fields(objective.id, kr, position=position, polled=polled)
-        row = key_results.get(kr.id)
-        if row is None:
+        existing = key_results.get(kr.id)
+        if existing is None:
             session.add(KeyResult(id=kr.id, **fields))
             report.created.append(kr.id)
             continue
         for column, label in _REVISED.items():
-            old, new = getattr(row, column), fields[column]
+            old, new = getattr(existing, column), fields[column]
             if old != new:
                 session.add(
                     TargetRevision(
@@ -131,15 +131,15 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
                     )
                 )
                 report.revisions.append(f"{kr.id}.{label}")
-        if _apply(row, fields):
+        if _apply(existing, fields):
             report.updated.append(kr.id)
-    for kr_id, row in key_results.items():
-        if kr_id not in seen_krs and row.archived_ts is None:
-            row.archived_ts = now_ts
+    for kr_id, kr_row in key_results.items():
+        if kr_id not in seen_krs and kr_row.archived_ts is None:
+            kr_row.archived_ts = now_ts
             report.archived.append(kr_id)
-    for objective_id, row in objectives.items():
-        if objective_id not in seen_objectives and row.archived_ts is None:
-            row.archived_ts = now_ts
+    for objective_id, objective_row in objectives.items():
+        if objective_id not in seen_objectives and objective_row.archived_ts is None:
+            objective_row.archived_ts = now_ts
             report.archived.append(objective_id)
     session.flush()
     return report

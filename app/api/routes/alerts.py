@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -57,7 +57,7 @@ def get_alerts(
         for condition, cs in sorted(rules_state.conditions.items()):
             if cs.firing_since is not None:
                 current: ConditionStateName = "firing"
-                since = cs.firing_since
+                since: int | None = cs.firing_since
             elif cs.pending_count or cs.pending_since is not None:
                 current, since = "pending", cs.pending_since
             else:
@@ -83,7 +83,7 @@ def get_alerts(
                     if rules_state.reported_status
                     else None,
                     conditions=conditions,
-                    updated_at=iso(row.updated_ts),  # type: ignore[arg-type]
+                    updated_at=datetime.fromtimestamp(row.updated_ts, UTC),
                 )
             )
     return out

@@ -7,7 +7,7 @@ fragment, and a Slack URL its path (the path of an incoming-webhook URL is its c
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -72,6 +72,10 @@ class DeliveryPage(BaseModel):
     next_before: int | None
 
 
+def _at(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
 def public_url(webhook: WebhookConfig) -> str:
     """Return the webhook URL without user info, query, fragment (and path, for Slack)."""
     url = httpx.URL(webhook.url)
@@ -104,7 +108,7 @@ def _webhook_out(
         disabled=disabled,
         disabled_at=iso(state.disabled_ts) if disabled and state else None,
         disabled_reason=state.disabled_reason if disabled and state else None,
-        events=webhook.events if webhook else None,
+        events=list(webhook.events) if webhook and webhook.events else None,
         deliveries=counts,
     )
 
@@ -128,7 +132,7 @@ def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> Delive
         event_type=delivery.event_type,
         key_result_id=delivery.key_result_id,
         state=delivery.state,
-        created_at=iso(delivery.created_ts),  # type: ignore[arg-type]
+        created_at=_at(delivery.created_ts),
         next_attempt_at=iso(delivery.next_attempt_ts) if waiting else None,
         delivered_at=iso(delivery.delivered_ts),
         attempt_count=delivery.attempts,
@@ -137,9 +141,9 @@ def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> Delive
         payload=delivery.payload,
         attempts=[
             AttemptOut(
-                at=iso(a.ts),
+                at=_at(a.ts),
                 status_code=a.status_code,
-                error=a.error,  # type: ignore[arg-type]
+                error=a.error,
                 duration_ms=a.duration_ms,
             )
             for a in attempts
