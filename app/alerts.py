@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from app.alert_rules import (
+    FIRING_EVENT,
     AlertEvent,
     AlertPolicy,
     AlertState,
@@ -81,12 +82,19 @@ class AlertRouting:
             public_url=cfg.api.public_url.rstrip("/"),
         )
 
-    def webhooks_for(self, event: EventType, objective_id: str) -> list[WebhookConfig]:
-        """Return the webhooks whose filters accept this event."""
+    def webhooks_for(self, event: AlertEvent, objective_id: str) -> list[WebhookConfig]:
+        """Return the webhooks whose filters accept this event.
+
+        A recovery goes wherever its condition's firing event went, so a receiver (an
+        Alertmanager above all) that saw an alert always sees it end.
+        """
+        routed = event.type
+        if event.type is EventType.RECOVERED and event.condition is not None:
+            routed = FIRING_EVENT[event.condition]
         team = self.teams.get(objective_id)
         return [
             w for w in self.webhooks
-            if (w.events is None or event.value in w.events)
+            if (w.events is None or routed.value in w.events)
             and (w.objectives is None or objective_id in w.objectives)
             and (w.teams is None or team in w.teams)
         ]
@@ -133,7 +141,13 @@ def _references(session: Session, kr: KeyResult, objective: Objective, sample_ts
 
 
 def event_payload(
-    event: AlertEvent, *, kr: KeyResult, objective: Objective, evaluation: Evaluation, routing: AlertRouting
+    event: AlertEvent,
+    *,
+    kr: KeyResult,
+    objective: Objective,
+    evaluation: Evaluation,
+    routing: AlertRouting,
+    policy: AlertPolicy,
 ) -> dict[str, Any]:
     """Return the generic JSON body of an event (other formats are rendered from it)."""
     return {
@@ -146,6 +160,9 @@ def event_payload(
             "condition": event.condition.value if event.condition else None,
             "firing_since": event.firing_since,
             "repeat": event.repeat,
+            # Receivers that expire alerts (Alertmanager's endsAt) need to know when the
+            # next repeat is due.
+            "repeat_interval_seconds": policy.repeat_seconds,
             "status": evaluation.status.value,
             "previous_status": event.previous_status.value if event.previous_status else None,
             "status_reason": evaluation.reason,
@@ -191,9 +208,11 @@ def raise_alerts(
     session.add(row)
     deliveries = []
     for event in events:
-        payload = event_payload(event, kr=kr, objective=objective, evaluation=evaluation, routing=routing)
+        payload = event_payload(
+            event, kr=kr, objective=objective, evaluation=evaluation, routing=routing, policy=policy
+        )
         event_id = f"evt_{uuid.uuid4().hex}"
-        for webhook in routing.webhooks_for(event.type, objective.id):
+        for webhook in routing.webhooks_for(event, objective.id):
             delivery = Delivery(
                 event_id=event_id, webhook=webhook.name, event_type=event.type.value,
                 key_result_id=kr.id, payload=payload, created_ts=now_ts, sample_ts=sample_ts,

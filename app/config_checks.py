@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from standardwebhooks import Webhook
 
 from app.config_models import KeyResultConfig, KrTrackerConfig
 from app.connector_registry import UnknownConnectorType, connector_class
@@ -287,6 +288,12 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                 Problem(format_path((*path, "name")), f"duplicate webhook {webhook.name!r}")
             )
         names.add(webhook.name)
+        if webhook.format == "generic" and webhook.secret is not None:
+            try:
+                Webhook(webhook.secret.get_secret_value())
+            except Exception:  # the library raises several types for a bad key
+                problems.append(Problem(format_path((*path, "secret")),
+                                        "not a Standard Webhooks secret: use whsec_ followed by base64"))
         if webhook.format == "generic" and webhook.secret is None:
             problems.append(
                 Problem(

@@ -7,8 +7,8 @@ How a delivery moves (`deliveries.state`):
   the row is sent again (at least once: receivers deduplicate on `webhook-id`/event id).
   SQLite serialises writers, so the same code is safe there too; run one worker per file.
 - Only the oldest open delivery per (webhook, Key Result) may be claimed, so a receiver
-  sees a Key Result's events in order even across retries; different pairs go in parallel
-  on a small thread pool, so one slow receiver does not hold up the others.
+  sees a Key Result's events in order even across retries. Each webhook has its own small
+  thread pool (`concurrency` sends at once), so a slow receiver only slows itself.
 - 2xx → `delivered`. Anything else — 3xx included (redirects are never followed), a
   timeout, a refused connection — is a failure: retried after an exponential backoff with
   full jitter (base 5 s, cap 1 h, at least 1 s) until `created_ts + max_retry_age`, then
@@ -18,33 +18,37 @@ How a delivery moves (`deliveries.state`):
   deliveries stay pending, unsent, until it is enabled again.
 - Deliveries for a webhook no longer in the config stay pending and are reported in the
   log and the API, never dropped.
+
+One thread (the loop, or the caller of `deliver_due`) does all database work: it records
+finished sends in one batched transaction, then claims what is due; the pools only do HTTP.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import random
 import threading
 import time
-import uuid
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session, SQLModel
 from standardwebhooks import Webhook
 
 from app.config import AlertsConfig, WebhookConfig
 from app.durations import parse_duration
-from app.models import Delivery, DeliveryAttempt, WebhookState
-from app.safe_http import Allowlist, SafeHttpClient, TargetRefused, TargetUnresolvable
-from app.webhook_formats import TEST_EVENT, render, test_payload
+from app.models import WebhookState
+from app.safe_http import Allowlist, Outcome, SafeHttpClient
+from app.webhook_formats import render
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,20 @@ PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
 ORPHAN_REPORT_SECONDS = 300
+# Core tables: the worker's hot path skips the ORM (its per-row overhead dominated a send).
+DELIVERIES: Table = SQLModel.metadata.tables["deliveries"]
+ATTEMPTS: Table = SQLModel.metadata.tables["delivery_attempts"]
+_D = DELIVERIES.c
+# The lease holder alone moves a row on: a worker whose lease expired changes nothing.
+_RECORD = update(DELIVERIES).where(
+    _D.seq == bindparam("b_seq"), _D.state == SENDING, _D.next_attempt_ts == bindparam("b_lease"),
+).values(
+    state=bindparam("v_state"), next_attempt_ts=bindparam("v_next"),
+    attempts=bindparam("v_attempts"),
+    last_status_code=bindparam("v_code"), last_error=bindparam("v_error"),
+    delivered_ts=func.coalesce(bindparam("v_delivered_ts"), _D.delivered_ts),
+    delivered_at_ms=func.coalesce(bindparam("v_delivered_ms"), _D.delivered_at_ms),
+)
 
 
 def backoff_ceiling(attempts: int) -> float:
@@ -77,23 +95,12 @@ class Claim:
     lease_until: int
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one try ended with."""
-
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    permanent: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Return whether the receiver acknowledged (2xx)."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
 class DeliveryWorker:
-    """Sends due outbox rows to their webhooks and records every try."""
+    """Sends due outbox rows to their webhooks and records every try.
+
+    `concurrency` is per webhook: that many sends at once, and up to twice as many claimed.
+    A stopped worker cannot be started again; build a new one.
+    """
 
     def __init__(
         self,
@@ -114,35 +121,35 @@ class DeliveryWorker:
         self.jitter = jitter
         self.max_age = parse_duration(alerts.max_retry_age)
         self.timeout = alerts.delivery_timeout_seconds
-        # Longer than any one try can take, so a live worker never loses its lease mid-send.
+        # A claimed row waits for at most one send before its own: the lease outlasts both.
         self.lease_seconds = int(4 * self.timeout) + 30
         allow = Allowlist.parse(alerts.allow_private_targets)
         self.http = SafeHttpClient(allow, timeout=self.timeout)
         self._secrets = _secret_strings(webhooks)
-        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook")
+        self._pools = {name: ThreadPoolExecutor(concurrency, thread_name_prefix=f"webhook-{name}")
+                       for name in self.webhooks}
+        self._busy: Counter[str] = Counter()  # claimed and not yet recorded, per webhook
+        self._results: queue.SimpleQueue[tuple[Claim, Outcome]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._in_flight = 0
-        self._lock = threading.Lock()
         self._orphans_reported_ts = -ORPHAN_REPORT_SECONDS
 
     def deliver_due(self, limit: int = 1000) -> int:
-        """Try each due delivery once (up to `limit`), in order per pair; return how many."""
+        """Try each due delivery once (up to `limit`), in order per pair; return how many.
+
+        A synchronous pass for tests, tools and benchmarks; do not mix it with `start()`.
+        """
         tried: set[int] = set()
-        running: set[Future[None]] = set()
         self._report_orphans()
         while True:
-            free = min(self.concurrency - len(running), limit - len(tried))
-            claims = self._claim(free, exclude=tried) if free > 0 else []
-            for claim in claims:
-                tried.add(claim.seq)
-                running.add(self._pool.submit(self._deliver, claim))
-            if not running:
+            self._wake.clear()
+            self._record_finished()
+            if len(tried) < limit:
+                tried.update(self._dispatch(limit=limit - len(tried), exclude=tried))
+            if not +self._busy:
                 return len(tried)
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                future.result()
+            self._wake.wait(self.poll_seconds)
 
     def notify(self) -> None:
         """Wake the background loop now (call after committing new deliveries)."""
@@ -150,113 +157,92 @@ class DeliveryWorker:
 
     def start(self) -> None:
         """Deliver in a background thread until `stop()`."""
-        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="delivery-worker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the loop, let sends in flight finish and record, close connections."""
+        """Stop the loop, let sends in flight finish and record them, close connections."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+        try:
+            self._record_finished()
+        except Exception:  # not lost: their leases expire and another pass sends them again
+            log.exception("recording the last tries failed")
         self.http.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            with self._lock:
-                free = self.concurrency - self._in_flight
-            claimed = 0
             try:
+                self._record_finished()
                 self._report_orphans()
-                for claim in self._claim(free) if free > 0 else []:
-                    with self._lock:
-                        self._in_flight += 1
-                    self._pool.submit(self._deliver, claim).add_done_callback(self._finished)
-                    claimed += 1
+                self._dispatch()
             except Exception:  # the database may be briefly away: try again next poll
                 log.exception("delivery worker pass failed")
-            if claimed == 0 or claimed == free:
-                self._wake.wait(self.poll_seconds)
+            self._wake.wait(self.poll_seconds)
 
-    def _finished(self, _: Future[None]) -> None:
-        with self._lock:
-            self._in_flight -= 1
-        self._wake.set()  # the pair's next delivery may be due now
+    def _dispatch(self, *, limit: int | None = None, exclude: set[int] | None = None) -> list[int]:
+        """Claim due deliveries for webhooks with idle senders and hand them to their pools."""
+        # Refill only when a sender is idle, then up to twice the pool: claims come in batches.
+        room = {name: 2 * self.concurrency - self._busy[name] for name in self.webhooks
+                if self._busy[name] < self.concurrency}
+        claims = self._claim(room, limit=limit, exclude=exclude) if room else []
+        for claim in claims:
+            self._busy[claim.webhook] += 1
+            self._pools[claim.webhook].submit(self._send_and_queue, claim)
+        return [c.seq for c in claims]
 
-    def _claim(self, limit: int, *, exclude: set[int] | None = None) -> list[Claim]:
-        """Lease up to `limit` due deliveries, each the oldest open one of its (webhook, KR)."""
+    def _claim(self, room: dict[str, int], *, limit: int | None = None,
+               exclude: set[int] | None = None) -> list[Claim]:
+        """Lease due deliveries, each the oldest open one of its (webhook, KR), `room` per hook."""
         now = int(self.clock())
-        with Session(self.engine) as session:
-            disabled = set(session.exec(
-                select(WebhookState.name).where(col(WebhookState.disabled_ts).is_not(None))))
-            active = [name for name in self.webhooks if name not in disabled]
-            if not active:
-                return []
-            heads = (
-                select(func.min(Delivery.seq).label("seq"))
-                .where(col(Delivery.state).in_((PENDING, SENDING)),
-                       col(Delivery.webhook).in_(active))
-                .group_by(col(Delivery.webhook), col(Delivery.key_result_id)).subquery()
-            )
-            query = (select(Delivery).join(heads, col(Delivery.seq) == heads.c.seq)
-                     .where(col(Delivery.next_attempt_ts) <= now))
-            if exclude:
-                query = query.where(col(Delivery.seq).not_in(exclude))
-            rows = session.exec(query.order_by(col(Delivery.seq)).limit(limit)).all()
-            claims = []
-            for row in rows:
-                lease = now + self.lease_seconds
-                # Compare-and-set: of several workers that read this row, one UPDATE wins.
-                taken = session.exec(update(Delivery).where(
-                    col(Delivery.seq) == row.seq, col(Delivery.state) == row.state,
-                    col(Delivery.next_attempt_ts) == row.next_attempt_ts,
-                ).values(state=SENDING, next_attempt_ts=lease))
-                if taken.rowcount == 1 and row.seq is not None:
-                    claims.append(Claim(row.seq, row.event_id, row.webhook, row.payload,
-                                        row.created_ts, row.attempts, lease))
-            session.commit()
+        claims: list[Claim] = []
+        with self.engine.begin() as conn:
+            states = SQLModel.metadata.tables["webhook_states"].c
+            disabled: set[str] = set(
+                conn.scalars(select(states.name).where(states.disabled_ts.is_not(None))))
+            for name, room_left in room.items():
+                wanted = room_left if limit is None else min(room_left, limit - len(claims))
+                if name in disabled or wanted <= 0:
+                    continue
+                heads = (select(func.min(_D.seq).label("seq"))
+                         .where(_D.state.in_((PENDING, SENDING)), _D.webhook == name)
+                         .group_by(_D.key_result_id).subquery())
+                query = (select(DELIVERIES).join(heads, _D.seq == heads.c.seq)
+                         .where(_D.next_attempt_ts <= now, _D.seq.not_in(exclude or set()))
+                         .order_by(_D.seq).limit(wanted))
+                for row in conn.execute(query).mappings().all():
+                    lease = now + self.lease_seconds
+                    # Compare-and-set: of several workers that read this row, one UPDATE wins.
+                    taken = conn.execute(update(DELIVERIES).where(
+                        _D.seq == row["seq"], _D.state == row["state"],
+                        _D.next_attempt_ts == row["next_attempt_ts"],
+                    ).values(state=SENDING, next_attempt_ts=lease))
+                    if taken.rowcount == 1:
+                        claims.append(Claim(row["seq"], row["event_id"], name, row["payload"],
+                                            row["created_ts"], row["attempts"], lease))
         return claims
 
-    def _deliver(self, claim: Claim) -> None:
-        try:
-            outcome = self._send(claim)
-            self._record(claim, outcome)
-        except Exception:  # one bad row must not kill the pool; the lease lets it be retried
-            log.exception("recording delivery %s failed", claim.seq)
+    def _send_and_queue(self, claim: Claim) -> None:
+        self._results.put((claim, self._send(claim)))
+        self._wake.set()
 
     def _send(self, claim: Claim) -> Outcome:
-        """POST the rendered event once and describe what happened (secrets scrubbed)."""
-        webhook = self.webhooks[claim.webhook]
-        started = time.perf_counter()
-        status_code: int | None = None
-        error: str | None = None
-        permanent = False
+        """Render and POST the event once; the outcome's error has every secret scrubbed."""
         try:
             # The signature timestamp is wall time: receivers check it against their own clock.
-            request = render(webhook, event_id=claim.event_id, payload=claim.payload,
-                             sent_at=datetime.now(UTC))
-            response = self.http.post(request.url, content=request.body, headers=request.headers)
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                body = response.snippet.strip()[:200]
-                error = f"HTTP {status_code}: {body}" if body else f"HTTP {status_code}"
-        except TargetRefused as exc:
-            error, permanent = f"refused: {exc}", True
-        except TargetUnresolvable as exc:
-            error = str(exc)
-        except httpx.TimeoutException:
-            error = f"no answer within {self.timeout:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            request = render(self.webhooks[claim.webhook], event_id=claim.event_id,
+                             payload=claim.payload, sent_at=datetime.now(UTC))
+            outcome = self.http.attempt(request.url, content=request.body, headers=request.headers)
         except Exception as exc:  # a bug must become a recorded failure, not a lost delivery
             log.error("sending delivery %s failed unexpectedly: %s", claim.seq, type(exc).__name__)
-            error = f"internal error: {type(exc).__name__}: {exc}"
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        return Outcome(status_code, self.scrub(error) if error else None, duration_ms, permanent)
+            outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0)
+        return replace(outcome, error=self.scrub(outcome.error)) if outcome.error else outcome
 
     def scrub(self, text: str) -> str:
         """Replace every configured secret (signing key, header values, URL path) with ***."""
@@ -264,38 +250,52 @@ class DeliveryWorker:
             text = text.replace(secret, "***")
         return text
 
-    def _record(self, claim: Claim, outcome: Outcome) -> None:
-        """Store the try and move the delivery on, if this worker still holds its lease."""
+    def _record_finished(self) -> None:
+        """Store every finished try in one transaction and move each delivery on."""
+        batch: list[tuple[Claim, Outcome]] = []
+        while True:
+            try:
+                batch.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        if not batch:
+            return
         now = self.clock()
-        now_ts = int(now)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(ATTEMPTS), [
+                    {"delivery_seq": c.seq, "ts": int(now), "status_code": o.status_code,
+                     "error": o.error, "duration_ms": o.duration_ms} for c, o in batch])
+                conn.execute(_RECORD, [self._next_state(c, o, now) for c, o in batch])
+        except Exception:
+            for item in batch:  # keep them for the next pass, while their leases hold
+                self._results.put(item)
+            raise
+        for claim, outcome in batch:
+            self._busy[claim.webhook] -= 1
+            if outcome.status_code == 410:
+                disable_webhook(self.engine, claim.webhook, now_ts=int(now),
+                                reason="the receiver answered 410 Gone")
+            if not outcome.ok:
+                log.warning("delivery %s (%s) to webhook %s failed: %s", claim.seq, claim.event_id,
+                            claim.webhook, outcome.error)
+
+    def _next_state(self, claim: Claim, outcome: Outcome, now: float) -> dict[str, Any]:
+        """Return the row's new values: delivered, failed, or pending again after a backoff."""
         attempts = claim.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_status_code": outcome.status_code,
-                                  "last_error": outcome.error}
+        values = {"b_seq": claim.seq, "b_lease": claim.lease_until, "v_attempts": attempts,
+                  "v_code": outcome.status_code, "v_error": outcome.error, "v_next": int(now),
+                  "v_delivered_ts": None, "v_delivered_ms": None}
         deadline = claim.created_ts + self.max_age
         if outcome.ok:
-            values.update(state=DELIVERED, delivered_ts=now_ts, delivered_at_ms=int(now * 1000),
-                          next_attempt_ts=now_ts)
-        elif outcome.permanent or now_ts >= deadline:
-            values.update(state=FAILED, next_attempt_ts=now_ts)
+            values.update(v_state=DELIVERED, v_delivered_ts=int(now),
+                          v_delivered_ms=int(now * 1000))
+        elif outcome.permanent or now >= deadline:
+            values.update(v_state=FAILED)
         else:
             wait_s = max(1.0, self.jitter(backoff_ceiling(attempts)))
-            values.update(state=PENDING, next_attempt_ts=min(deadline, math.ceil(now + wait_s)))
-        with Session(self.engine) as session:
-            session.add(DeliveryAttempt(delivery_seq=claim.seq, ts=now_ts, error=outcome.error,
-                                        status_code=outcome.status_code,
-                                        duration_ms=outcome.duration_ms))
-            # Only the lease holder moves the row: a late worker whose lease expired just logs.
-            session.exec(update(Delivery).where(
-                col(Delivery.seq) == claim.seq, col(Delivery.state) == SENDING,
-                col(Delivery.next_attempt_ts) == claim.lease_until,
-            ).values(**values))
-            session.commit()
-        if outcome.status_code == 410:
-            disable_webhook(self.engine, claim.webhook, now_ts=now_ts,
-                            reason="the receiver answered 410 Gone")
-        if not outcome.ok:
-            log.warning("delivery %s (%s) to webhook %s failed: %s", claim.seq, claim.event_id,
-                        claim.webhook, outcome.error)
+            values.update(v_state=PENDING, v_next=min(deadline, math.ceil(now + wait_s)))
+        return values
 
     def _report_orphans(self) -> None:
         """Log, now and then, deliveries waiting for webhooks that are no longer configured."""
@@ -303,12 +303,11 @@ class DeliveryWorker:
         if now - self._orphans_reported_ts < ORPHAN_REPORT_SECONDS:
             return
         self._orphans_reported_ts = now
-        with Session(self.engine) as session:
-            counts = session.exec(
-                select(Delivery.webhook, func.count())
-                .where(col(Delivery.state) == PENDING,
-                       col(Delivery.webhook).not_in(list(self.webhooks)))
-                .group_by(col(Delivery.webhook))
+        with self.engine.connect() as conn:
+            counts = conn.execute(
+                select(_D.webhook, func.count())
+                .where(_D.state == PENDING, _D.webhook.not_in(list(self.webhooks)))
+                .group_by(_D.webhook)
             ).all()
         for name, count in counts:
             log.warning("%d deliveries wait for webhook %s, which is no longer in the config; "
@@ -347,35 +346,3 @@ def disable_webhook(engine: Engine, name: str, *, now_ts: int, reason: str) -> N
                 return
             except IntegrityError:
                 session.rollback()
-
-
-def enable_webhook(session: Session, name: str, *, now_ts: int) -> int:
-    """Clear a 410 disable and make the webhook's pending deliveries due now; return how many."""
-    state = session.get(WebhookState, name)
-    if state is not None:
-        state.disabled_ts, state.disabled_reason = None, None
-        session.add(state)
-    result = session.exec(update(Delivery).where(col(Delivery.webhook) == name,
-                                                 col(Delivery.state) == PENDING)
-                          .values(next_attempt_ts=now_ts))
-    return int(result.rowcount)
-
-
-def redeliver(session: Session, delivery: Delivery, *, now_ts: int) -> None:
-    """Queue a delivery again now with the same event id (one more try once its window ended)."""
-    delivery.state = PENDING
-    delivery.next_attempt_ts = now_ts
-    session.add(delivery)
-
-
-def queue_test_event(session: Session, webhook: WebhookConfig, *, now_ts: int,
-                     public_url: str) -> Delivery:
-    """Add a `krtracker.test` event for `webhook` to the outbox (caller commits)."""
-    # The empty Key Result id cannot clash with a real one (ids are non-empty slugs).
-    delivery = Delivery(
-        event_id=f"evt_{uuid.uuid4().hex}", webhook=webhook.name, event_type=TEST_EVENT,
-        key_result_id="", created_ts=now_ts, next_attempt_ts=now_ts,
-        payload=test_payload(webhook.name, at_ts=now_ts, public_url=public_url),
-    )
-    session.add(delivery)
-    return delivery

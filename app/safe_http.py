@@ -18,10 +18,14 @@ address we never checked) and redirects are never followed.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import ssl
 import threading
+import time
 from dataclasses import dataclass
 
+import certifi
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -141,6 +145,21 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What one try ended with: the status code, or why there is none."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    permanent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the receiver acknowledged (2xx)."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
 class SafeResponse:
     """The receiver's status code and the start of its body (for error messages)."""
 
@@ -148,12 +167,21 @@ class SafeResponse:
     snippet: str
 
 
+def default_tls() -> ssl.SSLContext:
+    """Return a verifying TLS context: certifi's roots, or `SSL_CERT_FILE`'s (a private CA)."""
+    # trust_env=False below also stops httpx reading SSL_CERT_FILE, so honour it here.
+    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+
+
 class SafeHttpClient:
     """POSTs to checked addresses; one pooled httpx client per host name, so TLS stays per name."""
 
-    def __init__(self, allow: Allowlist, *, timeout: float) -> None:
+    def __init__(
+        self, allow: Allowlist, *, timeout: float, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.allow = allow
         self.timeout = timeout
+        self.tls = tls or default_tls()
         self._clients: dict[tuple[str, str], httpx.Client] = {}
         self._lock = threading.Lock()
 
@@ -166,6 +194,7 @@ class SafeHttpClient:
                     timeout=self.timeout,
                     follow_redirects=False,
                     trust_env=False,
+                    verify=self.tls,
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
                 )
             return self._clients[key]
@@ -204,6 +233,29 @@ class SafeHttpClient:
                 last_error = exc  # try the next checked address of the same name
         assert last_error is not None
         raise last_error
+
+    def attempt(self, url: str, *, content: bytes, headers: dict[str, str]) -> Outcome:
+        """POST once and classify: only 2xx is success; a refused target is a permanent failure."""
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        permanent = False
+        try:
+            response = self.post(url, content=content, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:  # 3xx too: redirects are never followed
+                body = response.snippet.strip()[:200]
+                error = f"HTTP {status_code}: {body}" if body else f"HTTP {status_code}"
+        except TargetRefused as exc:
+            error, permanent = f"refused: {exc}", True  # only a config change can help
+        except TargetUnresolvable as exc:
+            error = str(exc)
+        except httpx.TimeoutException:
+            error = f"no answer within {self.timeout:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        return Outcome(status_code, error, duration_ms, permanent)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -116,11 +116,13 @@ def store_outcome(
         evaluation = evaluate_key_result(
             session, kr, objective, now_ts=now, thresholds=tracker.thresholds
         )
-        raise_alerts(
+        deliveries = raise_alerts(
             session, tracker.routing, kr=kr, objective=objective, evaluation=evaluation,
             now_ts=now, sample_ts=scheduled_ts if measurement is not None else None,
         )
         session.commit()
+    if deliveries:
+        tracker.notify_outbox()
     return SampleOutcome(
         key_result_id=kr_id,
         scheduled_ts=scheduled_ts,

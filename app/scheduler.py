@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, func, select
 
 from app.durations import parse_duration
+from app.delivery import DeliveryWorker
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.models import SamplingAttempt
@@ -137,6 +138,7 @@ class SamplingScheduler:
         """Re-evaluate every Key Result: status moves with time even without new data."""
         reevaluate_all(self.tracker.engine, thresholds=self.tracker.thresholds,
                        now_ts=self.tracker.now(), routing=self.tracker.routing)
+        self.tracker.notify_outbox()
 
     def shutdown(self) -> None:
         """Stop the jobs and the connector pools."""
@@ -147,12 +149,18 @@ class SamplingScheduler:
 
 
 class LeaderElectedScheduler:
-    """Polls the leader lock; starts the sampler on winning it, stops it on losing it."""
+    """Polls the leader lock; on winning it starts the sampler and the delivery worker.
+
+    The outbox worker runs in the leader only: on SQLite one sender per file is required,
+    and on PostgreSQL one sender is enough (its claims are safe for more if ever needed).
+    """
 
     def __init__(self, tracker: Tracker, lock: LeaderLock) -> None:
         self.tracker = tracker
         self.lock = lock
         self.sampler: SamplingScheduler | None = None
+        self.delivery: DeliveryWorker | None = None
+        tracker.on_outbox_written(self._wake_delivery)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
 
@@ -171,20 +179,41 @@ class LeaderElectedScheduler:
             try:
                 if self.sampler is None and self.lock.try_acquire():
                     log.info("this process is now the scheduler leader")
+                    self._start_delivery()
                     self.sampler = SamplingScheduler(self.tracker)
                     self.sampler.start()
                 elif self.sampler is not None and not self.lock.still_held():
                     log.warning("lost scheduler leadership; stopping the sampler")
-                    self.sampler.shutdown()
-                    self.sampler = None
+                    self._stop_workers()
             except Exception:  # the database may be briefly away: try again next poll
                 log.exception("leader election poll failed")
             self._stop.wait(poll)
 
-    def stop(self) -> None:
-        """Stop the sampler and give the lock up."""
-        self._stop.set()
+    def _start_delivery(self) -> None:
+        config = self.tracker.loaded.config
+        self.delivery = DeliveryWorker(
+            self.tracker.engine, webhooks=config.webhooks, alerts=config.alerts,
+            clock=self.tracker.clock,
+        )
+        self.delivery.start()
+
+    def _wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.notify()
+
+    def _stop_workers(self) -> None:
         if self.sampler is not None:
             self.sampler.shutdown()
             self.sampler = None
+        if self.delivery is not None:
+            # A stopped worker records what it was sending; a new leader builds a new one.
+            self.delivery.stop()
+            self.delivery = None
+
+    def stop(self) -> None:
+        """Stop the sampler and the delivery worker, and give the lock up."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._stop_workers()
         self.lock.release()

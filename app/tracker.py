@@ -55,6 +55,7 @@ class Tracker:
         self.thresholds: Thresholds = thresholds_from(loaded.config.status)
         self.routing = AlertRouting.from_config(loaded)
         self._connectors: dict[str, Connector] = {}
+        self._outbox_listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self.entries: dict[str, KeyResultEntry] = {}
         for objective, kr in loaded.key_results():
@@ -80,6 +81,15 @@ class Tracker:
                 state = DatabaseStateStore(self.engine, name, self.clock)
                 self._connectors[name] = configured.build(state)
             return self._connectors[name]
+
+    def on_outbox_written(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever new deliveries were committed (wakes the worker early)."""
+        self._outbox_listeners.append(listener)
+
+    def notify_outbox(self) -> None:
+        """Tell listeners that deliveries were committed."""
+        for listener in list(self._outbox_listeners):
+            listener()
 
     def is_polled(self, kr_id: str) -> bool:
         """Return whether the scheduler samples this Key Result."""

@@ -135,7 +135,7 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
         f"*Team*\n{data.get('team') or '-'}",
     ]
     return {
-        "text": f"{emoji} {title} — {value_vs_target(data)} ({data.get('status')})",
+        "text": _slack_escape(f"{emoji} {title} — {value_vs_target(data)} ({data.get('status')})"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
             {
@@ -253,7 +253,7 @@ def alertmanager_alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
         _alert(
             payload,
             alertname=name,
-            condition=kind.removeprefix("kr."),
+            condition="test" if kind == TEST_EVENT else "achieved",
             severity="info",
             starts=at,
             ends=at + ONE_SHOT_TTL,
@@ -261,7 +261,7 @@ def alertmanager_alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def test_payload(webhook_name: str, *, at_ts: int, public_url: str) -> dict[str, Any]:
+def make_test_event(webhook_name: str, *, at_ts: int, public_url: str) -> dict[str, Any]:
     """Return a `krtracker.test` event in the generic shape, so every format can render it."""
     kr = {"id": "krtracker-test", "title": f"Test event for webhook {webhook_name}", "unit": "",
           "direction": "increase"}

@@ -6,6 +6,7 @@ fragment, and a Slack URL its path (the path of an incoming-webhook URL is its c
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -13,13 +14,14 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.schemas import iso
 from app.config import WebhookConfig
-from app.delivery import SENDING, enable_webhook, queue_test_event, redeliver
+from app.delivery import PENDING, SENDING
 from app.models import Delivery, DeliveryAttempt, WebhookState
+from app.webhook_formats import TEST_EVENT, make_test_event
 
 router = APIRouter(tags=["webhooks"])
 
@@ -196,7 +198,10 @@ def post_redeliver(seq: int, session: SessionDep, tracker: TrackerDep) -> Delive
         raise HTTPException(404, f"no delivery with seq {seq}")
     if delivery.state == SENDING and delivery.next_attempt_ts > tracker.now():
         raise HTTPException(409, f"delivery {seq} is being sent right now")
-    redeliver(session, delivery, now_ts=tracker.now())
+    # Same event id, so a receiver that got it before deduplicates. Once the retry window has
+    # passed this is one more try: a failure marks it failed again.
+    delivery.state, delivery.next_attempt_ts = PENDING, tracker.now()
+    session.add(delivery)
     session.commit()
     session.refresh(delivery)
     return _with_attempts(session, [delivery])[0]
@@ -212,10 +217,15 @@ def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
 @router.post("/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess])
 def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a `krtracker.test` event for the webhook through the outbox."""
-    webhook = _configured_or_404(tracker, name)
-    delivery = queue_test_event(
-        session, webhook, now_ts=tracker.now(), public_url=tracker.loaded.config.api.public_url
+    _configured_or_404(tracker, name)
+    now = tracker.now()
+    # The empty Key Result id cannot clash with a real one (ids are non-empty slugs).
+    delivery = Delivery(
+        event_id=f"evt_{uuid.uuid4().hex}", webhook=name, event_type=TEST_EVENT, key_result_id="",
+        created_ts=now, next_attempt_ts=now,
+        payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.public_url),
     )
+    session.add(delivery)
     session.commit()
     session.refresh(delivery)
     return _with_attempts(session, [delivery])[0]
@@ -225,6 +235,11 @@ def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOu
 def post_enable(name: str, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
     """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
     webhook = _configured_or_404(tracker, name)
-    enable_webhook(session, name, now_ts=tracker.now())
+    state = session.get(WebhookState, name)
+    if state is not None:
+        state.disabled_ts, state.disabled_reason = None, None
+        session.add(state)
+    waiting = (col(Delivery.webhook) == name, col(Delivery.state) == PENDING)
+    session.exec(update(Delivery).where(*waiting).values(next_attempt_ts=tracker.now()))
     session.commit()
     return _webhook_out(name, webhook, session.get(WebhookState, name), _counts(session)[name])

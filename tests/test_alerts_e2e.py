@@ -1,0 +1,106 @@
+"""End to end: a KR regresses in a running `krtracker serve`; a signed webhook arrives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port, write_config
+from tests.test_delivery import SECRET, Receiver
+from tests.test_serve_e2e import krtracker_command
+
+TOKEN = "alerts-e2e-token-0123456789"
+
+
+def config(receiver_url: str) -> str:
+    """A manual KR whose regressions go to one signed generic webhook."""
+    return f"""
+[api]
+tokens = [{{ name = "ci", token = "{TOKEN}" }}]
+
+[scheduler]
+leader_poll_seconds = 0.5
+
+[alerts]
+for_samples = 1
+regression_threshold = "5%"
+allow_private_targets = ["127.0.0.1/32"]
+
+[[webhooks]]
+name = "okr-bot"
+url = "{receiver_url}"
+format = "generic"
+secret = "{SECRET}"
+events = ["kr.regressed"]
+
+[connectors.people]
+type = "manual"
+
+[[objectives]]
+id = "quality"
+title = "Ship with confidence"
+team = "platform"
+start = 2026-01-01
+end = 2030-12-31
+
+[[objectives.key_results]]
+id = "coverage"
+title = "Increase automated test coverage from 60% to 85%"
+unit = "%"
+direction = "increase"
+baseline = 60
+target = 85
+source = {{ connector = "people" }}
+"""
+
+
+def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) -> None:
+    """Posting a value 10% under the best makes the running service deliver a verified kr.regressed."""
+    receiver = Receiver()
+    cfg = write_config(tmp_path / "c.toml", config(receiver.url), database_url=database_url)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*krtracker_command(), "serve", "--config", str(cfg), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        now = int(time.time())
+        for ago, value in ((120, 80.0), (60, 72.0)):  # 10% under the best of 80
+            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
+            response = httpx.post(f"{base}/api/v1/key-results/coverage/values",
+                                  json={"value": value, "at": at}, headers=auth, timeout=10)
+            assert response.status_code == 201, response.text
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not receiver.accepted:
+            time.sleep(0.2)
+        assert receiver.bad_signatures == 0
+        assert [p["type"] for _, p in receiver.accepted] == ["kr.regressed"], (tmp_path / "serve.log").read_text()
+        event_id, payload = receiver.accepted[0]
+        assert event_id.startswith("evt_")
+        assert payload["data"]["key_result"]["id"] == "coverage"
+        assert payload["data"]["value"] == 72.0
+        deliveries = httpx.get(f"{base}/api/v1/webhooks/okr-bot/deliveries", timeout=10).json()
+        assert [d["state"] for d in deliveries["items"]] == ["delivered"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        receiver.stop()
+        log.close()
