@@ -179,7 +179,10 @@ def _held(policy: AlertPolicy, count: int, since: int | None, now: int) -> bool:
 
 
 def _step_condition(
-    policy: AlertPolicy, condition: Condition, current: ConditionState, signal: bool | None,
+    policy: AlertPolicy,
+    condition: Condition,
+    current: ConditionState,
+    signal: bool | None,
     obs: Observation,
 ) -> tuple[ConditionState, list[AlertEvent]]:
     """Advance one condition by one observation."""
@@ -188,21 +191,33 @@ def _step_condition(
         if signal is False:
             events.append(AlertEvent(EventType.RECOVERED, now, condition, current.firing_since))
             return ConditionState(), events
-        due = current.last_notified_ts is None or current.last_notified_ts < current.firing_since or (
-            now - current.last_notified_ts >= policy.repeat_seconds
+        due = (
+            current.last_notified_ts is None
+            or current.last_notified_ts < current.firing_since
+            or (now - current.last_notified_ts >= policy.repeat_seconds)
         )
         if due and not policy.muted(now):
-            repeat = current.last_notified_ts is not None and current.last_notified_ts >= current.firing_since
-            events.append(AlertEvent(FIRING_EVENT[condition], now, condition, current.firing_since,
-                                     repeat=repeat))
+            repeat = (
+                current.last_notified_ts is not None
+                and current.last_notified_ts >= current.firing_since
+            )
+            events.append(
+                AlertEvent(
+                    FIRING_EVENT[condition], now, condition, current.firing_since, repeat=repeat
+                )
+            )
             return replace(current, last_notified_ts=now), events
         return current, events
     if signal is not True:
         return ConditionState(), events
     count = current.pending_count + 1
     since = current.pending_since if current.pending_since is not None else now
-    pending = replace(current, pending_count=count, pending_since=since,
-                      last_sample_ts=obs.sample_ts or current.last_sample_ts)
+    pending = replace(
+        current,
+        pending_count=count,
+        pending_since=since,
+        last_sample_ts=obs.sample_ts or current.last_sample_ts,
+    )
     if not _held(policy, count, since, now):
         return pending, events
     firing = ConditionState(firing_since=now, last_sample_ts=pending.last_sample_ts)
@@ -218,23 +233,36 @@ def _step_status(
     if obs.status not in TRACKED_STATUSES:
         return state, []
     if state.reported_status is None:
-        return replace(state, reported_status=obs.status, candidate_status=None, candidate_count=0,
-                       candidate_since=None), []
+        return replace(
+            state,
+            reported_status=obs.status,
+            candidate_status=None,
+            candidate_count=0,
+            candidate_since=None,
+        ), []
     if obs.status == state.reported_status:
         return replace(state, candidate_status=None, candidate_count=0, candidate_since=None), []
     if obs.status != state.candidate_status:
-        state = replace(state, candidate_status=obs.status, candidate_count=0, candidate_since=obs.now)
+        state = replace(
+            state, candidate_status=obs.status, candidate_count=0, candidate_since=obs.now
+        )
     state = replace(state, candidate_count=state.candidate_count + 1)
     if not _held(policy, state.candidate_count, state.candidate_since, obs.now):
         return state, []
     previous = state.reported_status
-    events = [AlertEvent(EventType.STATUS_CHANGED, obs.now, previous_status=previous, status=obs.status)]
+    events = [
+        AlertEvent(EventType.STATUS_CHANGED, obs.now, previous_status=previous, status=obs.status)
+    ]
     if obs.status is Status.ACHIEVED:
-        events.append(AlertEvent(EventType.ACHIEVED, obs.now, previous_status=previous, status=obs.status))
+        events.append(
+            AlertEvent(EventType.ACHIEVED, obs.now, previous_status=previous, status=obs.status)
+        )
     return AlertState(state.conditions, obs.status), events
 
 
-def step(policy: AlertPolicy, state: AlertState, obs: Observation) -> tuple[AlertState, list[AlertEvent]]:
+def step(
+    policy: AlertPolicy, state: AlertState, obs: Observation
+) -> tuple[AlertState, list[AlertEvent]]:
     """Advance the rules by one observation; return the new state and events to deliver."""
     new_sample = obs.sample_ts is not None
     signals = {

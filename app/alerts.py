@@ -44,21 +44,32 @@ def alert_policy(defaults: AlertsConfig, *overrides: AlertRulesConfig | None) ->
     merged: dict[str, Any] = {}
     for layer in (defaults, *overrides):
         if layer is not None:
-            merged.update({k: v for k, v in layer.model_dump(include=set(AlertRulesConfig.model_fields)).items()
-                           if v is not None})
+            merged.update(
+                {
+                    k: v
+                    for k, v in layer.model_dump(include=set(AlertRulesConfig.model_fields)).items()
+                    if v is not None
+                }
+            )
     policy = AlertPolicy()
     return AlertPolicy(
         enabled=merged.get("enabled", policy.enabled),
-        events=frozenset(EventType(e) for e in merged["events"]) if "events" in merged else policy.events,
+        events=frozenset(EventType(e) for e in merged["events"])
+        if "events" in merged
+        else policy.events,
         regression_threshold=_amount(merged["regression_threshold"])
-        if "regression_threshold" in merged else policy.regression_threshold,
+        if "regression_threshold" in merged
+        else policy.regression_threshold,
         regression_from=merged.get("regression_from", policy.regression_from),
         hysteresis=_amount(merged["hysteresis"]) if "hysteresis" in merged else policy.hysteresis,
         for_samples=merged.get("for_samples", policy.for_samples),
         for_seconds=parse_duration(merged["for_"]) if "for_" in merged else None,
         repeat_seconds=parse_duration(merged["repeat_interval"])
-        if "repeat_interval" in merged else policy.repeat_seconds,
-        mute=tuple((int(m["start"].timestamp()), int(m["end"].timestamp())) for m in merged.get("mute", [])),
+        if "repeat_interval" in merged
+        else policy.repeat_seconds,
+        mute=tuple(
+            (int(m["start"].timestamp()), int(m["end"].timestamp())) for m in merged.get("mute", [])
+        ),
     )
 
 
@@ -76,7 +87,10 @@ class AlertRouting:
         """Build the routing once per loaded config."""
         cfg = loaded.config
         return cls(
-            policies={kr.id: alert_policy(cfg.alerts, o.alerts, kr.alerts) for o, kr in loaded.key_results()},
+            policies={
+                kr.id: alert_policy(cfg.alerts, o.alerts, kr.alerts)
+                for o, kr in loaded.key_results()
+            },
             webhooks=list(cfg.webhooks),
             teams={o.id: o.team for o in cfg.objectives},
             public_url=cfg.api.public_url.rstrip("/"),
@@ -93,7 +107,8 @@ class AlertRouting:
             routed = FIRING_EVENT[event.condition]
         team = self.teams.get(objective_id)
         return [
-            w for w in self.webhooks
+            w
+            for w in self.webhooks
             if (w.events is None or routed.value in w.events)
             and (w.objectives is None or objective_id in w.objectives)
             and (w.teams is None or team in w.teams)
@@ -124,18 +139,28 @@ def state_from_json(data: dict[str, Any] | None) -> AlertState:
     )
 
 
-def _references(session: Session, kr: KeyResult, objective: Objective, sample_ts: int) -> tuple[float | None, float | None]:
+def _references(
+    session: Session, kr: KeyResult, objective: Objective, sample_ts: int
+) -> tuple[float | None, float | None]:
     """Return the sample before `sample_ts` and the period's best value up to it."""
     previous = session.exec(
-        select(Sample.value).where(Sample.key_result_id == kr.id, col(Sample.ts) < sample_ts,
-                                   col(Sample.ts) >= objective.period_start_ts)
-        .order_by(col(Sample.ts).desc()).limit(1)
+        select(Sample.value)
+        .where(
+            Sample.key_result_id == kr.id,
+            col(Sample.ts) < sample_ts,
+            col(Sample.ts) >= objective.period_start_ts,
+        )
+        .order_by(col(Sample.ts).desc())
+        .limit(1)
     ).first()
     lower_is_better = kr.direction in (Direction.DECREASE, Direction.AT_MOST)
     best_fn = func.min if lower_is_better else func.max
     best = session.exec(
-        select(best_fn(Sample.value)).where(Sample.key_result_id == kr.id, col(Sample.ts) <= sample_ts,
-                                             col(Sample.ts) >= objective.period_start_ts)
+        select(best_fn(Sample.value)).where(
+            Sample.key_result_id == kr.id,
+            col(Sample.ts) <= sample_ts,
+            col(Sample.ts) >= objective.period_start_ts,
+        )
     ).one()
     return previous, best
 
@@ -154,7 +179,12 @@ def event_payload(
         "type": event.type.value,
         "timestamp": datetime.fromtimestamp(event.at, UTC).isoformat().replace("+00:00", "Z"),
         "data": {
-            "key_result": {"id": kr.id, "title": kr.title, "unit": kr.unit, "direction": kr.direction},
+            "key_result": {
+                "id": kr.id,
+                "title": kr.title,
+                "unit": kr.unit,
+                "direction": kr.direction,
+            },
             "objective": {"id": objective.id, "title": objective.title},
             "team": objective.team,
             "condition": event.condition.value if event.condition else None,
@@ -196,9 +226,15 @@ def raise_alerts(
     if sample_ts is not None:
         previous, best = _references(session, kr, objective, sample_ts)
     observation = Observation(
-        now=now_ts, status=evaluation.status, direction=Direction(kr.direction),
-        value=evaluation.current_value, sample_ts=sample_ts, previous_value=previous, best_value=best,
-        target=evaluation.target, forecast_value=evaluation.forecast.value if evaluation.forecast else None,
+        now=now_ts,
+        status=evaluation.status,
+        direction=Direction(kr.direction),
+        value=evaluation.current_value,
+        sample_ts=sample_ts,
+        previous_value=previous,
+        best_value=best,
+        target=evaluation.target,
+        forecast_value=evaluation.forecast.value if evaluation.forecast else None,
     )
     new_state, events = step(policy, state, observation)
     if row is None:
@@ -214,8 +250,13 @@ def raise_alerts(
         event_id = f"evt_{uuid.uuid4().hex}"
         for webhook in routing.webhooks_for(event, objective.id):
             delivery = Delivery(
-                event_id=event_id, webhook=webhook.name, event_type=event.type.value,
-                key_result_id=kr.id, payload=payload, created_ts=now_ts, sample_ts=sample_ts,
+                event_id=event_id,
+                webhook=webhook.name,
+                event_type=event.type.value,
+                key_result_id=kr.id,
+                payload=payload,
+                created_ts=now_ts,
+                sample_ts=sample_ts,
                 next_attempt_ts=now_ts,
             )
             session.add(delivery)

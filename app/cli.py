@@ -32,8 +32,15 @@ errors = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
 STATUS_STYLE = {
-    "achieved": "bold green", "on_track": "green", "at_risk": "yellow", "off_track": "red",
-    "error": "bold red", "stale": "magenta", "no_data": "dim", "not_started": "dim", "closed": "blue",
+    "achieved": "bold green",
+    "on_track": "green",
+    "at_risk": "yellow",
+    "off_track": "red",
+    "error": "bold red",
+    "stale": "magenta",
+    "no_data": "dim",
+    "not_started": "dim",
+    "closed": "blue",
 }
 
 
@@ -48,8 +55,9 @@ def _open(config: Path) -> Tracker:
 def _print_problem(severity: str, where: str, message: str) -> None:
     # Messages quote the user's config (e.g. "band = [low, high]"): never parse them as markup.
     style = "red" if severity == "error" else "yellow"
-    errors.print(Text.assemble((severity, style), f": {where}: {message}"), highlight=False,
-                 soft_wrap=True)
+    errors.print(
+        Text.assemble((severity, style), f": {where}: {message}"), highlight=False, soft_wrap=True
+    )
 
 
 def _print_problems(path: Path, exc: ConfigError) -> None:
@@ -70,14 +78,18 @@ def validate(file: Annotated[Path, typer.Argument(help="The TOML config file.")]
     for warning in loaded.warnings:
         _print_problem("warning", warning.path, warning.message)
     krs = len(loaded.key_results())
-    console.print(f"{file}: OK ({len(loaded.config.objectives)} objectives, {krs} Key Results, "
-                  f"{len(loaded.warnings)} warning(s))")
+    console.print(
+        f"{file}: OK ({len(loaded.config.objectives)} objectives, {krs} Key Results, "
+        f"{len(loaded.warnings)} warning(s))"
+    )
 
 
 @db_app.command("upgrade")
 def db_upgrade(
     config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Database URL (else config or env).")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Database URL (else config or env).")
+    ] = None,
 ) -> None:
     """Apply pending migrations (also done at every start)."""
     if url is None:
@@ -111,7 +123,9 @@ def serve(
 
     from app.api import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     tracker = _open(config)
     sampler = _start_scheduler(tracker) if scheduler else None
     try:
@@ -125,7 +139,9 @@ def serve(
 @app.command()
 def worker(config: ConfigOption) -> None:
     """Run only the sampler (leader-elected: several workers may run, one samples)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     tracker = _open(config)
     sampler = _start_scheduler(tracker)
     stop = threading.Event()
@@ -146,8 +162,11 @@ def status(config: ConfigOption) -> None:
     with Session(tracker.engine) as session:
         krs = list_key_results(session)
         for objective in list_objectives(session):
-            table = Table(title=f"{objective.title} [dim]({objective.id}, {objective.team or '-'})[/]",
-                          title_justify="left", expand=True)
+            table = Table(
+                title=f"{objective.title} [dim]({objective.id}, {objective.team or '-'})[/]",
+                title_justify="left",
+                expand=True,
+            )
             for column in ("Key Result", "Current", "Target", "Progress", "Status"):
                 table.add_column(column)
             for kr in (k for k in krs if k.objective_id == objective.id):
@@ -158,7 +177,9 @@ def status(config: ConfigOption) -> None:
                 label = "" if kr.progress is None else f" {kr.progress:.0%}"
                 style = STATUS_STYLE.get(kr.status, "")
                 table.add_row(
-                    f"{kr.title}\n[dim]{kr.id}[/]", current, target,
+                    f"{kr.title}\n[dim]{kr.id}[/]",
+                    current,
+                    target,
                     _bar_cell(bar, label),
                     f"[{style}]{kr.status}[/]\n[dim]{kr.status_reason}[/]",
                 )
@@ -192,10 +213,16 @@ def sample(
     for kr_id in targets:
         entry = tracker.entries[kr_id]
         assert entry.schedule is not None
-        outcome = sample_key_result(tracker, kr_id, scheduled_ts=entry.schedule.instant_at_or_before(tracker.now()))
+        outcome = sample_key_result(
+            tracker, kr_id, scheduled_ts=entry.schedule.instant_at_or_before(tracker.now())
+        )
         if outcome.ok:
-            console.print(f"{kr_id}: stored {outcome.value!r} at {outcome.scheduled_ts} -> {outcome.status} "
-                          f"({outcome.status_reason})", highlight=False, soft_wrap=True)
+            console.print(
+                f"{kr_id}: stored {outcome.value!r} at {outcome.scheduled_ts} -> {outcome.status} "
+                f"({outcome.status_reason})",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
             failed += 1
             console.print(f"{kr_id}: [red]{outcome.error_kind}[/]: {outcome.error}", soft_wrap=True)

@@ -292,8 +292,12 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
             try:
                 Webhook(webhook.secret.get_secret_value())
             except Exception:  # the library raises several types for a bad key
-                problems.append(Problem(format_path((*path, "secret")),
-                                        "not a Standard Webhooks secret: use whsec_ followed by base64"))
+                problems.append(
+                    Problem(
+                        format_path((*path, "secret")),
+                        "not a Standard Webhooks secret: use whsec_ followed by base64",
+                    )
+                )
         if webhook.format == "generic" and webhook.secret is None:
             problems.append(
                 Problem(

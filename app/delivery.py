@@ -61,14 +61,22 @@ DELIVERIES: Table = SQLModel.metadata.tables["deliveries"]
 ATTEMPTS: Table = SQLModel.metadata.tables["delivery_attempts"]
 _D = DELIVERIES.c
 # The lease holder alone moves a row on: a worker whose lease expired changes nothing.
-_RECORD = update(DELIVERIES).where(
-    _D.seq == bindparam("b_seq"), _D.state == SENDING, _D.next_attempt_ts == bindparam("b_lease"),
-).values(
-    state=bindparam("v_state"), next_attempt_ts=bindparam("v_next"),
-    attempts=bindparam("v_attempts"),
-    last_status_code=bindparam("v_code"), last_error=bindparam("v_error"),
-    delivered_ts=func.coalesce(bindparam("v_delivered_ts"), _D.delivered_ts),
-    delivered_at_ms=func.coalesce(bindparam("v_delivered_ms"), _D.delivered_at_ms),
+_RECORD = (
+    update(DELIVERIES)
+    .where(
+        _D.seq == bindparam("b_seq"),
+        _D.state == SENDING,
+        _D.next_attempt_ts == bindparam("b_lease"),
+    )
+    .values(
+        state=bindparam("v_state"),
+        next_attempt_ts=bindparam("v_next"),
+        attempts=bindparam("v_attempts"),
+        last_status_code=bindparam("v_code"),
+        last_error=bindparam("v_error"),
+        delivered_ts=func.coalesce(bindparam("v_delivered_ts"), _D.delivered_ts),
+        delivered_at_ms=func.coalesce(bindparam("v_delivered_ms"), _D.delivered_at_ms),
+    )
 )
 
 
@@ -126,8 +134,10 @@ class DeliveryWorker:
         allow = Allowlist.parse(alerts.allow_private_targets)
         self.http = SafeHttpClient(allow, timeout=self.timeout)
         self._secrets = _secret_strings(webhooks)
-        self._pools = {name: ThreadPoolExecutor(concurrency, thread_name_prefix=f"webhook-{name}")
-                       for name in self.webhooks}
+        self._pools = {
+            name: ThreadPoolExecutor(concurrency, thread_name_prefix=f"webhook-{name}")
+            for name in self.webhooks
+        }
         self._busy: Counter[str] = Counter()  # claimed and not yet recorded, per webhook
         self._results: queue.SimpleQueue[tuple[Claim, Outcome]] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -189,43 +199,69 @@ class DeliveryWorker:
     def _dispatch(self, *, limit: int | None = None, exclude: set[int] | None = None) -> list[int]:
         """Claim due deliveries for webhooks with idle senders and hand them to their pools."""
         # Refill only when a sender is idle, then up to twice the pool: claims come in batches.
-        room = {name: 2 * self.concurrency - self._busy[name] for name in self.webhooks
-                if self._busy[name] < self.concurrency}
+        room = {
+            name: 2 * self.concurrency - self._busy[name]
+            for name in self.webhooks
+            if self._busy[name] < self.concurrency
+        }
         claims = self._claim(room, limit=limit, exclude=exclude) if room else []
         for claim in claims:
             self._busy[claim.webhook] += 1
             self._pools[claim.webhook].submit(self._send_and_queue, claim)
         return [c.seq for c in claims]
 
-    def _claim(self, room: dict[str, int], *, limit: int | None = None,
-               exclude: set[int] | None = None) -> list[Claim]:
+    def _claim(
+        self, room: dict[str, int], *, limit: int | None = None, exclude: set[int] | None = None
+    ) -> list[Claim]:
         """Lease due deliveries, each the oldest open one of its (webhook, KR), `room` per hook."""
         now = int(self.clock())
         claims: list[Claim] = []
         with self.engine.begin() as conn:
             states = SQLModel.metadata.tables["webhook_states"].c
             disabled: set[str] = set(
-                conn.scalars(select(states.name).where(states.disabled_ts.is_not(None))))
+                conn.scalars(select(states.name).where(states.disabled_ts.is_not(None)))
+            )
             for name, room_left in room.items():
                 wanted = room_left if limit is None else min(room_left, limit - len(claims))
                 if name in disabled or wanted <= 0:
                     continue
-                heads = (select(func.min(_D.seq).label("seq"))
-                         .where(_D.state.in_((PENDING, SENDING)), _D.webhook == name)
-                         .group_by(_D.key_result_id).subquery())
-                query = (select(DELIVERIES).join(heads, _D.seq == heads.c.seq)
-                         .where(_D.next_attempt_ts <= now, _D.seq.not_in(exclude or set()))
-                         .order_by(_D.seq).limit(wanted))
+                heads = (
+                    select(func.min(_D.seq).label("seq"))
+                    .where(_D.state.in_((PENDING, SENDING)), _D.webhook == name)
+                    .group_by(_D.key_result_id)
+                    .subquery()
+                )
+                query = (
+                    select(DELIVERIES)
+                    .join(heads, _D.seq == heads.c.seq)
+                    .where(_D.next_attempt_ts <= now, _D.seq.not_in(exclude or set()))
+                    .order_by(_D.seq)
+                    .limit(wanted)
+                )
                 for row in conn.execute(query).mappings().all():
                     lease = now + self.lease_seconds
                     # Compare-and-set: of several workers that read this row, one UPDATE wins.
-                    taken = conn.execute(update(DELIVERIES).where(
-                        _D.seq == row["seq"], _D.state == row["state"],
-                        _D.next_attempt_ts == row["next_attempt_ts"],
-                    ).values(state=SENDING, next_attempt_ts=lease))
+                    taken = conn.execute(
+                        update(DELIVERIES)
+                        .where(
+                            _D.seq == row["seq"],
+                            _D.state == row["state"],
+                            _D.next_attempt_ts == row["next_attempt_ts"],
+                        )
+                        .values(state=SENDING, next_attempt_ts=lease)
+                    )
                     if taken.rowcount == 1:
-                        claims.append(Claim(row["seq"], row["event_id"], name, row["payload"],
-                                            row["created_ts"], row["attempts"], lease))
+                        claims.append(
+                            Claim(
+                                row["seq"],
+                                row["event_id"],
+                                name,
+                                row["payload"],
+                                row["created_ts"],
+                                row["attempts"],
+                                lease,
+                            )
+                        )
         return claims
 
     def _send_and_queue(self, claim: Claim) -> None:
@@ -236,8 +272,12 @@ class DeliveryWorker:
         """Render and POST the event once; the outcome's error has every secret scrubbed."""
         try:
             # The signature timestamp is wall time: receivers check it against their own clock.
-            request = render(self.webhooks[claim.webhook], event_id=claim.event_id,
-                             payload=claim.payload, sent_at=datetime.now(UTC))
+            request = render(
+                self.webhooks[claim.webhook],
+                event_id=claim.event_id,
+                payload=claim.payload,
+                sent_at=datetime.now(UTC),
+            )
             outcome = self.http.attempt(request.url, content=request.body, headers=request.headers)
         except Exception as exc:  # a bug must become a recorded failure, not a lost delivery
             log.error("sending delivery %s failed unexpectedly: %s", claim.seq, type(exc).__name__)
@@ -263,9 +303,19 @@ class DeliveryWorker:
         now = self.clock()
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(ATTEMPTS), [
-                    {"delivery_seq": c.seq, "ts": int(now), "status_code": o.status_code,
-                     "error": o.error, "duration_ms": o.duration_ms} for c, o in batch])
+                conn.execute(
+                    insert(ATTEMPTS),
+                    [
+                        {
+                            "delivery_seq": c.seq,
+                            "ts": int(now),
+                            "status_code": o.status_code,
+                            "error": o.error,
+                            "duration_ms": o.duration_ms,
+                        }
+                        for c, o in batch
+                    ],
+                )
                 conn.execute(_RECORD, [self._next_state(c, o, now) for c, o in batch])
         except Exception:
             for item in batch:  # keep them for the next pass, while their leases hold
@@ -274,22 +324,39 @@ class DeliveryWorker:
         for claim, outcome in batch:
             self._busy[claim.webhook] -= 1
             if outcome.status_code == 410:
-                disable_webhook(self.engine, claim.webhook, now_ts=int(now),
-                                reason="the receiver answered 410 Gone")
+                disable_webhook(
+                    self.engine,
+                    claim.webhook,
+                    now_ts=int(now),
+                    reason="the receiver answered 410 Gone",
+                )
             if not outcome.ok:
-                log.warning("delivery %s (%s) to webhook %s failed: %s", claim.seq, claim.event_id,
-                            claim.webhook, outcome.error)
+                log.warning(
+                    "delivery %s (%s) to webhook %s failed: %s",
+                    claim.seq,
+                    claim.event_id,
+                    claim.webhook,
+                    outcome.error,
+                )
 
     def _next_state(self, claim: Claim, outcome: Outcome, now: float) -> dict[str, Any]:
         """Return the row's new values: delivered, failed, or pending again after a backoff."""
         attempts = claim.attempts + 1
-        values = {"b_seq": claim.seq, "b_lease": claim.lease_until, "v_attempts": attempts,
-                  "v_code": outcome.status_code, "v_error": outcome.error, "v_next": int(now),
-                  "v_delivered_ts": None, "v_delivered_ms": None}
+        values = {
+            "b_seq": claim.seq,
+            "b_lease": claim.lease_until,
+            "v_attempts": attempts,
+            "v_code": outcome.status_code,
+            "v_error": outcome.error,
+            "v_next": int(now),
+            "v_delivered_ts": None,
+            "v_delivered_ms": None,
+        }
         deadline = claim.created_ts + self.max_age
         if outcome.ok:
-            values.update(v_state=DELIVERED, v_delivered_ts=int(now),
-                          v_delivered_ms=int(now * 1000))
+            values.update(
+                v_state=DELIVERED, v_delivered_ts=int(now), v_delivered_ms=int(now * 1000)
+            )
         elif outcome.permanent or now >= deadline:
             values.update(v_state=FAILED)
         else:
@@ -310,8 +377,12 @@ class DeliveryWorker:
                 .group_by(_D.webhook)
             ).all()
         for name, count in counts:
-            log.warning("%d deliveries wait for webhook %s, which is no longer in the config; "
-                        "they are kept and go out if it is configured again", count, name)
+            log.warning(
+                "%d deliveries wait for webhook %s, which is no longer in the config; "
+                "they are kept and go out if it is configured again",
+                count,
+                name,
+            )
 
 
 def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
@@ -323,8 +394,10 @@ def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
             try:
                 Webhook(value)
             except Exception:
-                raise ValueError(f"webhook {webhook.name!r}: the secret is not a Standard Webhooks "
-                                 "key (expected whsec_ followed by base64)") from None
+                raise ValueError(
+                    f"webhook {webhook.name!r}: the secret is not a Standard Webhooks "
+                    "key (expected whsec_ followed by base64)"
+                ) from None
             secrets.append(value)
         secrets += [v.get_secret_value() for v in webhook.headers.values()]
         url = httpx.URL(webhook.url)

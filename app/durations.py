@@ -14,7 +14,7 @@ def parse_duration(text: str) -> int:
     if not match:
         raise ValueError(
             f"{text!r} is not a duration; write a whole number and a unit s, m, h, d or w "
-            "(e.g. \"15m\", \"1h\", \"28d\")"
+            '(e.g. "15m", "1h", "28d")'
         )
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:

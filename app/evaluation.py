@@ -44,7 +44,11 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
     if kr.baseline_spec is not None and kr.baseline_spec != "first_sample":
         baseline = float(kr.baseline_spec)
     aggregate = kr.aggregate or {}
-    band = (kr.band_low, kr.band_high) if kr.band_low is not None and kr.band_high is not None else None
+    band = (
+        (kr.band_low, kr.band_high)
+        if kr.band_low is not None and kr.band_high is not None
+        else None
+    )
     return KeyResultSpec(
         direction=Direction(kr.direction),
         period_start=objective.period_start_ts,
@@ -78,7 +82,9 @@ def evaluate_key_result(
         window_start=(cutoff_ts(spec, now_ts) - spec.aggregate_window)
         if spec.aggregate_window
         else None,
-        band=band_bounds(spec) if spec.direction.is_band and (spec.band or spec.target is not None) else None,
+        band=band_bounds(spec)
+        if spec.direction.is_band and (spec.band or spec.target is not None)
+        else None,
     )
     view = load_sample_view(session, kr.id, request)
     attempt = last_attempt(session, kr.id)
@@ -110,15 +116,25 @@ def reevaluate_all(
     """Re-evaluate every active Key Result at `now_ts` (and run alert rules); return how many.
 
     Each Key Result commits on its own, so one failure cannot hold back the others' alerts.
+    `expire_on_commit=False` keeps those commits from reloading every row one by one.
     """
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         objectives = {o.id: o for o in list_objectives(session, include_archived=True)}
         rows = list_key_results(session)
         for kr in rows:
             objective = objectives[kr.objective_id]
-            result = evaluate_key_result(session, kr, objective, now_ts=now_ts, thresholds=thresholds)
+            result = evaluate_key_result(
+                session, kr, objective, now_ts=now_ts, thresholds=thresholds
+            )
             if routing is not None:
-                raise_alerts(session, routing, kr=kr, objective=objective, evaluation=result,
-                             now_ts=now_ts, sample_ts=None)
+                raise_alerts(
+                    session,
+                    routing,
+                    kr=kr,
+                    objective=objective,
+                    evaluation=result,
+                    now_ts=now_ts,
+                    sample_ts=None,
+                )
             session.commit()
     return len(rows)

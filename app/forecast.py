@@ -12,9 +12,24 @@ from dataclasses import dataclass
 # Two-sided 95% Student-t quantiles by degrees of freedom. For a df between two keys the
 # smaller key's (larger) quantile is used, which widens the interval rather than narrowing it.
 _T95 = {
-    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-    9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042,
-    40: 2.021, 60: 2.000, 120: 1.980,
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
 }
 # Beyond the table the df-120 value is used: larger than the true quantile (1.960–1.980).
 _T95_LIMIT = 1.980
@@ -67,8 +82,8 @@ def linear_forecast(
     sigma = math.sqrt(residual / (n - 2))
     x_target = (at_ts - t0) / 86400.0
     predicted = intercept + slope * x_target
-    half_width = t_quantile_95(n - 2) * sigma * math.sqrt(
-        1 + 1 / n + (x_target - x_mean) ** 2 / sxx
+    half_width = (
+        t_quantile_95(n - 2) * sigma * math.sqrt(1 + 1 / n + (x_target - x_mean) ** 2 / sxx)
     )
     if not all(math.isfinite(v) for v in (predicted, half_width, slope)):
         return None

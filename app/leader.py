@@ -106,7 +106,7 @@ class FileLock:
         return True
 
     def still_held(self) -> bool:
-        """A held flock cannot be lost while the file stays open."""
+        """Return True while the file is open: a held flock cannot be lost."""
         return self.handle is not None
 
     def release(self) -> None:

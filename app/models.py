@@ -75,7 +75,12 @@ class Sample(SQLModel, table=True):
     """One successful measurement; (key_result_id, ts) is unique so re-runs update in place."""
 
     __tablename__ = "samples"
-    __table_args__ = (UniqueConstraint("key_result_id", "ts", name="uq_samples_kr_ts"),)
+    __table_args__ = (
+        UniqueConstraint("key_result_id", "ts", name="uq_samples_kr_ts"),
+        # Covers the samples listing and downsampling (value read from the index, not from
+        # one table page per sample): see docs/benchmarks.md.
+        Index("ix_samples_kr_ts_value", "key_result_id", "ts", "value"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key_result_id: str = Field(foreign_key="key_results.id", max_length=64)
@@ -160,8 +165,10 @@ class Delivery(SQLModel, table=True):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_ts"),
-                      Index("ix_deliveries_webhook_kr", "webhook", "key_result_id", "seq"))
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_ts"),
+        Index("ix_deliveries_webhook_kr", "webhook", "key_result_id", "seq"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=64, index=True)

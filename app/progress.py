@@ -192,7 +192,7 @@ def view_from_points(
     inside = sum(1 for _, v in kept if in_band(spec, v)) if spec.direction.is_band else 0
     return SampleView(
         first=kept[0] if kept else None,
-        recent=kept[-max(thresholds.forecast_points, 1):],
+        recent=kept[-max(thresholds.forecast_points, 1) :],
         window=window,
         in_band=inside,
         total=len(kept),
@@ -323,7 +323,7 @@ def evaluate(
         if target is None:
             why = "no target to measure against"
         elif baseline is None:
-            why = "no baseline: set baseline in the config or use \"first_sample\""
+            why = 'no baseline: set baseline in the config or use "first_sample"'
         elif value is None:
             why = f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
         else:

@@ -117,8 +117,13 @@ def store_outcome(
             session, kr, objective, now_ts=now, thresholds=tracker.thresholds
         )
         deliveries = raise_alerts(
-            session, tracker.routing, kr=kr, objective=objective, evaluation=evaluation,
-            now_ts=now, sample_ts=scheduled_ts if measurement is not None else None,
+            session,
+            tracker.routing,
+            kr=kr,
+            objective=objective,
+            evaluation=evaluation,
+            now_ts=now,
+            sample_ts=scheduled_ts if measurement is not None else None,
         )
         session.commit()
     if deliveries:
@@ -155,8 +160,9 @@ def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
     start = int(entry.objective.period_bounds()[0].timestamp())
     with Session(tracker.engine) as session:
         existing = session.exec(
-            select(func.count()).where(Sample.key_result_id == kr_id, col(Sample.ts) >= start,
-                                       col(Sample.ts) <= until_ts)
+            select(func.count()).where(
+                Sample.key_result_id == kr_id, col(Sample.ts) >= start, col(Sample.ts) <= until_ts
+            )
         ).one()
     points: list[Measurement] = []
     step = entry.schedule.approx_interval_seconds()

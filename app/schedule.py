@@ -86,13 +86,17 @@ class Schedule:
         assert self.cron is not None
         it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=UTC))
         instants = [it.get_next(datetime) for _ in range(_CRON_GAP_SAMPLE)]
-        return int(max((b - a).total_seconds() for a, b in zip(instants, instants[1:], strict=False)))
+        return int(
+            max((b - a).total_seconds() for a, b in zip(instants, instants[1:], strict=False))
+        )
 
     def trigger(self) -> BaseTrigger:
         """Return the APScheduler trigger that fires at exactly these instants."""
         if self.interval_seconds is not None:
             return IntervalTrigger(
-                seconds=self.interval_seconds, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC
+                seconds=self.interval_seconds,
+                start_date=datetime(1970, 1, 1, tzinfo=UTC),
+                timezone=UTC,
             )
         assert self.cron is not None
         return CroniterTrigger(self.cron)

@@ -25,8 +25,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, func, select
 
-from app.durations import parse_duration
 from app.delivery import DeliveryWorker
+from app.durations import parse_duration
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.models import SamplingAttempt
@@ -78,12 +78,20 @@ class SamplingScheduler:
             assert entry.schedule is not None
             grace = max(30, entry.schedule.approx_interval_seconds() // 2)
             self.scheduler.add_job(
-                self.run_sample, entry.schedule.trigger(), args=[kr_id], id=f"sample:{kr_id}",
-                name=f"sample {kr_id}", replace_existing=True, misfire_grace_time=grace,
+                self.run_sample,
+                entry.schedule.trigger(),
+                args=[kr_id],
+                id=f"sample:{kr_id}",
+                name=f"sample {kr_id}",
+                replace_existing=True,
+                misfire_grace_time=grace,
             )
         self.scheduler.add_job(
-            self.reevaluate, IntervalTrigger(seconds=parse_duration(self.settings.reevaluate_every)),
-            id="reevaluate", replace_existing=True, misfire_grace_time=60,
+            self.reevaluate,
+            IntervalTrigger(seconds=parse_duration(self.settings.reevaluate_every)),
+            id="reevaluate",
+            replace_existing=True,
+            misfire_grace_time=60,
         )
         self.scheduler.add_job(self.catch_up, id="catch-up", replace_existing=True)
         self.scheduler.start()
@@ -94,16 +102,18 @@ class SamplingScheduler:
         with Session(self.tracker.engine) as session:
             latest = dict(
                 session.exec(
-                    select(SamplingAttempt.key_result_id, func.max(col(SamplingAttempt.scheduled_ts)))
-                    .group_by(col(SamplingAttempt.key_result_id))
+                    select(
+                        SamplingAttempt.key_result_id, func.max(col(SamplingAttempt.scheduled_ts))
+                    ).group_by(col(SamplingAttempt.key_result_id))
                 ).all()
             )
         for kr_id, entry in self.tracker.entries.items():
             if self.tracker.is_polled(kr_id) and entry.schedule is not None:
                 instant = entry.schedule.instant_at_or_before(now)
                 if latest.get(kr_id) is None or latest[kr_id] < instant:
-                    self.scheduler.add_job(self.run_sample, args=[kr_id], id=f"catch-up:{kr_id}",
-                                           replace_existing=True)
+                    self.scheduler.add_job(
+                        self.run_sample, args=[kr_id], id=f"catch-up:{kr_id}", replace_existing=True
+                    )
 
     def run_sample(self, kr_id: str) -> SampleOutcome | None:
         """Sample one Key Result for its latest scheduled instant, unless its source backs off."""
@@ -112,12 +122,19 @@ class SamplingScheduler:
         now = self.tracker.now()
         backoff = self.backoffs.setdefault(entry.connector, Backoff())
         if now < backoff.next_allowed_ts:
-            log.info("skipping %s: connector %s backs off until %s", kr_id, entry.connector,
-                     backoff.next_allowed_ts)
+            log.info(
+                "skipping %s: connector %s backs off until %s",
+                kr_id,
+                entry.connector,
+                backoff.next_allowed_ts,
+            )
             return None
         outcome = sample_key_result(
-            self.tracker, kr_id, scheduled_ts=entry.schedule.instant_at_or_before(now),
-            pool=self._pool(entry.connector), timeout=self.settings.attempt_timeout_seconds,
+            self.tracker,
+            kr_id,
+            scheduled_ts=entry.schedule.instant_at_or_before(now),
+            pool=self._pool(entry.connector),
+            timeout=self.settings.attempt_timeout_seconds,
         )
         self._note(entry.connector, outcome, interval=entry.schedule.approx_interval_seconds())
         return outcome
@@ -131,13 +148,22 @@ class SamplingScheduler:
             backoff.failures += 1
             delay = min(self.backoff_max, min(interval, 60) * 2 ** (backoff.failures - 1))
             backoff.next_allowed_ts = self.tracker.now() + delay
-            log.warning("connector %s failed %d time(s) in a row (%s); next try in %d s",
-                        connector, backoff.failures, outcome.error, delay)
+            log.warning(
+                "connector %s failed %d time(s) in a row (%s); next try in %d s",
+                connector,
+                backoff.failures,
+                outcome.error,
+                delay,
+            )
 
     def reevaluate(self) -> None:
         """Re-evaluate every Key Result: status moves with time even without new data."""
-        reevaluate_all(self.tracker.engine, thresholds=self.tracker.thresholds,
-                       now_ts=self.tracker.now(), routing=self.tracker.routing)
+        reevaluate_all(
+            self.tracker.engine,
+            thresholds=self.tracker.thresholds,
+            now_ts=self.tracker.now(),
+            routing=self.tracker.routing,
+        )
         self.tracker.notify_outbox()
 
     def shutdown(self) -> None:
@@ -192,7 +218,9 @@ class LeaderElectedScheduler:
     def _start_delivery(self) -> None:
         config = self.tracker.loaded.config
         self.delivery = DeliveryWorker(
-            self.tracker.engine, webhooks=config.webhooks, alerts=config.alerts,
+            self.tracker.engine,
+            webhooks=config.webhooks,
+            alerts=config.alerts,
             clock=self.tracker.clock,
         )
         self.delivery.start()

@@ -97,7 +97,9 @@ def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
     )
 
 
-def list_attempts(session: Session, key_result_id: str, *, limit: int = 50) -> Sequence[SamplingAttempt]:
+def list_attempts(
+    session: Session, key_result_id: str, *, limit: int = 50
+) -> Sequence[SamplingAttempt]:
     """Return the latest attempts of a Key Result, newest first."""
     return session.exec(
         select(SamplingAttempt)
@@ -196,14 +198,19 @@ def sample_points(
     if not count:
         return []
     if count <= max_points:
-        rows = session.exec(select(Sample.ts, Sample.value).where(*where).order_by(col(Sample.ts))).all()
+        rows = session.exec(
+            select(Sample.ts, Sample.value).where(*where).order_by(col(Sample.ts))
+        ).all()
         return [SamplePoint(t, v, v, v, 1) for t, v in rows]
     width = max(1, math.ceil((high - low + 1) / max_points))
     bucket = ((col(Sample.ts) - low) // width).label("bucket")
     buckets = session.execute(
         sa_select(
-            func.min(Sample.ts), func.avg(Sample.value), func.min(Sample.value),
-            func.max(Sample.value), func.count(),
+            func.min(Sample.ts),
+            func.avg(Sample.value),
+            func.min(Sample.value),
+            func.max(Sample.value),
+            func.count(),
         )
         .where(*where)
         .group_by(bucket)
@@ -233,6 +240,46 @@ def list_key_results(
     if not include_archived:
         query = query.where(col(KeyResult.archived_ts).is_(None))
     return session.exec(query).all()
+
+
+SUMMARY_COLUMNS = tuple(
+    col(column)
+    for column in (
+        KeyResult.id,
+        KeyResult.objective_id,
+        KeyResult.title,
+        KeyResult.unit,
+        KeyResult.direction,
+        KeyResult.baseline_value,
+        KeyResult.target_value,
+        KeyResult.band_low,
+        KeyResult.band_high,
+        KeyResult.current_value,
+        KeyResult.current_ts,
+        KeyResult.progress,
+        KeyResult.expected_progress,
+        KeyResult.status,
+        KeyResult.status_reason,
+    )
+)
+
+
+def key_result_summaries(
+    session: Session, *, objective_id: str | None = None, include_archived: bool = False
+) -> Sequence[Any]:
+    """Return only the listing columns of Key Results, in file order.
+
+    Listings of a thousand Key Results spend their time building ORM objects and reading
+    JSON columns they never show; plain rows of the needed columns avoid both.
+    """
+    query = sa_select(*SUMMARY_COLUMNS).order_by(
+        col(KeyResult.objective_id), col(KeyResult.position)
+    )
+    if objective_id is not None:
+        query = query.where(col(KeyResult.objective_id) == objective_id)
+    if not include_archived:
+        query = query.where(col(KeyResult.archived_ts).is_(None))
+    return session.execute(query).all()
 
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:

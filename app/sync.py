@@ -75,8 +75,12 @@ def key_result_fields(
     }
 
 
-_REVISED = {"target_spec": "target", "baseline_spec": "baseline", "band_low": "band_low",
-            "band_high": "band_high"}
+_REVISED = {
+    "target_spec": "target",
+    "baseline_spec": "baseline",
+    "band_low": "band_low",
+    "band_high": "band_high",
+}
 
 
 def _apply(row: Any, fields: dict[str, Any]) -> bool:

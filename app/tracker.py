@@ -138,6 +138,7 @@ def open_tracker(
     tracker = Tracker(loaded, make_engine(url), clock=clock)
     tracker.sync()
     # Definitions may have changed (targets, periods): bring every stored status up to date.
-    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(),
-                   routing=tracker.routing)
+    reevaluate_all(
+        tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(), routing=tracker.routing
+    )
     return tracker

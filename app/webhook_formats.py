@@ -263,17 +263,30 @@ def alertmanager_alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def make_test_event(webhook_name: str, *, at_ts: int, public_url: str) -> dict[str, Any]:
     """Return a `krtracker.test` event in the generic shape, so every format can render it."""
-    kr = {"id": "krtracker-test", "title": f"Test event for webhook {webhook_name}", "unit": "",
-          "direction": "increase"}
+    kr = {
+        "id": "krtracker-test",
+        "title": f"Test event for webhook {webhook_name}",
+        "unit": "",
+        "direction": "increase",
+    }
     return {
         "type": TEST_EVENT,
         "timestamp": _iso(datetime.fromtimestamp(at_ts, UTC)),
         "data": {
-            "key_result": kr, "objective": {"id": "krtracker-test", "title": "krtracker test"},
-            "team": None, "condition": None, "firing_since": None, "repeat": False,
-            "status": "on_track", "previous_status": None,
+            "key_result": kr,
+            "objective": {"id": "krtracker-test", "title": "krtracker test"},
+            "team": None,
+            "condition": None,
+            "firing_since": None,
+            "repeat": False,
+            "status": "on_track",
+            "previous_status": None,
             "status_reason": f"sent from POST /api/v1/webhooks/{webhook_name}/test",
-            "value": None, "target": None, "baseline": None, "progress": None, "forecast": None,
+            "value": None,
+            "target": None,
+            "baseline": None,
+            "progress": None,
+            "forecast": None,
             "link": f"{public_url.rstrip('/')}/api/v1/webhooks/{webhook_name}",
         },
     }

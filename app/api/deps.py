@@ -43,7 +43,9 @@ def _token_scopes(tracker: Tracker, presented: str) -> set[str] | None:
     return found
 
 
-def _require(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str) -> None:
+def _require(
+    tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str
+) -> None:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise HTTPException(401, f"a bearer token with {scope} scope is required", challenge)

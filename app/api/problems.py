@@ -47,8 +47,13 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 def _title(status: int) -> str:
     return {
-        400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-        405: "Method not allowed", 409: "Conflict", 422: "Invalid request",
+        400: "Bad request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        422: "Invalid request",
     }.get(status, "Error")
 
 

@@ -148,9 +148,13 @@ class RevisionOut(BaseModel):
     note: str | None
 
 
-def summary_of(kr: KeyResult) -> dict[str, Any]:
-    """Return the summary fields of a Key Result row."""
-    band = [kr.band_low, kr.band_high] if kr.band_low is not None and kr.band_high is not None else None
+def summary_of(kr: Any) -> dict[str, Any]:
+    """Return the summary fields of a Key Result (an ORM object or a row of its columns)."""
+    band = (
+        [kr.band_low, kr.band_high]
+        if kr.band_low is not None and kr.band_high is not None
+        else None
+    )
     return {
         "id": kr.id,
         "objective_id": kr.objective_id,
@@ -160,7 +164,7 @@ def summary_of(kr: KeyResult) -> dict[str, Any]:
         "baseline": kr.baseline_value,
         "target": kr.target_value,
         "band": band,
-        "current": CurrentValue(value=kr.current_value, at=iso(kr.current_ts)),
+        "current": {"value": kr.current_value, "at": iso(kr.current_ts)},
         "progress": kr.progress,
         "expected_progress": kr.expected_progress,
         "status": kr.status,
@@ -171,7 +175,9 @@ def summary_of(kr: KeyResult) -> dict[str, Any]:
 def check_in_out(row: CheckIn) -> CheckInOut:
     """Return the API shape of a check-in row."""
     assert row.id is not None
-    return CheckInOut(id=row.id, at=iso(row.ts), confidence=row.confidence, note=row.note, author=row.author)  # type: ignore[arg-type]
+    return CheckInOut(
+        id=row.id, at=iso(row.ts), confidence=row.confidence, note=row.note, author=row.author
+    )  # type: ignore[arg-type]
 
 
 def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
@@ -180,8 +186,12 @@ def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
     if kr.forecast:
         f = kr.forecast
         forecast = ForecastOut(
-            at=iso(f["at_ts"]), value=f["value"], low=f["low"], high=f["high"],  # type: ignore[arg-type]
-            points=f["points"], slope_per_day=f["slope_per_day"],
+            at=iso(f["at_ts"]),
+            value=f["value"],
+            low=f["low"],
+            high=f["high"],  # type: ignore[arg-type]
+            points=f["points"],
+            slope_per_day=f["slope_per_day"],
         )
     return KeyResultDetail(
         **summary_of(kr),
@@ -198,23 +208,30 @@ def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
     )
 
 
-def objective_out(objective: Objective, key_results: list[KeyResult]) -> ObjectiveOut:
-    """Return the API shape of an objective and its Key Results."""
-    return ObjectiveOut(
-        id=objective.id,
-        title=objective.title,
-        owner=objective.owner,
-        team=objective.team,
-        parent_id=objective.parent_id,
-        description=objective.description,
-        period_start=iso(objective.period_start_ts),  # type: ignore[arg-type]
-        period_end=iso(objective.period_end_ts),  # type: ignore[arg-type]
-        key_results=[KeyResultSummary(**summary_of(kr)) for kr in key_results],
-    )
+def objective_out(objective: Objective, key_results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the API shape of an objective and its Key Results' summaries (plain data).
+
+    The route's response model validates it once; building models here too doubled the cost.
+    """
+    return {
+        "id": objective.id,
+        "title": objective.title,
+        "owner": objective.owner,
+        "team": objective.team,
+        "parent_id": objective.parent_id,
+        "description": objective.description,
+        "period_start": iso(objective.period_start_ts),
+        "period_end": iso(objective.period_end_ts),
+        "key_results": key_results,
+    }
 
 
 def revision_out(row: TargetRevision) -> RevisionOut:
     """Return the API shape of a revision row."""
     return RevisionOut(
-        field=row.field_name, old=row.old_value, new=row.new_value, at=iso(row.ts), note=row.note  # type: ignore[arg-type]
+        field=row.field_name,
+        old=row.old_value,
+        new=row.new_value,
+        at=iso(row.ts),
+        note=row.note,  # type: ignore[arg-type]
     )

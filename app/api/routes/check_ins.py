@@ -29,8 +29,11 @@ def post_check_in(
     row = add_check_in(
         session,
         CheckIn(
-            key_result_id=key_result_id, ts=tracker.now(), confidence=body.confidence,
-            note=body.note, author=body.author,
+            key_result_id=key_result_id,
+            ts=tracker.now(),
+            confidence=body.confidence,
+            note=body.note,
+            author=body.author,
         ),
     )
     session.commit()

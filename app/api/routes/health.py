@@ -23,5 +23,7 @@ def readyz(session: SessionDep) -> JSONResponse:
     try:
         database_ready(session)
     except Exception as exc:  # any database failure means not ready
-        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(exc).__name__}, status_code=503
+        )
     return JSONResponse({"status": "ready"})

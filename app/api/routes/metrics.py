@@ -39,14 +39,17 @@ class KeyResultCollector(Collector):
             )
         }
         status = GaugeMetricFamily(
-            "krtracker_key_result_status", "1 for the Key Result's current status, else 0.",
+            "krtracker_key_result_status",
+            "1 for the Key Result's current status, else 0.",
             labels=[*LABELS, "status"],
         )
         for kr in list_key_results(self.session):
             labels = [kr.id, kr.objective_id, teams.get(kr.objective_id, "")]
             for name, value in (
-                ("value", kr.current_value), ("target", kr.target_value),
-                ("baseline", kr.baseline_value), ("progress", kr.progress),
+                ("value", kr.current_value),
+                ("target", kr.target_value),
+                ("baseline", kr.baseline_value),
+                ("progress", kr.progress),
                 ("expected_progress", kr.expected_progress),
                 ("last_sample_timestamp_seconds", kr.current_ts),
             ):

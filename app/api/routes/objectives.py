@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
 from app.api.deps import ReadAccess, SessionDep
-from app.api.schemas import ObjectiveOut, objective_out
-from app.models import KeyResult, Objective
-from app.store import list_key_results, list_objectives
+from app.api.schemas import ObjectiveOut, objective_out, summary_of
+from app.models import Objective
+from app.store import key_result_summaries, list_objectives
 
 router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[ReadAccess])
 
 
-@router.get("")
-def get_objectives(session: SessionDep, include_archived: bool = False) -> list[ObjectiveOut]:
+@router.get("", response_model=list[ObjectiveOut])
+def get_objectives(session: SessionDep, include_archived: bool = False) -> list[dict[str, Any]]:
     """List objectives in file order, each with its Key Results."""
-    by_objective: dict[str, list[KeyResult]] = defaultdict(list)
-    for kr in list_key_results(session, include_archived=include_archived):
-        by_objective[kr.objective_id].append(kr)
+    by_objective: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in key_result_summaries(session, include_archived=include_archived):
+        by_objective[row.objective_id].append(summary_of(row))
     return [
         objective_out(o, by_objective[o.id])
         for o in list_objectives(session, include_archived=include_archived)
     ]
 
 
-@router.get("/{objective_id}")
-def get_objective(objective_id: str, session: SessionDep) -> ObjectiveOut:
+@router.get("/{objective_id}", response_model=ObjectiveOut)
+def get_objective(objective_id: str, session: SessionDep) -> dict[str, Any]:
     """Return one objective with its Key Results."""
     objective = session.get(Objective, objective_id)
     if objective is None:
         raise HTTPException(404, f"no objective with id {objective_id!r}")
-    krs = list_key_results(session, objective_id=objective_id, include_archived=objective.archived_ts is not None)
-    return objective_out(objective, list(krs))
+    rows = key_result_summaries(
+        session, objective_id=objective_id, include_archived=objective.archived_ts is not None
+    )
+    return objective_out(objective, [summary_of(row) for row in rows])

@@ -48,22 +48,34 @@ def get_samples(
 
 
 @router.post("/values", status_code=201, dependencies=[WriteAccess])
-def post_value(key_result_id: str, body: ValueIn, session: SessionDep, tracker: TrackerDep) -> ValueOut:
+def post_value(
+    key_result_id: str, body: ValueIn, session: SessionDep, tracker: TrackerDep
+) -> ValueOut:
     """Record a value for a manual Key Result and re-evaluate it."""
     get_key_result_or_404(session, key_result_id)
     if not tracker.accepts_manual_values(key_result_id):
         raise HTTPException(
-            409, f"Key Result {key_result_id!r} is sampled from its data source; values cannot be posted"
+            409,
+            f"Key Result {key_result_id!r} is sampled from its data source; "
+            "values cannot be posted",
         )
     at = _ts(body.at, "body.at") if body.at else tracker.now()
     assert at is not None
     if at > tracker.now() + 300:
         raise HTTPException(422, "body.at: must not be in the future")
     outcome = store_manual_value(
-        tracker, kr_id=key_result_id, ts=at, value=body.value,
-        numerator=body.numerator, denominator=body.denominator, note=body.note,
+        tracker,
+        kr_id=key_result_id,
+        ts=at,
+        value=body.value,
+        numerator=body.numerator,
+        denominator=body.denominator,
+        note=body.note,
     )
     return ValueOut(
-        key_result_id=key_result_id, at=iso(at), value=body.value,  # type: ignore[arg-type]
-        status=outcome.status, status_reason=outcome.status_reason,
+        key_result_id=key_result_id,
+        at=iso(at),
+        value=body.value,  # type: ignore[arg-type]
+        status=outcome.status,
+        status_reason=outcome.status_reason,
     )

@@ -221,8 +221,12 @@ def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOu
     now = tracker.now()
     # The empty Key Result id cannot clash with a real one (ids are non-empty slugs).
     delivery = Delivery(
-        event_id=f"evt_{uuid.uuid4().hex}", webhook=name, event_type=TEST_EVENT, key_result_id="",
-        created_ts=now, next_attempt_ts=now,
+        event_id=f"evt_{uuid.uuid4().hex}",
+        webhook=name,
+        event_type=TEST_EVENT,
+        key_result_id="",
+        created_ts=now,
+        next_attempt_ts=now,
         payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.public_url),
     )
     session.add(delivery)
