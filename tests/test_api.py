@@ -210,3 +210,20 @@ def test_health_and_openapi(client: TestClient) -> None:
                  "/api/v1/key-results/{key_result_id}/check-ins",
                  "/api/v1/key-results/{key_result_id}/revisions"):
         assert path in paths, path
+
+
+def test_listings_match_their_declared_models(client: TestClient) -> None:
+    """The fast listings still validate against the response models the OpenAPI spec declares."""
+    from pydantic import TypeAdapter
+
+    from app.api.schemas import KeyResultSummary, ObjectiveOut
+
+    client.post("/api/v1/key-results/coverage/values", json={"value": 70}, headers=AUTH)
+    objectives = client.get("/api/v1/objectives").json()
+    parsed = TypeAdapter(list[ObjectiveOut]).validate_python(objectives)
+    assert TypeAdapter(list[ObjectiveOut]).dump_python(parsed, mode="json") == objectives
+    summaries = client.get("/api/v1/key-results").json()
+    parsed_krs = TypeAdapter(list[KeyResultSummary]).validate_python(summaries)
+    assert TypeAdapter(list[KeyResultSummary]).dump_python(parsed_krs, mode="json") == summaries
+    schema = client.get("/openapi.json").json()["paths"]["/api/v1/objectives"]["get"]
+    assert "ObjectiveOut" in str(schema["responses"]["200"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import CheckIn, KeyResult, Objective, TargetRevision
@@ -148,6 +151,22 @@ class RevisionOut(BaseModel):
     note: str | None
 
 
+def iso_text(ts: int | None) -> str | None:
+    """Return a UNIX timestamp as ISO 8601 UTC text, as pydantic writes aware datetimes."""
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def listing_response(payload: Any) -> Response:
+    """Serialise a listing of plain data once, without a model per row.
+
+    Listings of a thousand Key Results spent half their time building and validating one
+    pydantic model per row; the shape is still declared by the route's `response_model`
+    (and pinned by tests), and `allow_nan=False` keeps NaN out of the JSON.
+    """
+    body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")
+
+
 def summary_of(kr: Any) -> dict[str, Any]:
     """Return the summary fields of a Key Result (an ORM object or a row of its columns)."""
     band = (
@@ -164,7 +183,7 @@ def summary_of(kr: Any) -> dict[str, Any]:
         "baseline": kr.baseline_value,
         "target": kr.target_value,
         "band": band,
-        "current": {"value": kr.current_value, "at": iso(kr.current_ts)},
+        "current": {"value": kr.current_value, "at": iso_text(kr.current_ts)},
         "progress": kr.progress,
         "expected_progress": kr.expected_progress,
         "status": kr.status,
@@ -220,8 +239,8 @@ def objective_out(objective: Objective, key_results: list[dict[str, Any]]) -> di
         "team": objective.team,
         "parent_id": objective.parent_id,
         "description": objective.description,
-        "period_start": iso(objective.period_start_ts),
-        "period_end": iso(objective.period_end_ts),
+        "period_start": iso_text(objective.period_start_ts),
+        "period_end": iso_text(objective.period_end_ts),
         "key_results": key_results,
     }
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
-from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of, summary_of
+from app.api.schemas import (
+    KeyResultDetail,
+    KeyResultSummary,
+    detail_of,
+    listing_response,
+    summary_of,
+)
 from app.store import key_result_summaries, list_check_ins
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
@@ -17,12 +21,12 @@ router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[Re
 @router.get("", response_model=list[KeyResultSummary])
 def get_key_results(
     session: SessionDep, objective_id: str | None = None, include_archived: bool = False
-) -> list[dict[str, Any]]:
+) -> Response:
     """List Key Results, optionally of one objective."""
     rows = key_result_summaries(
         session, objective_id=objective_id, include_archived=include_archived
     )
-    return [summary_of(row) for row in rows]
+    return listing_response([summary_of(row) for row in rows])
 
 
 @router.get("/{key_result_id}")

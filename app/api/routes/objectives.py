@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from app.api.deps import ReadAccess, SessionDep
-from app.api.schemas import ObjectiveOut, objective_out, summary_of
+from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of
 from app.models import Objective
 from app.store import key_result_summaries, list_objectives
 
@@ -16,15 +16,17 @@ router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[Read
 
 
 @router.get("", response_model=list[ObjectiveOut])
-def get_objectives(session: SessionDep, include_archived: bool = False) -> list[dict[str, Any]]:
+def get_objectives(session: SessionDep, include_archived: bool = False) -> Response:
     """List objectives in file order, each with its Key Results."""
     by_objective: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in key_result_summaries(session, include_archived=include_archived):
         by_objective[row.objective_id].append(summary_of(row))
-    return [
-        objective_out(o, by_objective[o.id])
-        for o in list_objectives(session, include_archived=include_archived)
-    ]
+    return listing_response(
+        [
+            objective_out(o, by_objective[o.id])
+            for o in list_objectives(session, include_archived=include_archived)
+        ]
+    )
 
 
 @router.get("/{objective_id}", response_model=ObjectiveOut)
