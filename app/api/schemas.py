@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,10 +161,46 @@ def listing_response(payload: Any) -> Response:
 
     Listings of a thousand Key Results spent half their time building and validating one
     pydantic model per row; the shape is still declared by the route's `response_model`
-    (and pinned by tests), and `allow_nan=False` keeps NaN out of the JSON.
+    (and pinned by tests).
     """
-    body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
-    return Response(body, media_type="application/json")
+    # orjson writes NaN and infinities as null; the progress engine never stores them anyway.
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def summary_of_row(row: Any) -> dict[str, Any]:
+    """Return the summary fields from a row of `store.SUMMARY_COLUMNS` (the listing fast path)."""
+    (
+        kr_id,
+        objective_id,
+        title,
+        unit,
+        direction,
+        baseline,
+        target,
+        band_low,
+        band_high,
+        current_value,
+        current_ts,
+        progress,
+        expected,
+        status,
+        reason,
+    ) = row
+    return {
+        "id": kr_id,
+        "objective_id": objective_id,
+        "title": title,
+        "unit": unit,
+        "direction": direction,
+        "baseline": baseline,
+        "target": target,
+        "band": [band_low, band_high] if band_low is not None and band_high is not None else None,
+        "current": {"value": current_value, "at": iso_text(current_ts)},
+        "progress": progress,
+        "expected_progress": expected,
+        "status": status,
+        "status_reason": reason,
+    }
 
 
 def summary_of(kr: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.api.schemas import (
     KeyResultSummary,
     detail_of,
     listing_response,
-    summary_of,
+    summary_of_row,
 )
 from app.store import key_result_summaries, list_check_ins
 
@@ -26,7 +26,7 @@ def get_key_results(
     rows = key_result_summaries(
         session, objective_id=objective_id, include_archived=include_archived
     )
-    return listing_response([summary_of(row) for row in rows])
+    return listing_response([summary_of_row(row) for row in rows])
 
 
 @router.get("/{key_result_id}")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response
 
 from app.api.deps import ReadAccess, SessionDep
-from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of
+from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
 from app.models import Objective
 from app.store import key_result_summaries, list_objectives
 
@@ -20,7 +20,7 @@ def get_objectives(session: SessionDep, include_archived: bool = False) -> Respo
     """List objectives in file order, each with its Key Results."""
     by_objective: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in key_result_summaries(session, include_archived=include_archived):
-        by_objective[row.objective_id].append(summary_of(row))
+        by_objective[row.objective_id].append(summary_of_row(row))
     return listing_response(
         [
             objective_out(o, by_objective[o.id])
@@ -38,4 +38,4 @@ def get_objective(objective_id: str, session: SessionDep) -> dict[str, Any]:
     rows = key_result_summaries(
         session, objective_id=objective_id, include_archived=objective.archived_ts is not None
     )
-    return objective_out(objective, [summary_of(row) for row in rows])
+    return objective_out(objective, [summary_of_row(row) for row in rows])
