@@ -66,9 +66,7 @@ def check_expression(language: PathLanguage, expression: str) -> None:
         raise ValueError(f"{expression!r} is not a valid {language} expression: {exc}") from None
 
 
-def find_values(
-    language: PathLanguage, expression: str, document: Any, *, where: str
-) -> list[Any]:
+def find_values(language: PathLanguage, expression: str, document: Any, *, where: str) -> list[Any]:
     """Return every value `expression` selects in `document`.
 
     A JMESPath result that is a list (a projection such as `items[*].n`) counts as that
