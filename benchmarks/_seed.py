@@ -159,7 +159,7 @@ def _load_postgres(url: str, plan: Plan, *, chunk: int = 20_000) -> None:
         conn.execute("VACUUM ANALYZE samples")
 
 
-# What-if for the samples query (see docs/benchmarks_api.md): an index that holds `value`, so
+# What-if for the samples query (see docs/benchmarks.md): an index that holds `value`, so
 # bucketing reads the index alone instead of one table row per sample.
 
 def seed(config: Path, *, plan: Plan, url: str) -> dict[str, float]:
