@@ -139,7 +139,7 @@ def state_from_json(data: dict[str, Any] | None) -> AlertState:
     )
 
 
-def _references(
+def references(
     session: Session, kr: KeyResult, objective: Objective, sample_ts: int
 ) -> tuple[float | None, float | None]:
     """Return the sample before `sample_ts` and the period's best value up to it."""
@@ -206,25 +206,25 @@ def event_payload(
     }
 
 
-def raise_alerts(
-    session: Session,
+def step_alerts(
     routing: AlertRouting,
+    state: AlertState,
     *,
     kr: KeyResult,
     objective: Objective,
     evaluation: Evaluation,
     now_ts: int,
     sample_ts: int | None,
-) -> list[Delivery]:
-    """Step the rules for `kr` and add a delivery per (event, matching webhook); caller commits."""
+    previous: float | None,
+    best: float | None,
+) -> tuple[AlertState, list[dict[str, Any]]]:
+    """Step `kr`'s rules from `state`; return the next state and the outbox rows to insert.
+
+    No I/O: `raise_alerts` and `app.recorder` read the state and write the rows.
+    """
     policy = routing.policies.get(kr.id)
     if policy is None:
-        return []
-    row = session.get(AlertStateRow, kr.id)
-    state = state_from_json(row.state if row else None)
-    previous = best = None
-    if sample_ts is not None:
-        previous, best = _references(session, kr, objective, sample_ts)
+        return state, []
     observation = Observation(
         now=now_ts,
         status=evaluation.status,
@@ -237,28 +237,65 @@ def raise_alerts(
         forecast_value=evaluation.forecast.value if evaluation.forecast else None,
     )
     new_state, events = step(policy, state, observation)
-    if row is None:
-        row = AlertStateRow(key_result_id=kr.id, state={}, updated_ts=now_ts)
-    row.state = state_to_json(new_state)
-    row.updated_ts = now_ts
-    session.add(row)
-    deliveries = []
+    rows = []
     for event in events:
         payload = event_payload(
             event, kr=kr, objective=objective, evaluation=evaluation, routing=routing, policy=policy
         )
         event_id = f"evt_{uuid.uuid4().hex}"
-        for webhook in routing.webhooks_for(event, objective.id):
-            delivery = Delivery(
-                event_id=event_id,
-                webhook=webhook.name,
-                event_type=event.type.value,
-                key_result_id=kr.id,
-                payload=payload,
-                created_ts=now_ts,
-                sample_ts=sample_ts,
-                next_attempt_ts=now_ts,
-            )
-            session.add(delivery)
-            deliveries.append(delivery)
+        rows += [
+            {
+                "event_id": event_id,
+                "webhook": webhook.name,
+                "event_type": event.type.value,
+                "key_result_id": kr.id,
+                "payload": payload,
+                "created_ts": now_ts,
+                "sample_ts": sample_ts,
+                "next_attempt_ts": now_ts,
+                "attempts": 0,
+                "state": "pending",
+            }
+            for webhook in routing.webhooks_for(event, objective.id)
+        ]
+    return new_state, rows
+
+
+def raise_alerts(
+    session: Session,
+    routing: AlertRouting,
+    *,
+    kr: KeyResult,
+    objective: Objective,
+    evaluation: Evaluation,
+    now_ts: int,
+    sample_ts: int | None,
+) -> list[Delivery]:
+    """Step the rules for `kr` and add a delivery per (event, matching webhook); caller commits."""
+    if kr.id not in routing.policies:
+        return []
+    row = session.get(AlertStateRow, kr.id)
+    previous = best = None
+    if sample_ts is not None:
+        previous, best = references(session, kr, objective, sample_ts)
+    new_state, delivery_rows = step_alerts(
+        routing,
+        state_from_json(row.state if row else None),
+        kr=kr,
+        objective=objective,
+        evaluation=evaluation,
+        now_ts=now_ts,
+        sample_ts=sample_ts,
+        previous=previous,
+        best=best,
+    )
+    # updated_ts says when the rules' state last changed (as `app.recorder` keeps it).
+    saved = state_to_json(new_state)
+    if row is None:
+        session.add(AlertStateRow(key_result_id=kr.id, state=saved, updated_ts=now_ts))
+    elif row.state != saved:
+        row.state, row.updated_ts = saved, now_ts
+        session.add(row)
+    deliveries = [Delivery(**fields) for fields in delivery_rows]
+    session.add_all(deliveries)
     return deliveries

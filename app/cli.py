@@ -209,6 +209,16 @@ def sample(
         errors.print(f"--kr: {kr!r} is not a polled Key Result in {config}")
         tracker.close()
         raise typer.Exit(2)
+    # Polled samples have one writer (the recorder keeps their figures in memory), so a
+    # running scheduler must not be written past: take its lock or refuse.
+    lock = leader_lock_for(tracker.engine)
+    if not lock.try_acquire():
+        errors.print(
+            "a krtracker scheduler (serve or worker) is running on this database and samples on "
+            "schedule; stop it to sample by hand"
+        )
+        tracker.close()
+        raise typer.Exit(2)
     failed = 0
     for kr_id in targets:
         entry = tracker.entries[kr_id]
@@ -226,6 +236,7 @@ def sample(
         else:
             failed += 1
             console.print(f"{kr_id}: [red]{outcome.error_kind}[/]: {outcome.error}", soft_wrap=True)
+    lock.release()
     tracker.close()
     raise typer.Exit(1 if failed else 0)
 

@@ -6,7 +6,9 @@ from database rows, runs `progress.evaluate`, and writes the result back.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -16,7 +18,15 @@ from app.config import StatusConfig
 from app.domain import Aggregate, Direction, Status
 from app.durations import parse_duration
 from app.models import KeyResult, Objective
-from app.progress import Evaluation, KeyResultSpec, Thresholds, band_bounds, cutoff_ts, evaluate
+from app.progress import (
+    Evaluation,
+    KeyResultSpec,
+    LastAttempt,
+    Thresholds,
+    band_bounds,
+    cutoff_ts,
+    evaluate,
+)
 from app.store import (
     ViewRequest,
     last_attempt,
@@ -65,6 +75,46 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
     )
 
 
+def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) -> ViewRequest:
+    """Return which slices of the samples evaluating `spec` at `now_ts` reads."""
+    cutoff = cutoff_ts(spec, now_ts)
+    return ViewRequest(
+        start=spec.period_start,
+        cutoff=cutoff,
+        recent=thresholds.forecast_points,
+        window_start=cutoff - spec.aggregate_window if spec.aggregate_window else None,
+        band=band_bounds(spec)
+        if spec.direction.is_band and (spec.band or spec.target is not None)
+        else None,
+    )
+
+
+def evaluation_columns(
+    result: Evaluation, *, frozen_score: float | None, attempt: LastAttempt | None, now_ts: int
+) -> dict[str, Any]:
+    """Return the `key_results` state columns for an evaluation (what the API reads)."""
+    score = result.score
+    if result.status is Status.CLOSED and frozen_score is not None:
+        # The end-of-period score is frozen the first time the period is seen closed.
+        score = frozen_score
+    failed = attempt is not None and not attempt.ok
+    return {
+        "status": result.status.value,
+        "status_reason": result.reason,
+        "current_value": result.current_value,
+        "current_ts": result.current_ts,
+        "baseline_value": result.baseline,
+        "target_value": result.target,
+        "progress": result.progress,
+        "expected_progress": result.expected_progress,
+        "forecast": asdict(result.forecast) if result.forecast else None,
+        "final_score": score,
+        "last_error": attempt.reason if failed and attempt else None,
+        "last_error_ts": attempt.ts if failed and attempt else None,
+        "evaluated_ts": now_ts,
+    }
+
+
 def evaluate_key_result(
     session: Session,
     kr: KeyResult,
@@ -75,52 +125,37 @@ def evaluate_key_result(
 ) -> Evaluation:
     """Evaluate `kr` at `now_ts`, store the result on its row (caller commits) and return it."""
     spec = spec_from_rows(kr, objective)
-    request = ViewRequest(
-        start=spec.period_start,
-        cutoff=cutoff_ts(spec, now_ts),
-        recent=thresholds.forecast_points,
-        window_start=(cutoff_ts(spec, now_ts) - spec.aggregate_window)
-        if spec.aggregate_window
-        else None,
-        band=band_bounds(spec)
-        if spec.direction.is_band and (spec.band or spec.target is not None)
-        else None,
+    view = load_sample_view(
+        session, kr.id, view_request(spec, now_ts=now_ts, thresholds=thresholds)
     )
-    view = load_sample_view(session, kr.id, request)
     attempt = last_attempt(session, kr.id)
     result = evaluate(spec, view, now=now_ts, last_attempt=attempt, thresholds=thresholds)
-    result_score: float | None = result.score
-    if result.status is Status.CLOSED and kr.final_score is not None:
-        # The end-of-period score is frozen the first time the period is seen closed.
-        result_score = kr.final_score
-    kr.status = result.status.value
-    kr.status_reason = result.reason
-    kr.current_value = result.current_value
-    kr.current_ts = result.current_ts
-    kr.baseline_value = result.baseline
-    kr.target_value = result.target
-    kr.progress = result.progress
-    kr.expected_progress = result.expected_progress
-    kr.forecast = asdict(result.forecast) if result.forecast else None
-    kr.final_score = result_score
-    kr.last_error = attempt.reason if attempt and not attempt.ok else None
-    kr.last_error_ts = attempt.ts if attempt and not attempt.ok else None
-    kr.evaluated_ts = now_ts
+    columns = evaluation_columns(
+        result, frozen_score=kr.final_score, attempt=attempt, now_ts=now_ts
+    )
+    for name, value in columns.items():
+        setattr(kr, name, value)
     session.add(kr)
     return result
 
 
 def reevaluate_all(
-    engine: Engine, *, thresholds: Thresholds, now_ts: int, routing: AlertRouting | None = None
+    engine: Engine,
+    *,
+    thresholds: Thresholds,
+    now_ts: int,
+    routing: AlertRouting | None = None,
+    skip: Collection[str] = (),
 ) -> int:
     """Re-evaluate every active Key Result at `now_ts` (and run alert rules); return how many.
 
     Each Key Result commits on its own, so one failure cannot hold back the others' alerts.
     `expire_on_commit=False` keeps those commits from reloading every row one by one.
+    `skip` names Key Results another writer owns (the sampler's recorder re-evaluates those).
     """
     with Session(engine, expire_on_commit=False) as session:
         objectives = {o.id: o for o in list_objectives(session, include_archived=True)}
-        rows = list_key_results(session)
+        rows = [kr for kr in list_key_results(session) if kr.id not in skip]
         for kr in rows:
             objective = objectives[kr.objective_id]
             result = evaluate_key_result(

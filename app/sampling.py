@@ -2,6 +2,8 @@
 
 This is the one place where connector errors become data: a failed attempt is stored with
 its kind and reason and never as a number; the Key Result's status then says why.
+Polled Key Results are stored through the tracker's recorder (`app.recorder`); values people
+post for manual Key Results go through `store_outcome`, which reads the database each time.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, func, select
@@ -19,32 +20,14 @@ from sqlmodel import Session, col, func, select
 from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import DatabaseStateStore, add_attempt, upsert_sample
+from app.recorder import SampleOutcome, SampleToStore
+from app.store import add_attempt, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
 log = logging.getLogger(__name__)
 
 BACKFILL_MAX_POINTS = 10_000
-
-
-@dataclass(frozen=True)
-class SampleOutcome:
-    """What one sampling attempt stored: a value, or an error kind and reason."""
-
-    key_result_id: str
-    scheduled_ts: int
-    value: float | None
-    error_kind: str | None
-    error: str | None
-    status: str
-    status_reason: str
-    backfilled: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Return whether a value was stored."""
-        return self.error_kind is None
 
 
 class AttemptTimedOut(ConnectorError):
@@ -139,24 +122,20 @@ def store_outcome(
     )
 
 
-BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
+def fetch_backfill(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[Measurement] | None:
+    """Return the history to fill a new Key Result's period with, up to `until_ts`.
 
-
-def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
-    """Fill a Key Result's period up to `until_ts` from its connector's history, once.
-
-    Runs until it has succeeded once (a marker in the connector's state records that), and
-    only when the period has no samples yet. Returns the number of samples written.
+    None when there is nothing to do (no history support, or backfill already done); an
+    empty list when the period already has samples (the recorder then marks it done).
     """
     entry = tracker.entries[kr_id]
     if entry.connector is None or entry.schedule is None:
-        return 0
+        return None
     connector = tracker.connector(entry.connector)
     if not isinstance(connector, SupportsHistory):
-        return 0
-    marker = DatabaseStateStore(tracker.engine, entry.connector, tracker.clock)
-    if marker.load(BACKFILLED_KEY.format(kr_id=kr_id)):
-        return 0
+        return None
+    if tracker.recorder.backfill_done(kr_id, entry.connector):
+        return None
     start = int(entry.objective.period_bounds()[0].timestamp())
     with Session(tracker.engine) as session:
         existing = session.exec(
@@ -164,35 +143,18 @@ def backfill_key_result(tracker: Tracker, kr_id: str, *, until_ts: int) -> int:
                 Sample.key_result_id == kr_id, col(Sample.ts) >= start, col(Sample.ts) <= until_ts
             )
         ).one()
-    points: list[Measurement] = []
     step = entry.schedule.approx_interval_seconds()
     instants = entry.schedule.instants_between(
         max(start, until_ts - step * BACKFILL_MAX_POINTS), until_ts, limit=BACKFILL_MAX_POINTS
     )
-    if not existing and instants:
-        points = connector.history(
-            tracker.loaded.queries[kr_id],
-            start=datetime.fromtimestamp(instants[0], UTC),
-            end=datetime.fromtimestamp(instants[-1], UTC),
-            step_seconds=step,
-        )
-    now = tracker.now()
-    with Session(tracker.engine) as session:
-        for point in points:
-            upsert_sample(
-                session,
-                key_result_id=kr_id,
-                ts=int(point.at.timestamp()),
-                value=point.value,
-                numerator=point.numerator,
-                denominator=point.denominator,
-                source=f"{entry.connector} (backfill)",
-                details=point.details or None,
-                recorded_ts=now,
-            )
-        session.commit()
-    marker.save(BACKFILLED_KEY.format(kr_id=kr_id), {"ts": now, "points": len(points)})
-    return len(points)
+    if existing or not instants:
+        return []
+    return connector.history(
+        tracker.loaded.queries[kr_id],
+        start=datetime.fromtimestamp(instants[0], UTC),
+        end=datetime.fromtimestamp(instants[-1], UTC),
+        step_seconds=step,
+    )
 
 
 def sample_key_result(
@@ -204,7 +166,11 @@ def sample_key_result(
     timeout: float | None = None,
     backfill: bool = True,
 ) -> SampleOutcome:
-    """Measure one Key Result at its scheduled instant and store what happened."""
+    """Measure one Key Result at its scheduled instant and store what happened.
+
+    The first time, the period so far is backfilled from the connector's history (when it
+    has one), so a new Key Result starts with a baseline and a trend.
+    """
     entry = tracker.entries[kr_id]
     if entry.connector is None:
         raise LookupError(f"Key Result {kr_id!r} has no data source to sample")
@@ -213,10 +179,10 @@ def sample_key_result(
     started = time.perf_counter()
     measurement: Measurement | None = None
     error: ConnectorError | None = None
-    backfilled = 0
+    history = None
     if backfill:
         try:
-            backfilled = backfill_key_result(tracker, kr_id, until_ts=scheduled_ts - 1)
+            history = fetch_backfill(tracker, kr_id, until_ts=scheduled_ts - 1)
         except Exception as exc:  # the live sample matters more; backfill is tried again next time
             log.warning("backfill of %s failed (will retry): %s", kr_id, exc)
     try:
@@ -229,19 +195,17 @@ def sample_key_result(
         error = ConnectorError(
             f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}"
         )
-    duration_ms = int((time.perf_counter() - started) * 1000)
-    outcome = store_outcome(
-        tracker,
-        kr_id=kr_id,
-        scheduled_ts=scheduled_ts,
-        measurement=measurement,
-        error=error,
-        source=entry.connector,
-        duration_ms=duration_ms,
+    return tracker.recorder.record(
+        SampleToStore(
+            kr_id,
+            scheduled_ts,
+            entry.connector,
+            measurement=measurement,
+            error=error,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            backfill=history,
+        )
     )
-    if backfilled:
-        outcome = SampleOutcome(**{**outcome.__dict__, "backfilled": backfilled})
-    return outcome
 
 
 def store_manual_value(

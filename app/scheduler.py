@@ -157,12 +157,20 @@ class SamplingScheduler:
             )
 
     def reevaluate(self) -> None:
-        """Re-evaluate every Key Result: status moves with time even without new data."""
+        """Re-evaluate every Key Result: status moves with time even without new data.
+
+        Polled Key Results go through the recorder, which owns their alert state in this
+        process; the others (manual values, which any replica's API may write) are read
+        from the database.
+        """
+        polled = self.tracker.polled_ids()
+        self.tracker.recorder.reevaluate(polled)
         reevaluate_all(
             self.tracker.engine,
             thresholds=self.tracker.thresholds,
             now_ts=self.tracker.now(),
             routing=self.tracker.routing,
+            skip=set(polled),
         )
         self.tracker.notify_outbox()
 
@@ -205,6 +213,8 @@ class LeaderElectedScheduler:
             try:
                 if self.sampler is None and self.lock.try_acquire():
                     log.info("this process is now the scheduler leader")
+                    # Another leader may have written since this process last sampled.
+                    self.tracker.recorder.forget()
                     self._start_delivery()
                     self.sampler = SamplingScheduler(self.tracker)
                     self.sampler.start()

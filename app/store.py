@@ -7,18 +7,22 @@ docstring says otherwise.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, text
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from app.live_state import SeriesSummary
 from app.models import (
+    AlertStateRow,
     CheckIn,
     ConnectorState,
     KeyResult,
@@ -29,14 +33,36 @@ from app.models import (
 )
 from app.progress import LastAttempt, SampleView
 
+SAMPLE_COLUMNS = (
+    "key_result_id",
+    "ts",
+    "value",
+    "numerator",
+    "denominator",
+    "source",
+    "details",
+    "recorded_ts",
+)
 
-def _insert_for(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+@functools.cache
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], updated: tuple[str, ...]) -> Any:
+    """Build an insert-or-update statement once per dialect and table (bind parameters only).
+
+    Building it per row through the ORM cost more than running it (docs/benchmarks.md).
+    """
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={c: statement.excluded[c] for c in updated}
+    )
 
 
-def upsert_sample(
-    session: Session,
+def _connection(session: Session) -> Connection:
+    return session.connection()
+
+
+def sample_row(
     *,
     key_result_id: str,
     ts: int,
@@ -46,11 +72,11 @@ def upsert_sample(
     numerator: float | None = None,
     denominator: float | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Store a sample; a second sample for the same (Key Result, ts) replaces the first."""
+) -> dict[str, Any]:
+    """Return one `samples` row; refuses a non-finite value (NaN never becomes data)."""
     if not math.isfinite(value):
         raise ValueError(f"refusing to store non-finite value {value!r} for {key_result_id}")
-    row = {
+    return {
         "key_result_id": key_result_id,
         "ts": ts,
         "value": value,
@@ -60,17 +86,66 @@ def upsert_sample(
         "details": details,
         "recorded_ts": recorded_ts,
     }
-    statement = _insert_for(session)(Sample).values(**row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["key_result_id", "ts"],
-        set_={k: statement.excluded[k] for k in row if k not in ("key_result_id", "ts")},
+
+
+def upsert_samples(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store `sample_row`s in one statement; a second sample for (Key Result, ts) replaces it."""
+    if not rows:
+        return
+    connection = _connection(session)
+    statement = _upsert(
+        connection.dialect.name,
+        Sample.__table__,  # type: ignore[attr-defined]
+        ("key_result_id", "ts"),
+        SAMPLE_COLUMNS[2:],
     )
-    session.execute(statement)
+    connection.execute(statement, list(rows))
+
+
+def upsert_sample(session: Session, **row: Any) -> None:
+    """Store one sample (see `sample_row` for the fields)."""
+    upsert_samples(session, [sample_row(**row)])
+
+
+def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Record sampling attempts (successful or failed), given as column dicts."""
+    if rows:
+        table = SamplingAttempt.__table__  # type: ignore[attr-defined]
+        _connection(session).execute(table.insert(), list(rows))
 
 
 def add_attempt(session: Session, attempt: SamplingAttempt) -> None:
     """Record one sampling attempt (successful or failed)."""
     session.add(attempt)
+
+
+def save_connector_state(
+    session: Session, *, connector: str, key: str, value: Any, updated_ts: int
+) -> None:
+    """Store a connector's state value under `key` (insert or replace); caller commits."""
+    connection = _connection(session)
+    statement = _upsert(
+        connection.dialect.name,
+        ConnectorState.__table__,  # type: ignore[attr-defined]
+        ("connector", "key"),
+        ("value", "updated_ts"),
+    )
+    connection.execute(
+        statement, {"connector": connector, "key": key, "value": value, "updated_ts": updated_ts}
+    )
+
+
+def save_alert_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store the alert rules' state of Key Results (`key_result_id`, `state`, `updated_ts`)."""
+    if rows:
+        connection = _connection(session)
+        statement = _upsert(
+            connection.dialect.name,
+            AlertStateRow.__table__,  # type: ignore[attr-defined]
+            ("key_result_id",),
+            ("state", "updated_ts"),
+        )
+        connection.execute(statement, list(rows))
 
 
 def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
@@ -120,6 +195,21 @@ class ViewRequest:
     band: tuple[float | None, float | None] | None = None
 
 
+def _band_counts(
+    session: Session, where: ColumnElement[bool], band: tuple[float | None, float | None]
+) -> tuple[int, int]:
+    """Return (samples, samples inside the band) among the samples matching `where`."""
+    low, high = band
+    conditions: list[ColumnElement[bool]] = []
+    if low is not None:
+        conditions.append(col(Sample.value) >= low)
+    if high is not None:
+        conditions.append(col(Sample.value) <= high)
+    inside = func.sum(case((and_(*conditions), 1), else_=0))
+    row = session.exec(select(func.count(), inside).where(where)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def load_sample_view(session: Session, key_result_id: str, request: ViewRequest) -> SampleView:
     """Load first, recent, window and band counts with indexed queries, not whole histories."""
     in_range = and_(
@@ -143,23 +233,66 @@ def load_sample_view(session: Session, key_result_id: str, request: ViewRequest)
             .where(in_range, col(Sample.ts) > request.window_start)
             .order_by(col(Sample.ts))
         ).all()
-    inside = total = 0
+    total = inside = 0
     if request.band is not None:
-        low, high = request.band
-        conditions: list[ColumnElement[bool]] = []
-        if low is not None:
-            conditions.append(col(Sample.value) >= low)
-        if high is not None:
-            conditions.append(col(Sample.value) <= high)
-        inside_expr = func.sum(case((and_(*conditions), 1), else_=0))
-        row = session.exec(select(func.count(), inside_expr).where(in_range)).one()
-        total, inside = int(row[0] or 0), int(row[1] or 0)
+        total, inside = _band_counts(session, in_range, request.band)
     return SampleView(
         first=(first[0], first[1]) if first else None,
         recent=[(t, v) for t, v in reversed(recent)],
         window=list(window),
         in_band=inside,
         total=total,
+    )
+
+
+def load_series(session: Session, key_result_id: str, empty: SeriesSummary) -> SeriesSummary:
+    """Fill `empty` (period, band, sizes set; no samples) from the Key Result's period.
+
+    The slow path of `app.recorder`: run once per Key Result, then kept up to date in memory.
+    """
+    in_period = and_(
+        col(Sample.key_result_id) == key_result_id,
+        col(Sample.ts) >= empty.period_start,
+        col(Sample.ts) < empty.period_end,
+    )
+    first = session.exec(
+        select(Sample.ts, Sample.value).where(in_period).order_by(col(Sample.ts)).limit(1)
+    ).first()
+    recent = session.exec(
+        select(Sample.ts, Sample.value)
+        .where(in_period)
+        .order_by(col(Sample.ts).desc())
+        .limit(empty.recent_size)
+    ).all()
+    best_of = func.min if empty.lower_is_better else func.max
+    best = session.exec(select(best_of(Sample.value)).where(in_period)).one()
+    summary = SeriesSummary(
+        period_start=empty.period_start,
+        period_end=empty.period_end,
+        recent_size=empty.recent_size,
+        lower_is_better=empty.lower_is_better,
+        band=empty.band,
+        first=(first[0], first[1]) if first else None,
+        recent=deque((t, v) for t, v in reversed(recent)),
+        best=best,
+    )
+    if empty.band is not None:
+        summary.total, summary.in_band = _band_counts(session, in_period, empty.band)
+    return summary
+
+
+def load_window(session: Session, key_result_id: str, *, after: int, until: int) -> list[float]:
+    """Return the values with `after < ts <= until`, oldest first (an aggregation window)."""
+    return list(
+        session.exec(
+            select(Sample.value)
+            .where(
+                col(Sample.key_result_id) == key_result_id,
+                col(Sample.ts) > after,
+                col(Sample.ts) <= until,
+            )
+            .order_by(col(Sample.ts))
+        ).all()
     )
 
 
@@ -325,12 +458,13 @@ class DatabaseStateStore:
     def save(self, key: str, value: Any) -> None:
         """Store `value` under `key` and commit."""
         with Session(self.engine) as session:
-            row = session.get(ConnectorState, (self.connector, key))
-            if row is None:
-                row = ConnectorState(connector=self.connector, key=key, value=value, updated_ts=0)
-            row.value = value
-            row.updated_ts = int(self.clock())
-            session.add(row)
+            save_connector_state(
+                session,
+                connector=self.connector,
+                key=key,
+                value=value,
+                updated_ts=int(self.clock()),
+            )
             session.commit()
 
 

@@ -21,6 +21,7 @@ from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_
 from app.db import make_engine, upgrade_database
 from app.evaluation import reevaluate_all, thresholds_from
 from app.progress import Thresholds
+from app.recorder import SampleRecorder
 from app.schedule import Schedule, schedule_of
 from app.store import DatabaseStateStore
 from app.sync import SyncReport, sync_config
@@ -57,6 +58,14 @@ class Tracker:
         self._connectors: dict[str, Connector] = {}
         self._outbox_listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # Stores polled Key Results' samples; only the process that samples uses it.
+        self.recorder = SampleRecorder(
+            engine,
+            now=self.now,
+            thresholds=self.thresholds,
+            routing=self.routing,
+            on_outbox_written=self.notify_outbox,
+        )
         self.entries: dict[str, KeyResultEntry] = {}
         for objective, kr in loaded.key_results():
             name = kr.source.connector if kr.source else None
@@ -90,6 +99,10 @@ class Tracker:
         """Tell listeners that deliveries were committed."""
         for listener in list(self._outbox_listeners):
             listener()
+
+    def polled_ids(self) -> list[str]:
+        """Return the Key Results the scheduler samples, in file order."""
+        return [kr_id for kr_id in self.entries if self.is_polled(kr_id)]
 
     def is_polled(self, kr_id: str) -> bool:
         """Return whether the scheduler samples this Key Result."""

@@ -1,0 +1,115 @@
+"""What the sampler remembers about a polled Key Result between two samples.
+
+Re-reading a Key Result's period from the database for every sample (its first sample, the
+recent points, band counts, the best value, the last attempts) cost more than the query to
+the source itself (docs/benchmarks.md, section 2). The process that samples is the only
+writer of a polled Key Result's samples, so it can keep those figures in memory and update
+them as it writes. Pure data and functions: `app.recorder` loads, uses and persists them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from app.progress import LastAttempt, SampleView
+
+# `store.last_attempt` counts consecutive failures among the latest 20 attempts.
+FAILURE_STREAK_CAP = 20
+
+
+@dataclass(slots=True)
+class SeriesSummary:
+    """A Key Result's samples in its period, reduced to what evaluation and alert rules read.
+
+    It holds the samples with `period_start <= ts < period_end`, as the database view does.
+    `band` is the (low, high) counted as inside (None: no band counting, as for linear
+    Key Results); `lower_is_better` says which end is the period's best value.
+    """
+
+    period_start: int
+    period_end: int
+    recent_size: int
+    lower_is_better: bool
+    band: tuple[float | None, float | None] | None = None
+    first: tuple[int, float] | None = None
+    recent: deque[tuple[int, float]] = field(default_factory=deque)
+    in_band: int = 0
+    total: int = 0
+    best: float | None = None
+
+    def __post_init__(self) -> None:
+        self.recent = deque(self.recent, maxlen=self.recent_size)
+
+    def in_period(self, ts: int) -> bool:
+        """Return whether a sample at `ts` counts in this period."""
+        return self.period_start <= ts < self.period_end
+
+    def inside(self, value: float) -> bool:
+        """Return whether `value` lies in the band (always False without band counting)."""
+        if self.band is None:
+            return False
+        low, high = self.band
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def append(self, ts: int, value: float) -> bool:
+        """Count a sample newer than every held one; False if it is not (the caller reloads).
+
+        A sample outside the period changes nothing and is accepted.
+        """
+        if not self.in_period(ts):
+            return True
+        if self.recent and ts <= self.recent[-1][0]:
+            return False
+        if self.first is None:
+            self.first = (ts, value)
+        self.recent.append((ts, value))
+        if self.band is not None:
+            self.total += 1
+            self.in_band += self.inside(value)
+        if self.best is None:
+            self.best = value
+        else:
+            self.best = min(self.best, value) if self.lower_is_better else max(self.best, value)
+        return True
+
+    @property
+    def last_ts(self) -> int | None:
+        """Return the newest sample's time, or None."""
+        return self.recent[-1][0] if self.recent else None
+
+    def view(self, cutoff: int) -> SampleView | None:
+        """Return the view for an evaluation up to `cutoff`, or None if samples lie after it.
+
+        The window of aggregate Key Results is left empty: the recorder reads it.
+        """
+        last = self.last_ts
+        if last is not None and last > cutoff:
+            return None
+        return SampleView(
+            first=self.first,
+            recent=list(self.recent),
+            in_band=self.in_band,
+            total=self.total,
+        )
+
+    def references(self, sample_ts: int) -> tuple[float | None, float | None] | None:
+        """Return (previous value, best value) for the sample at `sample_ts`, the newest.
+
+        None when `sample_ts` is not the newest held sample (the caller asks the database).
+        """
+        if self.last_ts != sample_ts:
+            return None
+        previous = self.recent[-2][1] if len(self.recent) >= 2 else None
+        return previous, self.best
+
+
+def next_attempt(
+    previous: LastAttempt | None, *, ts: int, ok: bool, reason: str | None
+) -> LastAttempt:
+    """Return the last-attempt record after one more attempt, as `store.last_attempt` reads it."""
+    failures = 0
+    if not ok:
+        streak = previous.consecutive_failures if previous is not None and not previous.ok else 0
+        failures = min(streak + 1, FAILURE_STREAK_CAP)
+    return LastAttempt(ts=ts, ok=ok, reason=None if ok else reason, consecutive_failures=failures)

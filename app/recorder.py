@@ -1,0 +1,455 @@
+"""The recorder: stores what sampling produced, in batches, and re-evaluates from memory.
+
+A polled Key Result's samples are written by one process only: the scheduler leader (or
+`krtracker sample --once`, which takes the same lock). So the recorder keeps, per Key
+Result, what evaluation and the alert rules read (`LiveKeyResult`): it loads that from the
+database the first time, then updates it as it writes, instead of re-reading the period for
+every sample (docs/benchmarks.md, section 2).
+
+Concurrent jobs hand their outcomes to `record`. Whichever caller holds the write lock
+stores everything pending in one transaction (group commit): one writer per process, few
+commits, short Core statements. A batch that fails is retried item by item, and an item
+whose sample cannot be stored is stored as a failed attempt with the reason, so a store
+failure shows on the Key Result instead of vanishing in a log.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, update
+from sqlmodel import Session
+
+from app.alert_rules import AlertState
+from app.alerts import AlertRouting, references, state_from_json, state_to_json, step_alerts
+from app.domain import Direction
+from app.evaluation import evaluation_columns, spec_from_rows, view_request
+from app.live_state import SeriesSummary, next_attempt
+from app.models import AlertStateRow, ConnectorState, Delivery, KeyResult, Objective
+from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
+from app.store import (
+    insert_attempts,
+    last_attempt,
+    load_sample_view,
+    load_series,
+    load_window,
+    sample_row,
+    save_alert_states,
+    save_connector_state,
+    upsert_samples,
+)
+from connectors.base import ConnectorError, Measurement
+
+log = logging.getLogger(__name__)
+
+BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
+# Re-evaluations of every Key Result are stored this many per transaction.
+REEVALUATION_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SampleToStore:
+    """One sampling attempt's result: a measurement or the error, and any backfilled history.
+
+    `backfill` is None when no backfill ran; a list (maybe empty) when it did, which also
+    records that the Key Result's backfill is done.
+    """
+
+    kr_id: str
+    scheduled_ts: int
+    source: str
+    measurement: Measurement | None = None
+    error: ConnectorError | None = None
+    duration_ms: int = 0
+    backfill: Sequence[Measurement] | None = None
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """Re-evaluate a Key Result without a new attempt (status moves with time)."""
+
+    kr_id: str
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """What one sampling attempt stored: a value, or an error kind and reason."""
+
+    key_result_id: str
+    scheduled_ts: int
+    value: float | None
+    error_kind: str | None
+    error: str | None
+    status: str
+    status_reason: str
+    backfilled: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Return whether a value was stored."""
+        return self.error_kind is None
+
+
+class StoreFailed(ConnectorError):
+    """The measurement could not be written to the database."""
+
+    kind = "store_failed"
+
+
+@dataclass(slots=True)
+class LiveKeyResult:
+    """What the recorder remembers of one Key Result between samples."""
+
+    kr: KeyResult
+    objective: Objective
+    spec: KeyResultSpec
+    series: SeriesSummary
+    last_attempt: LastAttempt | None
+    alert_state: AlertState
+    alert_state_saved: bool
+    final_score: float | None
+
+
+Item = SampleToStore | Reevaluation
+
+
+@functools.cache
+def _update_key_result() -> Any:
+    """Build the `key_results` state update once; it runs with one row per Key Result."""
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    columns = (
+        "status",
+        "status_reason",
+        "current_value",
+        "current_ts",
+        "baseline_value",
+        "target_value",
+        "progress",
+        "expected_progress",
+        "forecast",
+        "final_score",
+        "last_error",
+        "last_error_ts",
+        "evaluated_ts",
+    )
+    return (
+        update(table)
+        .where(table.c.id == bindparam("kr_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
+
+
+class SampleRecorder:
+    """Stores sampling outcomes and re-evaluates the Key Results of the sampling process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        now: Callable[[], int],
+        thresholds: Thresholds,
+        routing: AlertRouting,
+        on_outbox_written: Callable[[], None],
+    ) -> None:
+        self.engine = engine
+        self.now = now
+        self.thresholds = thresholds
+        self.routing = routing
+        self.on_outbox_written = on_outbox_written
+        self._live: dict[str, LiveKeyResult] = {}
+        self._backfilled: set[str] = set()
+        self._pending: list[tuple[Item, Future[SampleOutcome]]] = []
+        self._pending_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def record(self, item: Item) -> SampleOutcome:
+        """Store `item` (with whatever else is pending) and return what was stored."""
+        future: Future[SampleOutcome] = Future()
+        with self._pending_lock:
+            self._pending.append((item, future))
+        with self._write_lock:
+            if not future.done():
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._store(batch)
+        return future.result()
+
+    def reevaluate(self, kr_ids: Iterable[str]) -> int:
+        """Re-evaluate these Key Results (and run their alert rules); return how many."""
+        ids = list(kr_ids)
+        for start in range(0, len(ids), REEVALUATION_BATCH):
+            chunk: list[tuple[Item, Future[SampleOutcome]]] = [
+                (Reevaluation(k), Future())
+                for k in ids[start : start + REEVALUATION_BATCH]
+            ]
+            with self._write_lock:
+                self._store(chunk)
+            for _, future in chunk:
+                if future.exception() is not None:
+                    log.error("re-evaluation failed: %s", future.exception())
+        return len(ids)
+
+    def forget(self) -> None:
+        """Drop what is remembered; call when another process may have written meanwhile."""
+        with self._write_lock:
+            self._live.clear()
+            self._backfilled.clear()
+
+    def backfill_done(self, kr_id: str, connector: str) -> bool:
+        """Return whether the Key Result's history was backfilled (remembered once seen)."""
+        if kr_id in self._backfilled:
+            return True
+        with Session(self.engine) as session:
+            marker = session.get(ConnectorState, (connector, BACKFILLED_KEY.format(kr_id=kr_id)))
+        if marker is not None:
+            self._backfilled.add(kr_id)
+        return marker is not None
+
+    def _store(self, batch: list[tuple[Item, Future[SampleOutcome]]]) -> None:
+        """Store a batch in one transaction; on failure, each item on its own."""
+        try:
+            outcomes = self._write([item for item, _ in batch])
+        except Exception as exc:
+            for item, _ in batch:
+                self._live.pop(item.kr_id, None)  # memory may be ahead of the rolled-back rows
+            if len(batch) > 1:
+                for single in batch:
+                    self._store([single])
+                return
+            self._store_failure(batch[0], exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
+
+    def _store_failure(self, entry: tuple[Item, Future[SampleOutcome]], exc: Exception) -> None:
+        """Record why an item could not be stored, as a failed attempt if even that works."""
+        item, future = entry
+        if isinstance(item, SampleToStore) and not isinstance(item.error, StoreFailed):
+            log.warning("storing the sample of %s failed: %s", item.kr_id, exc)
+            reason = f"storing the sample failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            failed = SampleToStore(
+                item.kr_id,
+                item.scheduled_ts,
+                item.source,
+                error=StoreFailed(reason),
+                duration_ms=item.duration_ms,
+            )
+            self._store([(failed, future)])
+            return
+        log.error("storing for Key Result %s failed: %s", item.kr_id, exc)
+        future.set_exception(exc)
+
+    def _write(self, items: Sequence[Item]) -> list[SampleOutcome]:
+        now = self.now()
+        samples = [i for i in items if isinstance(i, SampleToStore)]
+        with Session(self.engine, expire_on_commit=False) as session:
+            self._write_backfills(session, samples, now)
+            for kr_id in dict.fromkeys(i.kr_id for i in items):
+                if kr_id not in self._live:
+                    self._live[kr_id] = self._load(session, kr_id)
+            insert_attempts(
+                session,
+                [
+                    {
+                        "key_result_id": s.kr_id,
+                        "scheduled_ts": s.scheduled_ts,
+                        "attempted_ts": now,
+                        "ok": s.error is None,
+                        "error_kind": s.error.kind if s.error else None,
+                        "error_message": s.error.reason if s.error else None,
+                        "duration_ms": s.duration_ms,
+                    }
+                    for s in samples
+                ],
+            )
+            upsert_samples(
+                session,
+                [
+                    sample_row(
+                        key_result_id=s.kr_id,
+                        ts=s.scheduled_ts,
+                        value=s.measurement.value,
+                        numerator=s.measurement.numerator,
+                        denominator=s.measurement.denominator,
+                        source=s.source,
+                        details=s.measurement.details or None,
+                        recorded_ts=now,
+                    )
+                    for s in samples
+                    if s.measurement is not None
+                ],
+            )
+            updates: list[dict[str, Any]] = []
+            alert_rows: list[dict[str, Any]] = []
+            deliveries: list[dict[str, Any]] = []
+            outcomes = []
+            for item in items:
+                live = self._live[item.kr_id]
+                sample_ts = self._apply(session, live, item, now)
+                result = self._evaluate(session, live, now)
+                columns = evaluation_columns(
+                    result, frozen_score=live.final_score, attempt=live.last_attempt, now_ts=now
+                )
+                updates.append({"kr_id": item.kr_id, **columns})
+                if live.kr.id in self.routing.policies:
+                    state, rows = self._step_alerts(session, live, result, now, sample_ts)
+                    # The row's updated_ts says when the rules' state last changed.
+                    if state != live.alert_state or not live.alert_state_saved:
+                        alert_rows.append(
+                            {
+                                "key_result_id": live.kr.id,
+                                "state": state_to_json(state),
+                                "updated_ts": now,
+                            }
+                        )
+                    live.alert_state, live.alert_state_saved = state, True
+                    deliveries += rows
+                live.final_score = columns["final_score"]
+                outcomes.append(self._outcome(item, result))
+            session.connection().execute(_update_key_result(), updates)
+            save_alert_states(session, alert_rows)
+            if deliveries:
+                session.connection().execute(Delivery.__table__.insert(), deliveries)  # type: ignore[attr-defined]
+            session.commit()
+        for s in samples:
+            if s.backfill is not None:
+                self._backfilled.add(s.kr_id)
+        if deliveries:
+            self.on_outbox_written()
+        return outcomes
+
+    def _write_backfills(
+        self, session: Session, samples: Sequence[SampleToStore], now: int
+    ) -> None:
+        """Write backfilled history and its done-marker; the Key Result is reloaded after."""
+        for s in samples:
+            if s.backfill is None:
+                continue
+            upsert_samples(
+                session,
+                [
+                    sample_row(
+                        key_result_id=s.kr_id,
+                        ts=int(point.at.timestamp()),
+                        value=point.value,
+                        numerator=point.numerator,
+                        denominator=point.denominator,
+                        source=f"{s.source} (backfill)",
+                        details=point.details or None,
+                        recorded_ts=now,
+                    )
+                    for point in s.backfill
+                ],
+            )
+            save_connector_state(
+                session,
+                connector=s.source,
+                key=BACKFILLED_KEY.format(kr_id=s.kr_id),
+                value={"ts": now, "points": len(s.backfill)},
+                updated_ts=now,
+            )
+            self._live.pop(s.kr_id, None)
+
+    def _load(self, session: Session, kr_id: str) -> LiveKeyResult:
+        """Read a Key Result's live state from the database (once per process and leadership)."""
+        kr = session.get(KeyResult, kr_id)
+        if kr is None:
+            raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
+        objective = session.get(Objective, kr.objective_id)
+        assert objective is not None
+        spec = spec_from_rows(kr, objective)
+        request = view_request(spec, now_ts=spec.period_start, thresholds=self.thresholds)
+        empty = SeriesSummary(
+            period_start=spec.period_start,
+            period_end=spec.period_end,
+            recent_size=self.thresholds.forecast_points,
+            lower_is_better=spec.direction in (Direction.DECREASE, Direction.AT_MOST),
+            band=request.band,
+        )
+        alert_row = session.get(AlertStateRow, kr_id)
+        return LiveKeyResult(
+            kr=kr,
+            objective=objective,
+            spec=spec,
+            series=load_series(session, kr_id, empty),
+            last_attempt=last_attempt(session, kr_id),
+            alert_state=state_from_json(alert_row.state if alert_row else None),
+            alert_state_saved=alert_row is not None,
+            final_score=kr.final_score,
+        )
+
+    def _apply(self, session: Session, live: LiveKeyResult, item: Item, now: int) -> int | None:
+        """Count the item's attempt and sample in memory; return the new sample's time."""
+        if not isinstance(item, SampleToStore):
+            return None
+        live.last_attempt = next_attempt(
+            live.last_attempt,
+            ts=now,
+            ok=item.error is None,
+            reason=item.error.reason if item.error else None,
+        )
+        if item.measurement is None:
+            return None
+        if not live.series.append(item.scheduled_ts, item.measurement.value):
+            # An older instant rewritten: count again from the rows (which include it).
+            live.series = load_series(session, live.kr.id, live.series)
+        return item.scheduled_ts
+
+    def _evaluate(self, session: Session, live: LiveKeyResult, now: int) -> Evaluation:
+        request = view_request(live.spec, now_ts=now, thresholds=self.thresholds)
+        view = live.series.view(request.cutoff)
+        if view is None:  # samples after the evaluation instant: only the rows can say
+            view = load_sample_view(session, live.kr.id, request)
+        elif request.window_start is not None:
+            after = max(request.window_start, request.start - 1)
+            view = replace(
+                view, window=load_window(session, live.kr.id, after=after, until=request.cutoff)
+            )
+        return evaluate(
+            live.spec, view, now=now, last_attempt=live.last_attempt, thresholds=self.thresholds
+        )
+
+    def _step_alerts(
+        self,
+        session: Session,
+        live: LiveKeyResult,
+        result: Evaluation,
+        now: int,
+        sample_ts: int | None,
+    ) -> tuple[AlertState, list[dict[str, Any]]]:
+        previous = best = None
+        if sample_ts is not None:
+            known = live.series.references(sample_ts)
+            previous, best = known or references(session, live.kr, live.objective, sample_ts)
+        return step_alerts(
+            self.routing,
+            live.alert_state,
+            kr=live.kr,
+            objective=live.objective,
+            evaluation=result,
+            now_ts=now,
+            sample_ts=sample_ts,
+            previous=previous,
+            best=best,
+        )
+
+    @staticmethod
+    def _outcome(item: Item, result: Evaluation) -> SampleOutcome:
+        sample = item if isinstance(item, SampleToStore) else None
+        error = sample.error if sample else None
+        return SampleOutcome(
+            key_result_id=item.kr_id,
+            scheduled_ts=sample.scheduled_ts if sample else 0,
+            value=sample.measurement.value if sample and sample.measurement else None,
+            error_kind=error.kind if error else None,
+            error=error.reason if error else None,
+            status=result.status.value,
+            status_reason=result.reason,
+            backfilled=len(sample.backfill) if sample and sample.backfill else 0,
+        )

@@ -1,0 +1,309 @@
+"""The recorder stores exactly what the database-reading path stores, only faster.
+
+Two trackers on two databases get the same script of samples, failures, rewrites and
+re-evaluations: one through `SampleRecorder` (memory, batches), the other through
+`store_outcome` and `reevaluate_all` (which read every figure from the rows). After every
+step their Key Result rows, alert states and outbox must be equal.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from app.evaluation import reevaluate_all
+from app.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
+from app.recorder import SampleToStore, StoreFailed
+from app.sampling import store_outcome
+from app.tracker import Tracker, open_tracker
+from connectors.base import Measurement, SourceUnavailable
+from tests.conftest import write_config
+
+START = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+HOUR = 3600
+
+CONFIG = """
+[alerts]
+for_samples = 1
+repeat_interval = "2h"
+
+[[webhooks]]
+name = "hook"
+url = "https://hooks.example.com/krtracker"
+format = "generic"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+[connectors.api]
+type = "http_json"
+base_url = "http://127.0.0.1:9"
+
+[[objectives]]
+id = "o"
+title = "Objective"
+start = 2026-10-01
+end = 2026-10-11
+
+[[objectives.key_results]]
+id = "latency"
+title = "Reduce latency by 30%"
+direction = "decrease"
+target = "-30%"
+every = "1h"
+source = { connector = "api", url = "/a", jsonpath = "$.v" }
+
+[[objectives.key_results]]
+id = "users"
+title = "Grow users"
+direction = "increase"
+baseline = 100
+target = 200
+every = "1h"
+source = { connector = "api", url = "/b", jsonpath = "$.v" }
+
+[[objectives.key_results]]
+id = "errors"
+title = "Keep errors under 50"
+direction = "at_most"
+target = 50
+every = "1h"
+source = { connector = "api", url = "/c", jsonpath = "$.v" }
+
+[[objectives.key_results]]
+id = "coverage"
+title = "Coverage between 60 and 90"
+direction = "within"
+band = [60, 90]
+every = "1h"
+source = { connector = "api", url = "/d", jsonpath = "$.v" }
+
+[[objectives.key_results]]
+id = "daily-avg"
+title = "Average conversions per day"
+direction = "increase"
+baseline = 0
+target = 10
+every = "1h"
+aggregate = { function = "avg", window = "6h" }
+source = { connector = "api", url = "/e", jsonpath = "$.v" }
+"""
+KRS = ["latency", "users", "errors", "coverage", "daily-avg"]
+
+
+def open_at(path: Path, url: str, clock: dict[str, float]) -> Tracker:
+    """Open a tracker on `url` whose clock the test moves."""
+    return open_tracker(write_config(path, CONFIG, database_url=url), clock=lambda: clock["now"])
+
+
+def snapshot(tracker: Tracker) -> dict[str, Any]:
+    """Return what the API and the delivery worker read: Key Result state, alerts, outbox."""
+    with Session(tracker.engine) as session:
+        krs = {
+            kr.id: kr.model_dump(exclude={"source", "aggregate"})
+            for kr in session.exec(select(KeyResult).order_by(col(KeyResult.id)))
+        }
+        alerts = {
+            row.key_result_id: (row.state, row.updated_ts)
+            for row in session.exec(select(AlertStateRow))
+        }
+        outbox = [
+            (d.event_type, d.key_result_id, d.webhook, d.payload, d.sample_ts, d.created_ts)
+            for d in session.exec(select(Delivery).order_by(col(Delivery.seq)))
+        ]
+        samples = session.exec(select(Sample.key_result_id, Sample.ts, Sample.value)).all()
+        attempts = session.exec(
+            select(SamplingAttempt.key_result_id, SamplingAttempt.ok, SamplingAttempt.error_message)
+        ).all()
+    return {
+        "krs": krs,
+        "alerts": alerts,
+        "outbox": outbox,
+        "samples": sorted(samples),
+        "attempts": sorted(attempts, key=repr),
+    }
+
+
+def value_for(kr: str, rng: random.Random) -> float:
+    """Return a plausible value, with jumps that cross the alert thresholds."""
+    base = {"latency": 300, "users": 150, "errors": 45, "coverage": 75, "daily-avg": 5}[kr]
+    return round(base * rng.uniform(0.6, 1.4), 3)
+
+
+def test_recorder_and_database_path_store_the_same(tmp_path: Path, database_url: str) -> None:
+    clock = {"now": float(START + 60)}
+    fast = open_at(tmp_path / "fast.toml", database_url, clock)
+    reference = open_at(tmp_path / "ref.toml", f"sqlite:///{tmp_path / 'ref.db'}", clock)
+    rng = random.Random(7)
+    instant = START
+    for step in range(120):
+        choice = rng.random()
+        kr = rng.choice(KRS)
+        if choice < 0.08:
+            fast.recorder.reevaluate(KRS)
+            reevaluate_all(
+                reference.engine,
+                thresholds=reference.thresholds,
+                now_ts=reference.now(),
+                routing=reference.routing,
+            )
+        else:
+            ts = instant
+            if choice < 0.15 and instant > START:
+                ts = instant - HOUR * rng.randint(1, 3)  # a retried, older instant rewritten
+            measurement = error = None
+            if choice > 0.85:
+                error = SourceUnavailable(f"connection refused (step {step})")
+            else:
+                measurement = Measurement(
+                    value=value_for(kr, rng), at=datetime.fromtimestamp(ts, UTC)
+                )
+            fast.recorder.record(SampleToStore(kr, ts, "api", measurement=measurement, error=error))
+            store_outcome(
+                reference,
+                kr_id=kr,
+                scheduled_ts=ts,
+                measurement=measurement,
+                error=error,
+                source="api",
+                duration_ms=0,
+            )
+        if rng.random() < 0.4:
+            instant += HOUR
+            clock["now"] = instant + 60
+        assert snapshot(fast) == snapshot(reference), f"differs after step {step}"
+    assert snapshot(fast)["outbox"], "the script should have raised some alerts"
+    fast.close()
+    reference.close()
+
+
+def test_concurrent_jobs_are_stored_in_few_transactions(tmp_path: Path, database_url: str) -> None:
+    """Sixteen threads recording at once: every sample and attempt stored, none lost."""
+    clock = {"now": float(START + 60)}
+    tracker = open_at(tmp_path / "c.toml", database_url, clock)
+    barrier = threading.Barrier(16)
+
+    def job(i: int) -> None:
+        barrier.wait()
+        for hour in range(5):
+            kr = KRS[i % len(KRS)]
+            ts = START - HOUR * (i // len(KRS) * 5 + hour)  # distinct instants per (kr, thread)
+            tracker.recorder.record(
+                SampleToStore(
+                    kr,
+                    ts,
+                    "api",
+                    measurement=Measurement(float(i * 10 + hour), datetime.fromtimestamp(ts, UTC)),
+                )
+            )
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Session(tracker.engine) as session:
+        assert session.exec(select(SamplingAttempt)).all().__len__() == 80
+        stored = {(s.key_result_id, s.ts): s.value for s in session.exec(select(Sample))}
+    expected = {
+        (KRS[i % len(KRS)], START - HOUR * (i // len(KRS) * 5 + hour)): float(i * 10 + hour)
+        for i in range(16)
+        for hour in range(5)
+    }
+    assert stored == expected
+    tracker.close()
+
+
+def test_a_sample_that_cannot_be_stored_becomes_a_failed_attempt(tmp_path: Path) -> None:
+    """When the write fails, the Key Result shows the store failure instead of a silent gap."""
+    clock = {"now": float(START + 60)}
+    tracker = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
+    with tracker.engine.begin() as connection:
+        # A trigger stands in for a database that refuses the row (full disk, constraint).
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON samples "
+                "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+            )
+        )
+    outcome = tracker.recorder.record(
+        SampleToStore(
+            "users",
+            START,
+            "api",
+            measurement=Measurement(120.0, datetime.fromtimestamp(START, UTC)),
+        )
+    )
+    assert outcome.error_kind == StoreFailed.kind and outcome.value is None
+    assert "disk I/O error" in (outcome.error or "")
+    assert outcome.status == "error"
+    with Session(tracker.engine) as session:
+        attempt = session.exec(select(SamplingAttempt)).one()
+        assert not attempt.ok and attempt.error_kind == "store_failed"
+        assert session.exec(select(Sample)).all() == []
+        kr = session.get(KeyResult, "users")
+        assert kr is not None and kr.status == "error" and "disk I/O error" in (kr.last_error or "")
+    tracker.close()
+
+
+@pytest.mark.parametrize("points", [0, 3])
+def test_backfill_is_written_with_its_marker_and_remembered(tmp_path: Path, points: int) -> None:
+    clock = {"now": float(START + 10 * HOUR)}
+    tracker = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
+    history = [
+        Measurement(100.0 + i, datetime.fromtimestamp(START + i * HOUR, UTC)) for i in range(points)
+    ]
+    assert not tracker.recorder.backfill_done("users", "api")
+    outcome = tracker.recorder.record(
+        SampleToStore(
+            "users",
+            START + 9 * HOUR,
+            "api",
+            measurement=Measurement(150.0, datetime.fromtimestamp(START + 9 * HOUR, UTC)),
+            backfill=history,
+        )
+    )
+    assert outcome.backfilled == points
+    assert tracker.recorder.backfill_done("users", "api")
+    with Session(tracker.engine) as session:
+        rows = session.exec(select(Sample.ts, Sample.source).order_by(col(Sample.ts))).all()
+        kr = session.get(KeyResult, "users")
+    assert [s for _, s in rows] == ["api (backfill)"] * points + ["api"]
+    assert kr is not None and kr.current_value == 150.0
+    # A fresh process finds the marker in the database.
+    other = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
+    assert other.recorder.backfill_done("users", "api")
+    other.close()
+    tracker.close()
+
+
+def test_sample_once_refuses_while_a_scheduler_holds_the_lock(tmp_path: Path) -> None:
+    """`krtracker sample --once` must not write past a running scheduler's recorder."""
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from app.leader import leader_lock_for
+
+    clock = {"now": float(START + 60)}
+    config = tmp_path / "c.toml"
+    tracker = open_at(config, f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
+    lock = leader_lock_for(tracker.engine)
+    assert lock.try_acquire()
+    refused = CliRunner().invoke(
+        app, ["sample", "--once", "--kr", "users", "--config", str(config)]
+    )
+    assert refused.exit_code == 2
+    assert "scheduler" in refused.output and "running" in refused.output
+    lock.release()
+    # Without a scheduler it samples: the source is down, so the attempt is stored as an error.
+    ran = CliRunner().invoke(app, ["sample", "--once", "--kr", "users", "--config", str(config)])
+    assert ran.exit_code == 1, ran.output
+    with Session(tracker.engine) as session:
+        attempt = session.exec(select(SamplingAttempt)).one()
+    assert not attempt.ok and attempt.error_kind == "source_unavailable"
+    tracker.close()
