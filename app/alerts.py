@@ -8,7 +8,7 @@ happens later, in `app.delivery`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,10 +115,18 @@ class AlertRouting:
         ]
 
 
+# `dataclasses.asdict` deep-copies; these fields are plain numbers, so a shallow read is
+# enough and it runs for every sample.
+_CONDITION_FIELDS = tuple(f.name for f in fields(ConditionState))
+
+
 def state_to_json(state: AlertState) -> dict[str, Any]:
     """Serialise the rules' state for the `alert_states` table."""
     return {
-        "conditions": {c.value: asdict(s) for c, s in state.conditions.items()},
+        "conditions": {
+            c.value: {name: getattr(s, name) for name in _CONDITION_FIELDS}
+            for c, s in state.conditions.items()
+        },
         "reported_status": state.reported_status,
         "candidate_status": state.candidate_status,
         "candidate_count": state.candidate_count,

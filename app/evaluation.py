@@ -7,7 +7,7 @@ from database rows, runs `progress.evaluate`, and writes the result back.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from app.alerts import AlertRouting, raise_alerts
 from app.config import StatusConfig
 from app.domain import Aggregate, Direction, Status
 from app.durations import parse_duration
+from app.forecast import Forecast
 from app.models import KeyResult, Objective
 from app.progress import (
     Evaluation,
@@ -89,6 +90,10 @@ def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) ->
     )
 
 
+# A shallow read of the forecast's plain numbers (`dataclasses.asdict` deep-copies).
+_FORECAST_FIELDS = tuple(f.name for f in fields(Forecast))
+
+
 def evaluation_columns(
     result: Evaluation, *, frozen_score: float | None, attempt: LastAttempt | None, now_ts: int
 ) -> dict[str, Any]:
@@ -107,7 +112,9 @@ def evaluation_columns(
         "target_value": result.target,
         "progress": result.progress,
         "expected_progress": result.expected_progress,
-        "forecast": asdict(result.forecast) if result.forecast else None,
+        "forecast": {name: getattr(result.forecast, name) for name in _FORECAST_FIELDS}
+        if result.forecast
+        else None,
         "final_score": score,
         "last_error": attempt.reason if failed and attempt else None,
         "last_error_ts": attempt.ts if failed and attempt else None,

@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Connection, Engine, bindparam, update
 from sqlmodel import Session
 
 from app.alert_rules import AlertState
@@ -49,8 +50,6 @@ from connectors.base import ConnectorError, Measurement
 log = logging.getLogger(__name__)
 
 BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
-# Re-evaluations of every Key Result are stored this many per transaction.
-REEVALUATION_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -119,6 +118,26 @@ class LiveKeyResult:
 Item = SampleToStore | Reevaluation
 
 
+class _Transaction:
+    """One batch's connection; an ORM session is opened on it only when a slow path reads."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """Return a session inside the batch's transaction (it sees the batch's writes)."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def close(self) -> None:
+        """Close the session, if one was opened (the transaction is the connection's)."""
+        if self._session is not None:
+            self._session.close()
+
+
 @functools.cache
 def _update_key_result() -> Any:
     """Build the `key_results` state update once; it runs with one row per Key Result."""
@@ -146,7 +165,13 @@ def _update_key_result() -> Any:
 
 
 class SampleRecorder:
-    """Stores sampling outcomes and re-evaluates the Key Results of the sampling process."""
+    """Stores sampling outcomes and re-evaluates the Key Results of the sampling process.
+
+    A writer thread stores what jobs submit. It waits up to `linger_seconds` after the first
+    pending item so that one transaction carries many samples: the scheduler's jobs do not
+    wait for it (`submit`), while `record` callers (the CLI, a re-evaluation) ask for an
+    immediate write and wait.
+    """
 
     def __init__(
         self,
@@ -156,44 +181,92 @@ class SampleRecorder:
         thresholds: Thresholds,
         routing: AlertRouting,
         on_outbox_written: Callable[[], None],
+        linger_seconds: float = 0.05,
+        max_batch: int = 500,
     ) -> None:
         self.engine = engine
         self.now = now
         self.thresholds = thresholds
         self.routing = routing
         self.on_outbox_written = on_outbox_written
+        self.linger_seconds = linger_seconds
+        self.max_batch = max_batch
         self._live: dict[str, LiveKeyResult] = {}
         self._backfilled: set[str] = set()
         self._pending: list[tuple[Item, Future[SampleOutcome]]] = []
-        self._pending_lock = threading.Lock()
+        self._urgent = 0  # pending items whose caller waits
+        self._first_pending_at = 0.0
+        self._closing = False
+        self._changed = threading.Condition()
         self._write_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def submit(self, item: Item, *, urgent: bool = False) -> Future[SampleOutcome]:
+        """Queue `item` for the writer; the future gives what was stored (or why not)."""
+        future: Future[SampleOutcome] = Future()
+        with self._changed:
+            if self._closing:
+                raise RuntimeError("the recorder is closed")
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="sample-recorder", daemon=True
+                )
+                self._writer.start()
+            if not self._pending:
+                self._first_pending_at = time.monotonic()
+            self._pending.append((item, future))
+            self._urgent += urgent
+            # Wake the writer only when it has a reason to act (not for every item).
+            if len(self._pending) == 1 or urgent or len(self._pending) >= self.max_batch:
+                self._changed.notify()
+        return future
 
     def record(self, item: Item) -> SampleOutcome:
-        """Store `item` (with whatever else is pending) and return what was stored."""
-        future: Future[SampleOutcome] = Future()
-        with self._pending_lock:
-            self._pending.append((item, future))
-        with self._write_lock:
-            if not future.done():
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                self._store(batch)
-        return future.result()
+        """Store `item` now and return what was stored."""
+        return self.submit(item, urgent=True).result()
 
     def reevaluate(self, kr_ids: Iterable[str]) -> int:
         """Re-evaluate these Key Results (and run their alert rules); return how many."""
-        ids = list(kr_ids)
-        for start in range(0, len(ids), REEVALUATION_BATCH):
-            chunk: list[tuple[Item, Future[SampleOutcome]]] = [
-                (Reevaluation(k), Future())
-                for k in ids[start : start + REEVALUATION_BATCH]
-            ]
+        futures = [self.submit(Reevaluation(k), urgent=True) for k in kr_ids]
+        for future in futures:
+            if future.exception() is not None:
+                log.error("re-evaluation failed: %s", future.exception())
+        return len(futures)
+
+    def close(self) -> None:
+        """Store what is pending, then stop the writer thread."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify()
+            writer = self._writer
+        if writer is not None:
+            writer.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending and not self._closing:
+                    self._changed.wait()
+                if not self._pending:
+                    return
+                deadline = self._first_pending_at + self.linger_seconds
+                while not (self._urgent or self._closing or len(self._pending) >= self.max_batch):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._changed.wait(remaining)
+                batch = self._pending[: self.max_batch]
+                self._pending = self._pending[self.max_batch :]
+                self._first_pending_at = time.monotonic()
+                self._urgent = 0 if not self._pending else self._urgent
             with self._write_lock:
-                self._store(chunk)
-            for _, future in chunk:
-                if future.exception() is not None:
-                    log.error("re-evaluation failed: %s", future.exception())
-        return len(ids)
+                try:
+                    self._store(batch)
+                except Exception as exc:  # a bug here must not strand waiting callers
+                    log.exception("the sample recorder failed")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
 
     def forget(self) -> None:
         """Drop what is remembered; call when another process may have written meanwhile."""
@@ -248,75 +321,12 @@ class SampleRecorder:
     def _write(self, items: Sequence[Item]) -> list[SampleOutcome]:
         now = self.now()
         samples = [i for i in items if isinstance(i, SampleToStore)]
-        with Session(self.engine, expire_on_commit=False) as session:
-            self._write_backfills(session, samples, now)
-            for kr_id in dict.fromkeys(i.kr_id for i in items):
-                if kr_id not in self._live:
-                    self._live[kr_id] = self._load(session, kr_id)
-            insert_attempts(
-                session,
-                [
-                    {
-                        "key_result_id": s.kr_id,
-                        "scheduled_ts": s.scheduled_ts,
-                        "attempted_ts": now,
-                        "ok": s.error is None,
-                        "error_kind": s.error.kind if s.error else None,
-                        "error_message": s.error.reason if s.error else None,
-                        "duration_ms": s.duration_ms,
-                    }
-                    for s in samples
-                ],
-            )
-            upsert_samples(
-                session,
-                [
-                    sample_row(
-                        key_result_id=s.kr_id,
-                        ts=s.scheduled_ts,
-                        value=s.measurement.value,
-                        numerator=s.measurement.numerator,
-                        denominator=s.measurement.denominator,
-                        source=s.source,
-                        details=s.measurement.details or None,
-                        recorded_ts=now,
-                    )
-                    for s in samples
-                    if s.measurement is not None
-                ],
-            )
-            updates: list[dict[str, Any]] = []
-            alert_rows: list[dict[str, Any]] = []
-            deliveries: list[dict[str, Any]] = []
-            outcomes = []
-            for item in items:
-                live = self._live[item.kr_id]
-                sample_ts = self._apply(session, live, item, now)
-                result = self._evaluate(session, live, now)
-                columns = evaluation_columns(
-                    result, frozen_score=live.final_score, attempt=live.last_attempt, now_ts=now
-                )
-                updates.append({"kr_id": item.kr_id, **columns})
-                if live.kr.id in self.routing.policies:
-                    state, rows = self._step_alerts(session, live, result, now, sample_ts)
-                    # The row's updated_ts says when the rules' state last changed.
-                    if state != live.alert_state or not live.alert_state_saved:
-                        alert_rows.append(
-                            {
-                                "key_result_id": live.kr.id,
-                                "state": state_to_json(state),
-                                "updated_ts": now,
-                            }
-                        )
-                    live.alert_state, live.alert_state_saved = state, True
-                    deliveries += rows
-                live.final_score = columns["final_score"]
-                outcomes.append(self._outcome(item, result))
-            session.connection().execute(_update_key_result(), updates)
-            save_alert_states(session, alert_rows)
-            if deliveries:
-                session.connection().execute(Delivery.__table__.insert(), deliveries)  # type: ignore[attr-defined]
-            session.commit()
+        with self.engine.begin() as connection:
+            tx = _Transaction(connection)
+            try:
+                outcomes, deliveries = self._write_in(tx, items, samples, now)
+            finally:
+                tx.close()
         for s in samples:
             if s.backfill is not None:
                 self._backfilled.add(s.kr_id)
@@ -324,15 +334,89 @@ class SampleRecorder:
             self.on_outbox_written()
         return outcomes
 
+    def _write_in(
+        self, tx: _Transaction, items: Sequence[Item], samples: Sequence[SampleToStore], now: int
+    ) -> tuple[list[SampleOutcome], list[dict[str, Any]]]:
+        """Write the batch's rows and evaluations in `tx`; return outcomes and outbox rows."""
+        self._write_backfills(tx, samples, now)
+        for kr_id in dict.fromkeys(i.kr_id for i in items):
+            if kr_id not in self._live:
+                self._live[kr_id] = self._load(tx.session, kr_id)
+        insert_attempts(
+            tx.connection,
+            [
+                {
+                    "key_result_id": s.kr_id,
+                    "scheduled_ts": s.scheduled_ts,
+                    "attempted_ts": now,
+                    "ok": s.error is None,
+                    "error_kind": s.error.kind if s.error else None,
+                    "error_message": s.error.reason if s.error else None,
+                    "duration_ms": s.duration_ms,
+                }
+                for s in samples
+            ],
+        )
+        upsert_samples(
+            tx.connection,
+            [
+                sample_row(
+                    key_result_id=s.kr_id,
+                    ts=s.scheduled_ts,
+                    value=s.measurement.value,
+                    numerator=s.measurement.numerator,
+                    denominator=s.measurement.denominator,
+                    source=s.source,
+                    details=s.measurement.details or None,
+                    recorded_ts=now,
+                )
+                for s in samples
+                if s.measurement is not None
+            ],
+        )
+        updates: list[dict[str, Any]] = []
+        alert_rows: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        outcomes = []
+        for item in items:
+            live = self._live[item.kr_id]
+            sample_ts = self._apply(tx, live, item, now)
+            result = self._evaluate(tx, live, now)
+            columns = evaluation_columns(
+                result, frozen_score=live.final_score, attempt=live.last_attempt, now_ts=now
+            )
+            updates.append({"kr_id": item.kr_id, **columns})
+            if live.kr.id in self.routing.policies:
+                state, rows = self._step_alerts(tx, live, result, now, sample_ts)
+                # The row's updated_ts says when the rules' state last changed.
+                if state != live.alert_state or not live.alert_state_saved:
+                    alert_rows.append(
+                        {
+                            "key_result_id": live.kr.id,
+                            "state": state_to_json(state),
+                            "updated_ts": now,
+                        }
+                    )
+                live.alert_state, live.alert_state_saved = state, True
+                deliveries += rows
+            live.final_score = columns["final_score"]
+            outcomes.append(self._outcome(item, result))
+        tx.connection.execute(_update_key_result(), updates)
+        save_alert_states(tx.connection, alert_rows)
+        if deliveries:
+            outbox = Delivery.__table__  # type: ignore[attr-defined]
+            tx.connection.execute(outbox.insert(), deliveries)
+        return outcomes, deliveries
+
     def _write_backfills(
-        self, session: Session, samples: Sequence[SampleToStore], now: int
+        self, tx: _Transaction, samples: Sequence[SampleToStore], now: int
     ) -> None:
         """Write backfilled history and its done-marker; the Key Result is reloaded after."""
         for s in samples:
             if s.backfill is None:
                 continue
             upsert_samples(
-                session,
+                tx.connection,
                 [
                     sample_row(
                         key_result_id=s.kr_id,
@@ -348,7 +432,7 @@ class SampleRecorder:
                 ],
             )
             save_connector_state(
-                session,
+                tx.connection,
                 connector=s.source,
                 key=BACKFILLED_KEY.format(kr_id=s.kr_id),
                 value={"ts": now, "points": len(s.backfill)},
@@ -384,7 +468,7 @@ class SampleRecorder:
             final_score=kr.final_score,
         )
 
-    def _apply(self, session: Session, live: LiveKeyResult, item: Item, now: int) -> int | None:
+    def _apply(self, tx: _Transaction, live: LiveKeyResult, item: Item, now: int) -> int | None:
         """Count the item's attempt and sample in memory; return the new sample's time."""
         if not isinstance(item, SampleToStore):
             return None
@@ -398,18 +482,18 @@ class SampleRecorder:
             return None
         if not live.series.append(item.scheduled_ts, item.measurement.value):
             # An older instant rewritten: count again from the rows (which include it).
-            live.series = load_series(session, live.kr.id, live.series)
+            live.series = load_series(tx.session, live.kr.id, live.series)
         return item.scheduled_ts
 
-    def _evaluate(self, session: Session, live: LiveKeyResult, now: int) -> Evaluation:
+    def _evaluate(self, tx: _Transaction, live: LiveKeyResult, now: int) -> Evaluation:
         request = view_request(live.spec, now_ts=now, thresholds=self.thresholds)
         view = live.series.view(request.cutoff)
         if view is None:  # samples after the evaluation instant: only the rows can say
-            view = load_sample_view(session, live.kr.id, request)
+            view = load_sample_view(tx.session, live.kr.id, request)
         elif request.window_start is not None:
             after = max(request.window_start, request.start - 1)
             view = replace(
-                view, window=load_window(session, live.kr.id, after=after, until=request.cutoff)
+                view, window=load_window(tx.session, live.kr.id, after=after, until=request.cutoff)
             )
         return evaluate(
             live.spec, view, now=now, last_attempt=live.last_attempt, thresholds=self.thresholds
@@ -417,7 +501,7 @@ class SampleRecorder:
 
     def _step_alerts(
         self,
-        session: Session,
+        tx: _Transaction,
         live: LiveKeyResult,
         result: Evaluation,
         now: int,
@@ -426,7 +510,7 @@ class SampleRecorder:
         previous = best = None
         if sample_ts is not None:
             known = live.series.references(sample_ts)
-            previous, best = known or references(session, live.kr, live.objective, sample_ts)
+            previous, best = known or references(tx.session, live.kr, live.objective, sample_ts)
         return step_alerts(
             self.routing,
             live.alert_state,

@@ -157,7 +157,7 @@ def fetch_backfill(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[Measu
     )
 
 
-def sample_key_result(
+def measure_key_result(
     tracker: Tracker,
     kr_id: str,
     *,
@@ -165,10 +165,10 @@ def sample_key_result(
     pool: ThreadPoolExecutor | None = None,
     timeout: float | None = None,
     backfill: bool = True,
-) -> SampleOutcome:
-    """Measure one Key Result at its scheduled instant and store what happened.
+) -> SampleToStore:
+    """Ask the Key Result's connector for its value at the scheduled instant (no storing).
 
-    The first time, the period so far is backfilled from the connector's history (when it
+    The first time, the period so far is fetched from the connector's history too (when it
     has one), so a new Key Result starts with a baseline and a trend.
     """
     entry = tracker.entries[kr_id]
@@ -195,17 +195,31 @@ def sample_key_result(
         error = ConnectorError(
             f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}"
         )
-    return tracker.recorder.record(
-        SampleToStore(
-            kr_id,
-            scheduled_ts,
-            entry.connector,
-            measurement=measurement,
-            error=error,
-            duration_ms=int((time.perf_counter() - started) * 1000),
-            backfill=history,
-        )
+    return SampleToStore(
+        kr_id,
+        scheduled_ts,
+        entry.connector,
+        measurement=measurement,
+        error=error,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        backfill=history,
     )
+
+
+def sample_key_result(
+    tracker: Tracker,
+    kr_id: str,
+    *,
+    scheduled_ts: int,
+    pool: ThreadPoolExecutor | None = None,
+    timeout: float | None = None,
+    backfill: bool = True,
+) -> SampleOutcome:
+    """Measure one Key Result at its scheduled instant, store what happened, and return it."""
+    item = measure_key_result(
+        tracker, kr_id, scheduled_ts=scheduled_ts, pool=pool, timeout=timeout, backfill=backfill
+    )
+    return tracker.recorder.record(item)
 
 
 def store_manual_value(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
@@ -30,8 +30,10 @@ from app.durations import parse_duration
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.models import SamplingAttempt
-from app.sampling import SampleOutcome, sample_key_result
+from app.recorder import SampleOutcome
+from app.sampling import measure_key_result
 from app.tracker import Tracker
+from connectors.base import ConnectorError
 
 log = logging.getLogger(__name__)
 BACKING_OFF_KINDS = {"source_unavailable", "rate_limited", "timeout"}
@@ -115,8 +117,12 @@ class SamplingScheduler:
                         self.run_sample, args=[kr_id], id=f"catch-up:{kr_id}", replace_existing=True
                     )
 
-    def run_sample(self, kr_id: str) -> SampleOutcome | None:
-        """Sample one Key Result for its latest scheduled instant, unless its source backs off."""
+    def run_sample(self, kr_id: str) -> Future[SampleOutcome] | None:
+        """Sample one Key Result for its latest scheduled instant, unless its source backs off.
+
+        The job hands the measurement to the recorder and returns without waiting for the
+        write; the future says what was stored.
+        """
         entry = self.tracker.entries[kr_id]
         assert entry.schedule is not None and entry.connector is not None
         now = self.tracker.now()
@@ -129,20 +135,20 @@ class SamplingScheduler:
                 backoff.next_allowed_ts,
             )
             return None
-        outcome = sample_key_result(
+        item = measure_key_result(
             self.tracker,
             kr_id,
             scheduled_ts=entry.schedule.instant_at_or_before(now),
             pool=self._pool(entry.connector),
             timeout=self.settings.attempt_timeout_seconds,
         )
-        self._note(entry.connector, outcome, interval=entry.schedule.approx_interval_seconds())
-        return outcome
+        self._note(entry.connector, item.error, interval=entry.schedule.approx_interval_seconds())
+        return self.tracker.recorder.submit(item)
 
-    def _note(self, connector: str, outcome: SampleOutcome, *, interval: int) -> None:
+    def _note(self, connector: str, error: ConnectorError | None, *, interval: int) -> None:
         with self._lock:
             backoff = self.backoffs.setdefault(connector, Backoff())
-            if outcome.error_kind not in BACKING_OFF_KINDS:
+            if error is None or error.kind not in BACKING_OFF_KINDS:
                 backoff.failures, backoff.next_allowed_ts = 0, 0
                 return
             backoff.failures += 1
@@ -152,7 +158,7 @@ class SamplingScheduler:
                 "connector %s failed %d time(s) in a row (%s); next try in %d s",
                 connector,
                 backoff.failures,
-                outcome.error,
+                error.reason,
                 delay,
             )
 

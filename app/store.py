@@ -58,10 +58,6 @@ def _upsert(dialect: str, table: Table, keys: tuple[str, ...], updated: tuple[st
     )
 
 
-def _connection(session: Session) -> Connection:
-    return session.connection()
-
-
 def sample_row(
     *,
     key_result_id: str,
@@ -88,11 +84,14 @@ def sample_row(
     }
 
 
-def upsert_samples(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Store `sample_row`s in one statement; a second sample for (Key Result, ts) replaces it."""
+def upsert_samples(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store `sample_row`s in one statement; a second sample for (Key Result, ts) replaces it.
+
+    The write helpers take a Core connection (`session.connection()` from an ORM session):
+    the sampler writes in batches without the ORM's unit of work.
+    """
     if not rows:
         return
-    connection = _connection(session)
     statement = _upsert(
         connection.dialect.name,
         Sample.__table__,  # type: ignore[attr-defined]
@@ -104,14 +103,14 @@ def upsert_samples(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def upsert_sample(session: Session, **row: Any) -> None:
     """Store one sample (see `sample_row` for the fields)."""
-    upsert_samples(session, [sample_row(**row)])
+    upsert_samples(session.connection(), [sample_row(**row)])
 
 
-def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Record sampling attempts (successful or failed), given as column dicts."""
     if rows:
         table = SamplingAttempt.__table__  # type: ignore[attr-defined]
-        _connection(session).execute(table.insert(), list(rows))
+        connection.execute(table.insert(), list(rows))
 
 
 def add_attempt(session: Session, attempt: SamplingAttempt) -> None:
@@ -120,10 +119,9 @@ def add_attempt(session: Session, attempt: SamplingAttempt) -> None:
 
 
 def save_connector_state(
-    session: Session, *, connector: str, key: str, value: Any, updated_ts: int
+    connection: Connection, *, connector: str, key: str, value: Any, updated_ts: int
 ) -> None:
     """Store a connector's state value under `key` (insert or replace); caller commits."""
-    connection = _connection(session)
     statement = _upsert(
         connection.dialect.name,
         ConnectorState.__table__,  # type: ignore[attr-defined]
@@ -135,10 +133,9 @@ def save_connector_state(
     )
 
 
-def save_alert_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def save_alert_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store the alert rules' state of Key Results (`key_result_id`, `state`, `updated_ts`)."""
     if rows:
-        connection = _connection(session)
         statement = _upsert(
             connection.dialect.name,
             AlertStateRow.__table__,  # type: ignore[attr-defined]
@@ -459,7 +456,7 @@ class DatabaseStateStore:
         """Store `value` under `key` and commit."""
         with Session(self.engine) as session:
             save_connector_state(
-                session,
+                session.connection(),
                 connector=self.connector,
                 key=key,
                 value=value,

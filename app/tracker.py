@@ -126,7 +126,8 @@ class Tracker:
         return report
 
     def close(self) -> None:
-        """Close connectors and the engine's pool."""
+        """Store pending samples, then close connectors and the engine's pool."""
+        self.recorder.close()
         with self._lock:
             for connector in self._connectors.values():
                 try:

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +57,7 @@ from psycopg import sql
 from sqlmodel import Session, col, func, select
 
 from app.models import Sample
+from app.recorder import SampleOutcome
 from app.sampling import sample_key_result
 from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker
@@ -257,15 +258,23 @@ def run_cycle(
     clock.now = instant + 5
     settings = tracker.loaded.config.scheduler
 
-    def attempt(kr: str) -> int | str:
-        """Return the Key Result's backfilled points, or why it stored no value."""
+    def attempt(kr: str) -> SampleOutcome | Future[SampleOutcome] | str:
+        """Return the outcome (or the scheduler's future of it), or why there is none."""
         try:
-            outcome = (sampler.run_sample(kr) if mode == "scheduler"
+            pending = (sampler.run_sample(kr) if mode == "scheduler"
                        else sample_key_result(tracker, kr, scheduled_ts=instant))
         except Exception as exc:  # e.g. SQLite "database is locked": the attempt is lost
             return f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}"
-        if outcome is None:
-            return "skipped: its connector backs off"
+        return "skipped: its connector backs off" if pending is None else pending
+
+    def stored(result: SampleOutcome | Future[SampleOutcome] | str) -> int | str:
+        """Return the Key Result's backfilled points, or why it stored no value."""
+        if isinstance(result, str):
+            return result
+        try:
+            outcome = result.result() if isinstance(result, Future) else result
+        except Exception as exc:
+            return f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}"
         return outcome.backfilled if outcome.ok else f"{outcome.error_kind}: {outcome.error}"
 
     threads = settings.max_workers if mode == "scheduler" else settings.per_connector_concurrency
@@ -273,13 +282,15 @@ def run_cycle(
     reset_peak_memory()
     started = time.perf_counter()
     with ThreadPoolExecutor(threads, thread_name_prefix="cycle") as pool:
-        results = list(pool.map(attempt, tracker.entries))
+        # The scheduler's jobs return before their samples are written: the cycle ends when
+        # the recorder has stored every one of them.
+        results = [stored(r) for r in pool.map(attempt, tracker.entries)]
     seconds = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, str)]
     with Session(tracker.engine) as session:
-        stored = session.exec(select(func.count()).where(col(Sample.ts) == instant)).one()
-    if stored != len(results) - len(failed):
-        raise AssertionError(f"{stored} samples at {instant}, {len(results) - len(failed)} ok")
+        count = session.exec(select(func.count()).where(col(Sample.ts) == instant)).one()
+    if count != len(results) - len(failed):
+        raise AssertionError(f"{count} samples at {instant}, {len(results) - len(failed)} ok")
     return Cycle(seconds, len(failed), sum(r for r in results if isinstance(r, int)),
                  memory_mb("self", "VmHWM"), load_before, failed[0] if failed else None)
 

@@ -174,14 +174,15 @@ def test_failing_source_backs_off(tmp_path: Path, source: MetricsSource) -> None
     tracker = open_with(tmp_path, url, config_text(source.url), clock)
     scheduler = SamplingScheduler(tracker)
     source.failing = True
-    assert scheduler.run_sample("sessions") is not None
+    failed = scheduler.run_sample("sessions")
+    assert failed is not None and failed.result().error_kind == "source_unavailable"
     before = len(source.requests)
     assert scheduler.run_sample("weekly-users") is None  # same connector: backing off
     assert len(source.requests) == before
     clock["now"] += 61
     source.failing = False
-    outcome = scheduler.run_sample("weekly-users")
-    assert outcome is not None and outcome.ok
+    stored = scheduler.run_sample("weekly-users")
+    assert stored is not None and stored.result().ok
     assert scheduler.backoffs["analytics"].failures == 0
     scheduler.shutdown()
     tracker.close()
