@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, func, select
 
@@ -31,6 +31,32 @@ from app.domain import Direction, Status
 from app.durations import parse_duration
 from app.models import AlertStateRow, Delivery, KeyResult, Objective, Sample
 from app.progress import Evaluation
+
+
+class AlertedKeyResult(Protocol):
+    """The fields of a Key Result that alerts quote (a row, or the recorder's slim copy)."""
+
+    @property
+    def id(self) -> str: ...  # noqa: D102
+    @property
+    def title(self) -> str: ...  # noqa: D102
+    @property
+    def unit(self) -> str: ...  # noqa: D102
+    @property
+    def direction(self) -> str: ...  # noqa: D102
+
+
+class AlertedObjective(Protocol):
+    """The fields of an objective that alerts quote and read."""
+
+    @property
+    def id(self) -> str: ...  # noqa: D102
+    @property
+    def title(self) -> str: ...  # noqa: D102
+    @property
+    def team(self) -> str | None: ...  # noqa: D102
+    @property
+    def period_start_ts(self) -> int: ...  # noqa: D102
 
 
 def _amount(spec: float | str) -> Amount:
@@ -148,7 +174,7 @@ def state_from_json(data: dict[str, Any] | None) -> AlertState:
 
 
 def references(
-    session: Session, kr: KeyResult, objective: Objective, sample_ts: int
+    session: Session, kr: AlertedKeyResult, objective: AlertedObjective, sample_ts: int
 ) -> tuple[float | None, float | None]:
     """Return the sample before `sample_ts` and the period's best value up to it."""
     previous = session.exec(
@@ -176,8 +202,8 @@ def references(
 def event_payload(
     event: AlertEvent,
     *,
-    kr: KeyResult,
-    objective: Objective,
+    kr: AlertedKeyResult,
+    objective: AlertedObjective,
     evaluation: Evaluation,
     routing: AlertRouting,
     policy: AlertPolicy,
@@ -218,8 +244,8 @@ def step_alerts(
     routing: AlertRouting,
     state: AlertState,
     *,
-    kr: KeyResult,
-    objective: Objective,
+    kr: AlertedKeyResult,
+    objective: AlertedObjective,
     evaluation: Evaluation,
     now_ts: int,
     sample_ts: int | None,

@@ -9,7 +9,7 @@ them as it writes. Pure data and functions: `app.recorder` loads, uses and persi
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 
 from app.progress import LastAttempt, SampleView
@@ -18,13 +18,35 @@ from app.progress import LastAttempt, SampleView
 FAILURE_STREAK_CAP = 20
 
 
+@dataclass(frozen=True, slots=True)
+class KeyResultInfo:
+    """The fields of a Key Result's row that alerts quote (a whole row costs kilobytes)."""
+
+    id: str
+    title: str
+    unit: str
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveInfo:
+    """The fields of an objective's row that alerts quote and read."""
+
+    id: str
+    title: str
+    team: str | None
+    period_start_ts: int
+
+
 @dataclass(slots=True)
 class SeriesSummary:
     """A Key Result's samples in its period, reduced to what evaluation and alert rules read.
 
     It holds the samples with `period_start <= ts < period_end`, as the database view does.
     `band` is the (low, high) counted as inside (None: no band counting, as for linear
-    Key Results); `lower_is_better` says which end is the period's best value.
+    Key Results); `lower_is_better` says which end is the period's best value. The recent
+    points are kept in two typed arrays (16 bytes a point instead of ~110 as tuples), which
+    matters at 10,000 Key Results.
     """
 
     period_start: int
@@ -33,13 +55,22 @@ class SeriesSummary:
     lower_is_better: bool
     band: tuple[float | None, float | None] | None = None
     first: tuple[int, float] | None = None
-    recent: deque[tuple[int, float]] = field(default_factory=deque)
     in_band: int = 0
     total: int = 0
     best: float | None = None
+    _recent_ts: array[int] = field(default_factory=lambda: array("q"))
+    _recent_values: array[float] = field(default_factory=lambda: array("d"))
 
-    def __post_init__(self) -> None:
-        self.recent = deque(self.recent, maxlen=self.recent_size)
+    @property
+    def recent(self) -> list[tuple[int, float]]:
+        """Return the latest `recent_size` samples, oldest first."""
+        return list(zip(self._recent_ts, self._recent_values, strict=True))
+
+    def keep_recent(self, points: list[tuple[int, float]]) -> None:
+        """Set the recent points (oldest first) read from the database."""
+        kept = points[-self.recent_size :]
+        self._recent_ts = array("q", (t for t, _ in kept))
+        self._recent_values = array("d", (v for _, v in kept))
 
     def in_period(self, ts: int) -> bool:
         """Return whether a sample at `ts` counts in this period."""
@@ -59,11 +90,16 @@ class SeriesSummary:
         """
         if not self.in_period(ts):
             return True
-        if self.recent and ts <= self.recent[-1][0]:
+        last = self.last_ts
+        if last is not None and ts <= last:
             return False
         if self.first is None:
             self.first = (ts, value)
-        self.recent.append((ts, value))
+        self._recent_ts.append(ts)
+        self._recent_values.append(value)
+        if len(self._recent_ts) > self.recent_size:
+            self._recent_ts.pop(0)
+            self._recent_values.pop(0)
         if self.band is not None:
             self.total += 1
             self.in_band += self.inside(value)
@@ -76,7 +112,7 @@ class SeriesSummary:
     @property
     def last_ts(self) -> int | None:
         """Return the newest sample's time, or None."""
-        return self.recent[-1][0] if self.recent else None
+        return self._recent_ts[-1] if self._recent_ts else None
 
     def view(self, cutoff: int) -> SampleView | None:
         """Return the view for an evaluation up to `cutoff`, or None if samples lie after it.
@@ -87,10 +123,7 @@ class SeriesSummary:
         if last is not None and last > cutoff:
             return None
         return SampleView(
-            first=self.first,
-            recent=list(self.recent),
-            in_band=self.in_band,
-            total=self.total,
+            first=self.first, recent=self.recent, in_band=self.in_band, total=self.total
         )
 
     def references(self, sample_ts: int) -> tuple[float | None, float | None] | None:
@@ -100,7 +133,7 @@ class SeriesSummary:
         """
         if self.last_ts != sample_ts:
             return None
-        previous = self.recent[-2][1] if len(self.recent) >= 2 else None
+        previous = self._recent_values[-2] if len(self._recent_values) >= 2 else None
         return previous, self.best
 
 

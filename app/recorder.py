@@ -31,7 +31,7 @@ from app.alert_rules import AlertState
 from app.alerts import AlertRouting, references, state_from_json, state_to_json, step_alerts
 from app.domain import Direction
 from app.evaluation import evaluation_columns, spec_from_rows, view_request
-from app.live_state import SeriesSummary, next_attempt
+from app.live_state import KeyResultInfo, ObjectiveInfo, SeriesSummary, next_attempt
 from app.models import AlertStateRow, ConnectorState, Delivery, KeyResult, Objective
 from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
 from app.store import (
@@ -105,8 +105,8 @@ class StoreFailed(ConnectorError):
 class LiveKeyResult:
     """What the recorder remembers of one Key Result between samples."""
 
-    kr: KeyResult
-    objective: Objective
+    kr: KeyResultInfo
+    objective: ObjectiveInfo
     spec: KeyResultSpec
     series: SeriesSummary
     last_attempt: LastAttempt | None
@@ -136,6 +136,12 @@ class _Transaction:
         """Close the session, if one was opened (the transaction is the connection's)."""
         if self._session is not None:
             self._session.close()
+
+
+def _points(item: Item) -> int:
+    """Return how many samples an item writes (its backfill counts point by point)."""
+    backfill = item.backfill if isinstance(item, SampleToStore) else None
+    return 1 + len(backfill or ())
 
 
 @functools.cache
@@ -170,7 +176,10 @@ class SampleRecorder:
     A writer thread stores what jobs submit. It waits up to `linger_seconds` after the first
     pending item so that one transaction carries many samples: the scheduler's jobs do not
     wait for it (`submit`), while `record` callers (the CLI, a re-evaluation) ask for an
-    immediate write and wait.
+    immediate write and wait. A transaction carries at most `max_batch` items and
+    `max_batch_points` samples (backfilled history counts point by point); `submit` waits
+    while `max_pending_points` are queued, so a slow database holds jobs back instead of
+    filling memory.
     """
 
     def __init__(
@@ -183,6 +192,8 @@ class SampleRecorder:
         on_outbox_written: Callable[[], None],
         linger_seconds: float = 0.05,
         max_batch: int = 500,
+        max_batch_points: int = 10_000,
+        max_pending_points: int = 20_000,
     ) -> None:
         self.engine = engine
         self.now = now
@@ -191,9 +202,12 @@ class SampleRecorder:
         self.on_outbox_written = on_outbox_written
         self.linger_seconds = linger_seconds
         self.max_batch = max_batch
+        self.max_batch_points = max_batch_points
+        self.max_pending_points = max_pending_points
         self._live: dict[str, LiveKeyResult] = {}
         self._backfilled: set[str] = set()
         self._pending: list[tuple[Item, Future[SampleOutcome]]] = []
+        self._pending_points = 0
         self._urgent = 0  # pending items whose caller waits
         self._first_pending_at = 0.0
         self._closing = False
@@ -212,13 +226,19 @@ class SampleRecorder:
                     target=self._run, name="sample-recorder", daemon=True
                 )
                 self._writer.start()
+            while self._pending_points >= self.max_pending_points and not self._closing:
+                self._changed.notify_all()  # the writer should not linger now
+                self._changed.wait()
+            if self._closing:
+                raise RuntimeError("the recorder is closed")
             if not self._pending:
                 self._first_pending_at = time.monotonic()
             self._pending.append((item, future))
+            self._pending_points += _points(item)
             self._urgent += urgent
             # Wake the writer only when it has a reason to act (not for every item).
-            if len(self._pending) == 1 or urgent or len(self._pending) >= self.max_batch:
-                self._changed.notify()
+            if len(self._pending) == 1 or urgent or self._batch_full():
+                self._changed.notify_all()
         return future
 
     def record(self, item: Item) -> SampleOutcome:
@@ -250,15 +270,15 @@ class SampleRecorder:
                 if not self._pending:
                     return
                 deadline = self._first_pending_at + self.linger_seconds
-                while not (self._urgent or self._closing or len(self._pending) >= self.max_batch):
+                while not (self._urgent or self._closing or self._batch_full()):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
                     self._changed.wait(remaining)
-                batch = self._pending[: self.max_batch]
-                self._pending = self._pending[self.max_batch :]
+                batch = self._take_batch()
                 self._first_pending_at = time.monotonic()
                 self._urgent = 0 if not self._pending else self._urgent
+                self._changed.notify_all()  # submitters waiting for room
             with self._write_lock:
                 try:
                     self._store(batch)
@@ -283,6 +303,26 @@ class SampleRecorder:
         if marker is not None:
             self._backfilled.add(kr_id)
         return marker is not None
+
+    def _batch_full(self) -> bool:
+        return (
+            len(self._pending) >= self.max_batch
+            or self._pending_points >= self.max_batch_points
+            or self._pending_points >= self.max_pending_points
+        )
+
+    def _take_batch(self) -> list[tuple[Item, Future[SampleOutcome]]]:
+        """Take the oldest pending items up to the batch limits (at least one)."""
+        taken = points = 0
+        for item, _ in self._pending:
+            weight = _points(item)
+            if taken and (taken >= self.max_batch or points + weight > self.max_batch_points):
+                break
+            taken += 1
+            points += weight
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
+        self._pending_points -= points
+        return batch
 
     def _store(self, batch: list[tuple[Item, Future[SampleOutcome]]]) -> None:
         """Store a batch in one transaction; on failure, each item on its own."""
@@ -458,8 +498,10 @@ class SampleRecorder:
         )
         alert_row = session.get(AlertStateRow, kr_id)
         return LiveKeyResult(
-            kr=kr,
-            objective=objective,
+            kr=KeyResultInfo(kr.id, kr.title, kr.unit, kr.direction),
+            objective=ObjectiveInfo(
+                objective.id, objective.title, objective.team, objective.period_start_ts
+            ),
             spec=spec,
             series=load_series(session, kr_id, empty),
             last_attempt=last_attempt(session, kr_id),

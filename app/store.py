@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +191,19 @@ class ViewRequest:
     band: tuple[float | None, float | None] | None = None
 
 
+def _first_and_recent(
+    session: Session, where: ColumnElement[bool], recent: int
+) -> tuple[tuple[int, float] | None, list[tuple[int, float]]]:
+    """Return the first sample matching `where` and the latest `recent` ones, oldest first."""
+    first = session.exec(
+        select(Sample.ts, Sample.value).where(where).order_by(col(Sample.ts)).limit(1)
+    ).first()
+    latest = session.exec(
+        select(Sample.ts, Sample.value).where(where).order_by(col(Sample.ts).desc()).limit(recent)
+    ).all()
+    return (first[0], first[1]) if first else None, [(t, v) for t, v in reversed(latest)]
+
+
 def _band_counts(
     session: Session, where: ColumnElement[bool], band: tuple[float | None, float | None]
 ) -> tuple[int, int]:
@@ -214,15 +226,7 @@ def load_sample_view(session: Session, key_result_id: str, request: ViewRequest)
         col(Sample.ts) >= request.start,
         col(Sample.ts) <= request.cutoff,
     )
-    first = session.exec(
-        select(Sample.ts, Sample.value).where(in_range).order_by(col(Sample.ts)).limit(1)
-    ).first()
-    recent = session.exec(
-        select(Sample.ts, Sample.value)
-        .where(in_range)
-        .order_by(col(Sample.ts).desc())
-        .limit(request.recent)
-    ).all()
+    first, recent = _first_and_recent(session, in_range, request.recent)
     window: Sequence[float] = ()
     if request.window_start is not None:
         window = session.exec(
@@ -234,8 +238,8 @@ def load_sample_view(session: Session, key_result_id: str, request: ViewRequest)
     if request.band is not None:
         total, inside = _band_counts(session, in_range, request.band)
     return SampleView(
-        first=(first[0], first[1]) if first else None,
-        recent=[(t, v) for t, v in reversed(recent)],
+        first=first,
+        recent=recent,
         window=list(window),
         in_band=inside,
         total=total,
@@ -252,15 +256,7 @@ def load_series(session: Session, key_result_id: str, empty: SeriesSummary) -> S
         col(Sample.ts) >= empty.period_start,
         col(Sample.ts) < empty.period_end,
     )
-    first = session.exec(
-        select(Sample.ts, Sample.value).where(in_period).order_by(col(Sample.ts)).limit(1)
-    ).first()
-    recent = session.exec(
-        select(Sample.ts, Sample.value)
-        .where(in_period)
-        .order_by(col(Sample.ts).desc())
-        .limit(empty.recent_size)
-    ).all()
+    first, recent = _first_and_recent(session, in_period, empty.recent_size)
     best_of = func.min if empty.lower_is_better else func.max
     best = session.exec(select(best_of(Sample.value)).where(in_period)).one()
     summary = SeriesSummary(
@@ -269,10 +265,10 @@ def load_series(session: Session, key_result_id: str, empty: SeriesSummary) -> S
         recent_size=empty.recent_size,
         lower_is_better=empty.lower_is_better,
         band=empty.band,
-        first=(first[0], first[1]) if first else None,
-        recent=deque((t, v) for t, v in reversed(recent)),
+        first=first,
         best=best,
     )
+    summary.keep_recent(recent)
     if empty.band is not None:
         summary.total, summary.in_band = _band_counts(session, in_period, empty.band)
     return summary

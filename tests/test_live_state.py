@@ -59,6 +59,7 @@ def test_summary_matches_the_view_built_from_all_points(
     assert view is not None
     assert view.first == expected.first
     assert list(view.recent) == list(expected.recent)[-RECENT:]
+    assert summary.recent == list(view.recent)
     if spec.direction.is_band:
         assert (view.in_band, view.total) == (expected.in_band, expected.total)
     kept = [(t, v) for t, v in points if START <= t < END]

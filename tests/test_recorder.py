@@ -307,3 +307,38 @@ def test_sample_once_refuses_while_a_scheduler_holds_the_lock(tmp_path: Path) ->
         attempt = session.exec(select(SamplingAttempt)).one()
     assert not attempt.ok and attempt.error_kind == "source_unavailable"
     tracker.close()
+
+
+def test_a_stalled_database_holds_jobs_back_instead_of_filling_memory(tmp_path: Path) -> None:
+    """While another writer holds SQLite's lock, queued samples stop at the cap; none is lost."""
+    import sqlite3
+
+    clock = {"now": float(START + 60)}
+    path = tmp_path / "db.sqlite"
+    tracker = open_at(tmp_path / "c.toml", f"sqlite:///{path}", clock)
+    recorder = tracker.recorder
+    recorder.max_pending_points = 4
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the recorder's next write waits for this lock
+    futures = []
+
+    def submit_all() -> None:
+        for hour in range(12):
+            ts = START - HOUR * hour
+            item = SampleToStore("users", ts, "api", measurement=Measurement(100.0 + hour, datetime.fromtimestamp(ts, UTC)))
+            futures.append(recorder.submit(item))
+
+    submitter = threading.Thread(target=submit_all)
+    submitter.start()
+    submitter.join(timeout=2)
+    assert submitter.is_alive(), "submit should wait while the queue is full"
+    # One batch (at most the cap) is in the writer's hands, at most the cap queued behind it.
+    assert len(futures) <= 2 * recorder.max_pending_points
+    blocker.execute("COMMIT")
+    blocker.close()
+    submitter.join(timeout=30)
+    assert not submitter.is_alive()
+    assert [f.result(timeout=30).ok for f in futures] == [True] * 12
+    with Session(tracker.engine) as session:
+        assert len(session.exec(select(Sample)).all()) == 12
+    tracker.close()
