@@ -211,14 +211,16 @@ class SampleRecorder:
         self._urgent = 0  # pending items whose caller waits
         self._first_pending_at = 0.0
         self._closing = False
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        self._has_work = threading.Condition(lock)  # the writer waits on this
+        self._has_room = threading.Condition(lock)  # submitters of a full queue wait on this
         self._write_lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
     def submit(self, item: Item, *, urgent: bool = False) -> Future[SampleOutcome]:
         """Queue `item` for the writer; the future gives what was stored (or why not)."""
         future: Future[SampleOutcome] = Future()
-        with self._changed:
+        with self._has_work:
             if self._closing:
                 raise RuntimeError("the recorder is closed")
             if self._writer is None:
@@ -227,8 +229,8 @@ class SampleRecorder:
                 )
                 self._writer.start()
             while self._pending_points >= self.max_pending_points and not self._closing:
-                self._changed.notify_all()  # the writer should not linger now
-                self._changed.wait()
+                self._has_work.notify()  # the writer should not linger now
+                self._has_room.wait()
             if self._closing:
                 raise RuntimeError("the recorder is closed")
             if not self._pending:
@@ -238,7 +240,7 @@ class SampleRecorder:
             self._urgent += urgent
             # Wake the writer only when it has a reason to act (not for every item).
             if len(self._pending) == 1 or urgent or self._batch_full():
-                self._changed.notify_all()
+                self._has_work.notify()
         return future
 
     def record(self, item: Item) -> SampleOutcome:
@@ -255,18 +257,19 @@ class SampleRecorder:
 
     def close(self) -> None:
         """Store what is pending, then stop the writer thread."""
-        with self._changed:
+        with self._has_work:
             self._closing = True
-            self._changed.notify()
+            self._has_work.notify()
+            self._has_room.notify_all()
             writer = self._writer
         if writer is not None:
             writer.join()
 
     def _run(self) -> None:
         while True:
-            with self._changed:
+            with self._has_work:
                 while not self._pending and not self._closing:
-                    self._changed.wait()
+                    self._has_work.wait()
                 if not self._pending:
                     return
                 deadline = self._first_pending_at + self.linger_seconds
@@ -274,11 +277,11 @@ class SampleRecorder:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._changed.wait(remaining)
+                    self._has_work.wait(remaining)
                 batch = self._take_batch()
                 self._first_pending_at = time.monotonic()
                 self._urgent = 0 if not self._pending else self._urgent
-                self._changed.notify_all()  # submitters waiting for room
+                self._has_room.notify_all()
             with self._write_lock:
                 try:
                     self._store(batch)
