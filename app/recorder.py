@@ -247,6 +247,13 @@ class SampleRecorder:
         """Store `item` now and return what was stored."""
         return self.submit(item, urgent=True).result()
 
+    def store_now(self, items: Sequence[Item]) -> list[SampleOutcome]:
+        """Store `items` in one transaction in the calling thread (tools and benchmarks)."""
+        batch: list[tuple[Item, Future[SampleOutcome]]] = [(item, Future()) for item in items]
+        with self._write_lock:
+            self._store(batch)
+        return [future.result() for _, future in batch]
+
     def reevaluate(self, kr_ids: Iterable[str]) -> int:
         """Re-evaluate these Key Results (and run their alert rules); return how many."""
         futures = [self.submit(Reevaluation(k), urgent=True) for k in kr_ids]
