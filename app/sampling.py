@@ -19,8 +19,8 @@ from sqlmodel import Session, col, func, select
 
 from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
+from app.live_store import SampleOutcome, SampleToStore
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.recorder import SampleOutcome, SampleToStore
 from app.store import add_attempt, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory

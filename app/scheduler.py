@@ -29,8 +29,8 @@ from app.delivery import DeliveryWorker
 from app.durations import parse_duration
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
+from app.live_store import SampleOutcome
 from app.models import SamplingAttempt
-from app.recorder import SampleOutcome
 from app.sampling import measure_key_result
 from app.tracker import Tracker
 from connectors.base import ConnectorError

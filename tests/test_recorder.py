@@ -19,8 +19,8 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from app.evaluation import reevaluate_all
+from app.live_store import SampleToStore, StoreFailed
 from app.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
-from app.recorder import SampleToStore, StoreFailed
 from app.sampling import store_outcome
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement, SourceUnavailable
@@ -325,7 +325,12 @@ def test_a_stalled_database_holds_jobs_back_instead_of_filling_memory(tmp_path: 
     def submit_all() -> None:
         for hour in range(12):
             ts = START - HOUR * hour
-            item = SampleToStore("users", ts, "api", measurement=Measurement(100.0 + hour, datetime.fromtimestamp(ts, UTC)))
+            item = SampleToStore(
+                "users",
+                ts,
+                "api",
+                measurement=Measurement(100.0 + hour, datetime.fromtimestamp(ts, UTC)),
+            )
             futures.append(recorder.submit(item))
 
     submitter = threading.Thread(target=submit_all)
