@@ -9,12 +9,11 @@ every sample (docs/benchmarks.md, section 2). `app.recorder` decides when to wri
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app.alert_rules import AlertState
@@ -33,6 +32,7 @@ from app.store import (
     sample_row,
     save_alert_states,
     save_connector_state,
+    save_key_result_states,
     upsert_samples,
 )
 from connectors.base import ConnectorError, Measurement
@@ -124,32 +124,6 @@ class _Transaction:
         """Close the session, if one was opened (the transaction is the connection's)."""
         if self._session is not None:
             self._session.close()
-
-
-@functools.cache
-def _update_key_result() -> Any:
-    """Build the `key_results` state update once; it runs with one row per Key Result."""
-    table = KeyResult.__table__  # type: ignore[attr-defined]
-    columns = (
-        "status",
-        "status_reason",
-        "current_value",
-        "current_ts",
-        "baseline_value",
-        "target_value",
-        "progress",
-        "expected_progress",
-        "forecast",
-        "final_score",
-        "last_error",
-        "last_error_ts",
-        "evaluated_ts",
-    )
-    return (
-        update(table)
-        .where(table.c.id == bindparam("kr_id"))
-        .values({c: bindparam(c) for c in columns})
-    )
 
 
 class LiveStore:
@@ -259,7 +233,7 @@ class LiveStore:
                 deliveries += rows
             live.final_score = columns["final_score"]
             outcomes.append(self._outcome(item, result))
-        tx.connection.execute(_update_key_result(), updates)
+        save_key_result_states(tx.connection, updates)
         save_alert_states(tx.connection, alert_rows)
         if deliveries:
             outbox = Delivery.__table__  # type: ignore[attr-defined]

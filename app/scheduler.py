@@ -10,7 +10,9 @@ Job settings, chosen deliberately:
 - a thread pool of `[scheduler] max_workers`, plus a small pool per connector
   (`per_connector_concurrency`) so one slow source cannot take every worker;
 - a failing source (unreachable, rate limited, timed out) backs off exponentially, up to
-  `backoff_max`; its Key Results show `error` with the reason meanwhile; others go on.
+  `backoff_max`; its Key Results show `error` with the reason meanwhile; others go on;
+- a job measures, hands the result to the tracker's recorder and returns without waiting
+  for the database (`app.recorder` writes batches from its own thread).
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, text
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from app import pg_bulk
 from app.live_state import SeriesSummary
 from app.models import (
     AlertStateRow,
@@ -32,6 +33,7 @@ from app.models import (
 )
 from app.progress import LastAttempt, SampleView
 
+KEY_RESULT_STATE_COLUMNS = tuple(name for name, _ in pg_bulk.KEY_RESULT_STATE_COLUMNS)
 SAMPLE_COLUMNS = (
     "key_result_id",
     "ts",
@@ -91,6 +93,9 @@ def upsert_samples(connection: Connection, rows: Sequence[dict[str, Any]]) -> No
     """
     if not rows:
         return
+    if connection.dialect.name == "postgresql":
+        pg_bulk.upsert_samples(connection, rows)
+        return
     statement = _upsert(
         connection.dialect.name,
         Sample.__table__,  # type: ignore[attr-defined]
@@ -107,9 +112,34 @@ def upsert_sample(session: Session, **row: Any) -> None:
 
 def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Record sampling attempts (successful or failed), given as column dicts."""
-    if rows:
-        table = SamplingAttempt.__table__  # type: ignore[attr-defined]
-        connection.execute(table.insert(), list(rows))
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        pg_bulk.insert_attempts(connection, rows)
+        return
+    table = SamplingAttempt.__table__  # type: ignore[attr-defined]
+    connection.execute(table.insert(), list(rows))
+
+
+@functools.cache
+def _update_key_result_state() -> Any:
+    """Build the `key_results` state update once; it runs with one row per Key Result."""
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(table.c.id == bindparam("kr_id"))
+        .values({c: bindparam(c) for c in KEY_RESULT_STATE_COLUMNS})
+    )
+
+
+def save_key_result_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write Key Results' evaluated state (`kr_id` plus the `KEY_RESULT_STATE_COLUMNS`)."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        pg_bulk.update_key_result_states(connection, rows)
+        return
+    connection.execute(_update_key_result_state(), list(rows))
 
 
 def add_attempt(session: Session, attempt: SamplingAttempt) -> None:

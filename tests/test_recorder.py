@@ -347,3 +347,21 @@ def test_a_stalled_database_holds_jobs_back_instead_of_filling_memory(tmp_path: 
     with Session(tracker.engine) as session:
         assert len(session.exec(select(Sample)).all()) == 12
     tracker.close()
+
+
+def test_one_batch_may_write_the_same_instant_twice(tmp_path: Path, database_url: str) -> None:
+    """A retried instant in the same transaction: the later value wins, both attempts are kept."""
+    clock = {"now": float(START + HOUR + 60)}
+    tracker = open_at(tmp_path / "c.toml", database_url, clock)
+    at = datetime.fromtimestamp(START + HOUR, UTC)
+    outcomes = tracker.recorder.store_now([
+        SampleToStore("users", START + HOUR, "api", measurement=Measurement(110.0, at)),
+        SampleToStore("users", START + HOUR, "api", measurement=Measurement(120.0, at)),
+    ])
+    assert [o.value for o in outcomes] == [110.0, 120.0]
+    with Session(tracker.engine) as session:
+        assert session.exec(select(Sample.value)).all() == [120.0]
+        assert len(session.exec(select(SamplingAttempt)).all()) == 2
+        kr = session.get(KeyResult, "users")
+    assert kr is not None and kr.current_value == 120.0 and kr.progress == pytest.approx(0.2)
+    tracker.close()
