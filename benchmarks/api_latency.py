@@ -2,7 +2,7 @@
 
 Run from the repository root (a quick check with `--krs 100 --samples 1000` takes seconds):
 
-    /tmp/venv/bin/python -m benchmarks.api_latency --krs 1000 --samples 10000 --backend both
+    .venv/bin/python -m benchmarks.api_latency --krs 1000 --samples 10000 --backend both
 
 For each backend it seeds a fresh database (a SQLite file in a temporary directory, or a
 PostgreSQL database created for the run and dropped after it), starts the real server

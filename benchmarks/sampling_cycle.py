@@ -3,8 +3,8 @@
 Run from the repository root (a quick check takes seconds; the issue's figures use 1,000 and
 10,000 Key Results on both backends):
 
-    /tmp/venv/bin/python -m benchmarks.sampling_cycle --krs 200
-    /tmp/venv/bin/python -m benchmarks.sampling_cycle --krs 1000 10000 --backend sqlite postgres
+    .venv/bin/python -m benchmarks.sampling_cycle --krs 200
+    .venv/bin/python -m benchmarks.sampling_cycle --krs 1000 10000 --backend sqlite postgres
 
 For each size and backend, in a fresh process: a config of N Prometheus Key Results (five per
 objective, the PromQL varied over the history's series), a fresh database (a SQLite file, or
@@ -17,8 +17,9 @@ on it, and one real Prometheus over promtool-loaded history. Then, at consecutiv
 2. the cycle under test (`--repeats` times, each at the next instant), between bare loops.
    The cycle calls `SamplingScheduler.run_sample` for every Key Result from
    `[scheduler] max_workers` threads (the scheduler's job pool), so `measure` runs on the
-   connector's `per_connector_concurrency` pool as in production (`--mode flat` instead calls
-   `sample_key_result` from `per_connector_concurrency` threads). The bare loop calls the same
+   connector's `per_connector_concurrency` pool as in production, and waits until the
+   recorder has stored every sample (`--mode flat` instead calls `sample_key_result`, which
+   waits for its own write, from `per_connector_concurrency` threads). The bare loop calls the same
    connector's `measure` for the same queries, instant and concurrency, and does nothing
    else. Ratio = median cycle / median bare loop;
 3. the cycle again while another process calls the API (p50/p99 under sampling, next to the
