@@ -40,6 +40,8 @@ class HttpJsonSettings(ConnectorSettings):
     timeout_seconds: float = Field(10.0, gt=0, le=300)
     verify_tls: bool = True
     ca_bundle: FilePath | None = None
+    # A misconfigured url can point at a download or an endless stream: stop reading there.
+    max_response_bytes: int = Field(10_000_000, gt=0, le=1_000_000_000)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> HttpJsonSettings:
@@ -125,7 +127,8 @@ class HttpJsonConnector:
         except httpx.InvalidURL as exc:
             raise QueryRejected(f"http_json: url {shown!r} is not valid: {exc}") from None
         where = f"http_json {query.method} {display_url(request.url)}"
-        document = parse_json_response(self._send(request, where), where=where)
+        response, body = self._send(request, where)
+        document = parse_json_response(response, body, where=where)
 
         def number(expression: str) -> tuple[float, bool]:
             found = find_values(query.language, expression, document, where=where)
@@ -145,9 +148,10 @@ class HttpJsonConnector:
             details["note"] = "the value was a numeric string"
         return Measurement(value, at, numerator=parts[0], denominator=parts[1], details=details)
 
-    def _send(self, request: httpx.Request, where: str) -> httpx.Response:
+    def _send(self, request: httpx.Request, where: str) -> tuple[httpx.Response, bytes]:
+        """Send `request`; return the response and its body, read up to the size limit."""
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, stream=True)
         except httpx.TimeoutException:
             raise SourceUnavailable(
                 f"{where}: no answer within {self.settings.timeout_seconds:g} s"
@@ -156,32 +160,62 @@ class HttpJsonConnector:
             raise QueryRejected(f"{where}: {exc}") from None
         except httpx.RequestError as exc:
             raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
-        status = response.status_code
-        if status == 429:
-            until = retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
-            raise RateLimited(f"{where}: HTTP 429 Too Many Requests", until=until)
-        if status >= 500:
-            raise SourceUnavailable(f"{where}: HTTP {status} {response.reason_phrase}")
-        if status in (401, 403):
-            raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}; check the token")
-        if not 200 <= status < 300:
-            raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}")
-        return response
+        try:
+            _check_status(response, where)
+            return response, self._read_body(response, where)
+        finally:
+            response.close()
+
+    def _read_body(self, response: httpx.Response, where: str) -> bytes:
+        limit = self.settings.max_response_bytes
+        too_large = QueryRejected(
+            f"{where}: the answer is larger than max_response_bytes = {limit:,} bytes"
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+        except httpx.TimeoutException:
+            raise SourceUnavailable(
+                f"{where}: the answer did not finish within {self.settings.timeout_seconds:g} s"
+            ) from None
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+        return bytes(body)
 
     def close(self) -> None:
         """Close the HTTP client and its connections."""
         self._client.close()
 
 
-def parse_json_response(response: httpx.Response, *, where: str) -> Any:
+def _check_status(response: httpx.Response, where: str) -> None:
+    """Raise the connector error an HTTP error status stands for."""
+    status = response.status_code
+    if status == 429:
+        until = retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
+        raise RateLimited(f"{where}: HTTP 429 Too Many Requests", until=until)
+    if status >= 500:
+        raise SourceUnavailable(f"{where}: HTTP {status} {response.reason_phrase}")
+    if status in (401, 403):
+        raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}; check the token")
+    if not 200 <= status < 300:
+        raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}")
+
+
+def parse_json_response(response: httpx.Response, body: bytes, *, where: str) -> Any:
     """Return the parsed JSON body; a body that is not JSON is a rejected query.
 
     An HTML login page or a plain-text answer means the url or the auth is wrong, which a
     person must fix, so this is QueryRejected rather than NoData.
     """
     try:
-        return parse_json(response.text)
-    except ValueError:
+        return parse_json(body.decode(response.encoding or "utf-8"))
+    except (ValueError, LookupError):
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         raise QueryRejected(f"{where}: the answer is not JSON ({kind})") from None
 

@@ -54,6 +54,9 @@ TYPES: dict[str, Any] = {
 NAN_BODY = '{"value": NaN, "other": 7, "big": 1e999, "neg": -Infinity}'
 
 
+BIG_PADDING = 5000  # bytes: over a 1,000-byte limit, far under the default
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Serve the fixed endpoints the tests name; record what each request carried."""
 
@@ -102,6 +105,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/html":
             html = "<html><body>Sign in</body></html>"
             self._send(200, html, headers={"Content-Type": "text/html"})
+        elif path == "/big":
+            self._send(200, json.dumps({"value": 7, "padding": "x" * BIG_PADDING}))
+        elif path == "/stream":  # no Content-Length: the body ends when the connection closes
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            body = json.dumps({"value": 7, "padding": "x" * BIG_PADDING}).encode()
+            for start in range(0, len(body), 512):
+                self.wfile.write(body[start : start + 512])
         elif path == "/slow":
             time.sleep(SLOW_SECONDS)
             self._send(200, json.dumps({"value": 1}))
@@ -170,6 +182,15 @@ def _measure(connector: HttpJsonConnector, **query: Any) -> Any:
         return connector.measure(HttpJsonQuery.model_validate(query), AT)
     finally:
         connector.close()
+
+
+@pytest.mark.parametrize("path", ["/big", "/stream"])
+def test_an_answer_over_the_size_limit_is_rejected(base_url: str, path: str) -> None:
+    """A url that serves too much stops the read with an error naming the setting."""
+    with pytest.raises(QueryRejected, match=r"larger than max_response_bytes = 1,000 bytes"):
+        _measure(_connector(base_url, max_response_bytes=1000), url=path, jsonpath="$.value")
+    value = _measure(_connector(base_url), url=path, jsonpath="$.value").value
+    assert value == 7
 
 
 def test_nested_value_by_jsonpath(base_url: str) -> None:
