@@ -227,3 +227,31 @@ def test_listings_match_their_declared_models(client: TestClient) -> None:
     assert TypeAdapter(list[KeyResultSummary]).dump_python(parsed_krs, mode="json") == summaries
     schema = client.get("/openapi.json").json()["paths"]["/api/v1/objectives"]["get"]
     assert "ObjectiveOut" in str(schema["responses"]["200"])
+
+
+def test_metrics_expose_the_alert_outbox(tracker: Tracker, client: TestClient) -> None:
+    """Unfinished deliveries per webhook and state, and the oldest waiting one's age."""
+    from prometheus_client.parser import text_string_to_metric_families
+    from sqlmodel import Session
+
+    from app.models import Delivery
+
+    made = [("a", "pending", NOW - 100), ("a", "pending", NOW - 40), ("a", "failed", NOW - 900),
+            ("b", "sending", NOW - 10), ("a", "delivered", NOW - 5000), ("a", "delivered", NOW - 50)]
+    with Session(tracker.engine) as session:
+        for i, (webhook, state, created) in enumerate(made):
+            session.add(Delivery(event_id=f"evt_{i}", webhook=webhook, event_type="kr.regressed",
+                                 key_result_id="coverage", payload={}, created_ts=created,
+                                 next_attempt_ts=created, state=state))
+        session.commit()
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    counts = {(s.labels["webhook"], s.labels["state"]): s.value
+              for s in families["krtracker_deliveries"].samples}
+    expected: dict[tuple[str, str], float] = {}
+    for webhook, state, _ in made:
+        if state != "delivered":
+            expected[(webhook, state)] = expected.get((webhook, state), 0) + 1
+    assert counts == expected
+    ages = {s.labels["webhook"]: s.value
+            for s in families["krtracker_delivery_oldest_pending_age_seconds"].samples}
+    assert ages == {"a": 100.0, "b": 10.0}  # failed deliveries are not waiting any more

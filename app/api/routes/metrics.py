@@ -1,4 +1,4 @@
-"""`/metrics`: every Key Result's value, target, progress and status as Prometheus gauges."""
+"""`/metrics`: every Key Result's value, target, progress and status, and the alert outbox."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.api.deps import TrackerDep
 from app.domain import Status
-from app.store import list_key_results, list_objectives
+from app.store import list_key_results, list_objectives, outbox_summary
 
 router = APIRouter(tags=["metrics"])
 LABELS = ["key_result", "objective", "team"]
@@ -61,11 +61,43 @@ class KeyResultCollector(Collector):
         yield status
 
 
+class OutboxCollector(Collector):
+    """Unfinished alert deliveries per webhook: a stuck receiver shows as a growing age."""
+
+    def __init__(self, session: Session, now: int) -> None:
+        self.session = session
+        self.now = now
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Yield the count per (webhook, state) and the oldest pending delivery's age."""
+        count = GaugeMetricFamily(
+            "krtracker_deliveries",
+            "Alert deliveries not yet delivered, by webhook and state "
+            "(pending, sending, failed: given up after the retry window).",
+            labels=["webhook", "state"],
+        )
+        age = GaugeMetricFamily(
+            "krtracker_delivery_oldest_pending_age_seconds",
+            "Age of the oldest delivery still waiting to be sent (pending or sending).",
+            labels=["webhook"],
+        )
+        oldest: dict[str, int] = {}
+        for webhook, state, deliveries, created_ts in outbox_summary(self.session):
+            count.add_metric([webhook, state], float(deliveries))
+            if state != "failed":
+                oldest[webhook] = min(created_ts, oldest.get(webhook, created_ts))
+        for webhook, created_ts in sorted(oldest.items()):
+            age.add_metric([webhook], float(max(0, self.now - created_ts)))
+        yield count
+        yield age
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(tracker: TrackerDep) -> Response:
     """Render the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     with Session(tracker.engine) as session:
         registry.register(KeyResultCollector(session))
+        registry.register(OutboxCollector(session, tracker.now()))
         body = generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
