@@ -15,10 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.alerts import AlertRouting
 from app.live_store import (
     BACKFILLED_KEY,
     Item,
@@ -29,7 +27,6 @@ from app.live_store import (
     StoreFailed,
 )
 from app.models import ConnectorState
-from app.progress import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +51,20 @@ class SampleRecorder:
 
     def __init__(
         self,
-        engine: Engine,
+        store: LiveStore,
         *,
-        now: Callable[[], int],
-        thresholds: Thresholds,
-        routing: AlertRouting,
         on_outbox_written: Callable[[], None],
         linger_seconds: float = 0.05,
         max_batch: int = 500,
         max_batch_points: int = 10_000,
         max_pending_points: int = 20_000,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.on_outbox_written = on_outbox_written
         self.linger_seconds = linger_seconds
         self.max_batch = max_batch
         self.max_batch_points = max_batch_points
         self.max_pending_points = max_pending_points
-        self.store = LiveStore(engine, now=now, thresholds=thresholds, routing=routing)
         self._backfilled: set[str] = set()
         self._pending: list[tuple[Item, Future[SampleOutcome]]] = []
         self._pending_points = 0
@@ -175,7 +168,7 @@ class SampleRecorder:
         """Return whether the Key Result's history was backfilled (remembered once seen)."""
         if kr_id in self._backfilled:
             return True
-        with Session(self.engine) as session:
+        with Session(self.store.engine) as session:
             marker = session.get(ConnectorState, (connector, BACKFILLED_KEY.format(kr_id=kr_id)))
         if marker is not None:
             self._backfilled.add(kr_id)

@@ -20,6 +20,7 @@ from app.alerts import AlertRouting
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
 from app.db import make_engine, upgrade_database
 from app.evaluation import reevaluate_all, thresholds_from
+from app.live_store import LiveStore
 from app.progress import Thresholds
 from app.recorder import SampleRecorder
 from app.schedule import Schedule, schedule_of
@@ -60,10 +61,7 @@ class Tracker:
         self._lock = threading.Lock()
         # Stores polled Key Results' samples; only the process that samples uses it.
         self.recorder = SampleRecorder(
-            engine,
-            now=self.now,
-            thresholds=self.thresholds,
-            routing=self.routing,
+            LiveStore(engine, now=self.now, thresholds=self.thresholds, routing=self.routing),
             on_outbox_written=self.notify_outbox,
         )
         self.entries: dict[str, KeyResultEntry] = {}
