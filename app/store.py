@@ -379,12 +379,28 @@ def sample_points(
     ]
 
 
-def list_objectives(session: Session, *, include_archived: bool = False) -> Sequence[Objective]:
-    """Return objectives in file order."""
+def list_objectives(
+    session: Session,
+    *,
+    include_archived: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Sequence[Objective]:
+    """Return objectives in file order (a page of them with `limit` and `offset`)."""
     query = select(Objective).order_by(col(Objective.position), col(Objective.id))
     if not include_archived:
         query = query.where(col(Objective.archived_ts).is_(None))
+    if limit is not None:
+        query = query.offset(offset).limit(limit)
     return session.exec(query).all()
+
+
+def count_objectives(session: Session, *, include_archived: bool = False) -> int:
+    """Return how many objectives a listing without a limit would return."""
+    query = select(func.count()).select_from(Objective)
+    if not include_archived:
+        query = query.where(col(Objective.archived_ts).is_(None))
+    return int(session.exec(query).one())
 
 
 def list_key_results(
@@ -422,7 +438,11 @@ SUMMARY_COLUMNS = tuple(
 
 
 def key_result_summaries(
-    session: Session, *, objective_id: str | None = None, include_archived: bool = False
+    session: Session,
+    *,
+    objective_id: str | None = None,
+    objective_ids: Sequence[str] | None = None,
+    include_archived: bool = False,
 ) -> Sequence[Any]:
     """Return only the listing columns of Key Results, in file order.
 
@@ -434,6 +454,8 @@ def key_result_summaries(
     )
     if objective_id is not None:
         query = query.where(col(KeyResult.objective_id) == objective_id)
+    if objective_ids is not None:
+        query = query.where(col(KeyResult.objective_id).in_(objective_ids))
     if not include_archived:
         query = query.where(col(KeyResult.archived_ts).is_(None))
     return session.execute(query).all()

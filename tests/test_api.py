@@ -255,3 +255,44 @@ def test_metrics_expose_the_alert_outbox(tracker: Tracker, client: TestClient) -
     ages = {s.labels["webhook"]: s.value
             for s in families["krtracker_delivery_oldest_pending_age_seconds"].samples}
     assert ages == {"a": 100.0, "b": 10.0}  # failed deliveries are not waiting any more
+
+
+def test_objectives_listing_pages_with_limit_and_offset(tmp_path: Path, database_url: str) -> None:
+    """limit/offset give pages in file order with X-Total-Count and a rel="next" Link."""
+    objectives = "".join(
+        f"""
+[[objectives]]
+id = "o{i}"
+title = "Objective {i}"
+period = "2026-Q4"
+
+[[objectives.key_results]]
+id = "kr{i}"
+title = "Key Result {i}"
+direction = "increase"
+baseline = 0
+target = 10
+source = {{ connector = "people" }}
+"""
+        for i in range(5)
+    )
+    config = write_config(tmp_path / "p.toml", '[connectors.people]\ntype = "manual"\n' + objectives,
+                          database_url=database_url)
+    tracker = open_tracker(config, clock=lambda: NOW)
+    with TestClient(create_app(tracker)) as client:
+        everything = client.get("/api/v1/objectives").json()
+        assert "Link" not in client.get("/api/v1/objectives").headers
+        pages, url = [], "/api/v1/objectives?limit=2"
+        while url:
+            answer = client.get(url)
+            assert answer.status_code == 200
+            assert answer.headers["X-Total-Count"] == str(len(everything))
+            pages.append(answer.json())
+            link = answer.headers.get("Link")
+            url = link.split(">")[0].lstrip("<") if link else ""
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert [o for page in pages for o in page] == everything
+        assert [k["id"] for o in pages[1] for k in o["key_results"]] == ["kr2", "kr3"]
+        refused = client.get("/api/v1/objectives?limit=0")
+        assert refused.status_code == 422 and "limit" in refused.text
+    tracker.close()
