@@ -59,6 +59,9 @@ class SamplingScheduler:
         self.backoff_max = parse_duration(settings.backoff_max)
         self.pools: dict[str, ThreadPoolExecutor] = {}
         self.backoffs: dict[str, Backoff] = {}
+        # The latest instant each Key Result was sampled for in this process: its write may
+        # still be queued in the recorder, where `catch_up` cannot see it.
+        self.sampled_instants: dict[str, int] = {}
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -114,16 +117,23 @@ class SamplingScheduler:
         for kr_id, entry in self.tracker.entries.items():
             if self.tracker.is_polled(kr_id) and entry.schedule is not None:
                 instant = entry.schedule.instant_at_or_before(now)
+                if self.sampled_instants.get(kr_id, -1) >= instant:
+                    continue
                 if latest.get(kr_id) is None or latest[kr_id] < instant:
                     self.scheduler.add_job(
-                        self.run_sample, args=[kr_id], id=f"catch-up:{kr_id}", replace_existing=True
+                        self.run_sample,
+                        args=[kr_id],
+                        kwargs={"only_if_new": True},
+                        id=f"catch-up:{kr_id}",
+                        replace_existing=True,
                     )
 
-    def run_sample(self, kr_id: str) -> Future[SampleOutcome] | None:
+    def run_sample(self, kr_id: str, *, only_if_new: bool = False) -> Future[SampleOutcome] | None:
         """Sample one Key Result for its latest scheduled instant, unless its source backs off.
 
         The job hands the measurement to the recorder and returns without waiting for the
-        write; the future says what was stored.
+        write; the future says what was stored. `only_if_new` (the catch-up run) skips an
+        instant this process has already sampled.
         """
         entry = self.tracker.entries[kr_id]
         assert entry.schedule is not None and entry.connector is not None
@@ -137,10 +147,15 @@ class SamplingScheduler:
                 backoff.next_allowed_ts,
             )
             return None
+        instant = entry.schedule.instant_at_or_before(now)
+        with self._lock:
+            if only_if_new and self.sampled_instants.get(kr_id, -1) >= instant:
+                return None
+            self.sampled_instants[kr_id] = instant
         item = measure_key_result(
             self.tracker,
             kr_id,
-            scheduled_ts=entry.schedule.instant_at_or_before(now),
+            scheduled_ts=instant,
             pool=self._pool(entry.connector),
             timeout=self.settings.attempt_timeout_seconds,
         )

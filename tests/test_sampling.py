@@ -186,3 +186,22 @@ def test_failing_source_backs_off(tmp_path: Path, source: MetricsSource) -> None
     assert scheduler.backoffs["analytics"].failures == 0
     scheduler.shutdown()
     tracker.close()
+
+
+def test_catch_up_skips_an_instant_whose_write_is_still_queued(tmp_path: Path, source: MetricsSource) -> None:
+    """The catch-up run must not sample again an instant this process already sampled."""
+    clock = {"now": 1_800_000_000.0}
+    tracker = open_with(tmp_path, f"sqlite:///{tmp_path / 'k.db'}", config_text(source.url), clock)
+    scheduler = SamplingScheduler(tracker)
+    assert scheduler.run_sample("sessions") is not None  # its write may still be queued
+    scheduler.catch_up()
+    assert scheduler.scheduler.get_job("catch-up:sessions") is None
+    assert scheduler.scheduler.get_job("catch-up:weekly-users") is not None
+    before = len(source.requests)
+    assert scheduler.run_sample("sessions", only_if_new=True) is None
+    assert len(source.requests) == before
+    clock["now"] += 3600  # the next instant is new again
+    stored = scheduler.run_sample("sessions", only_if_new=True)
+    assert stored is not None and stored.result().ok
+    scheduler.shutdown()
+    tracker.close()
