@@ -64,8 +64,8 @@ def source() -> Iterator[MetricsSource]:
     src.close()
 
 
-def config_text(url: str, every: str = "1h") -> str:
-    """Return a config with two KRs fed by the local endpoint."""
+def config_text(url: str, every: str = "1h", *, query: str = "") -> str:
+    """Return a config with two KRs fed by the local endpoint (`query` is appended to paths)."""
     return f"""
 [scheduler]
 attempt_timeout_seconds = 5
@@ -89,7 +89,7 @@ direction = "increase"
 baseline = "first_sample"
 target = "+20%"
 every = "{every}"
-source = {{ connector = "analytics", url = "/users", jsonpath = "$.data.value" }}
+source = {{ connector = "analytics", url = "/users{query}", jsonpath = "$.data.value" }}
 
 [[objectives.key_results]]
 id = "sessions"
@@ -98,7 +98,7 @@ direction = "increase"
 baseline = 0
 target = 100
 every = "{every}"
-source = {{ connector = "analytics", url = "/sessions", jsonpath = "$.data.value" }}
+source = {{ connector = "analytics", url = "/sessions{query}", jsonpath = "$.data.value" }}
 """
 
 
