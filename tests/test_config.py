@@ -387,7 +387,6 @@ def test_prometheus_sections_are_checked_by_its_models(
     raw: dict[str, Any], path: str, fragment: str
 ) -> None:
     """Typos and missing fields in a Prometheus section or source are refused at their path."""
-    pytest.importorskip("connectors.prometheus")
     problems = [p for p in errors_of(raw) if p.path == path]
     assert any(fragment in p.message.lower() for p in problems), problems
 
