@@ -23,22 +23,20 @@ import random
 import re
 import shlex
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from benchmarks._seed import Plan, create_database, drop_database, plan_for, seed
+from benchmarks._server import running_server
 
 MAX_POINTS = 500
 GOALS_MS = {"objectives": 50.0, "samples": 100.0}
@@ -82,36 +80,6 @@ def _cpu_seconds(pid: int) -> float:
     """Return the user plus system CPU time a process has used (fields 14 and 15 of its stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def running_server(config: Path, *, port: int, log: Path) -> Iterator[int]:
-    """Run `krtracker serve` until the block ends; yield its pid once /readyz answers."""
-    krtracker = Path(sys.executable).with_name("krtracker")
-    command = [str(krtracker), "serve", "--config", str(config), "--port", str(port),
-               "--no-scheduler"]
-    env = {k: v for k, v in os.environ.items() if k != "KRTRACKER_DATABASE_URL"}
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log}")
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            yield server.pid
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 def _get_checked(client: httpx.Client, name: str, plan: Plan, rng: random.Random) -> float:

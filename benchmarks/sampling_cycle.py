@@ -36,10 +36,7 @@ import multiprocessing
 import os
 import random
 import resource
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +59,7 @@ from app.models import Sample
 from app.sampling import sample_key_result
 from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker
+from benchmarks._server import running_server
 from tests.conftest import free_port
 from tests.prometheus_server import start_prometheus, synthetic_history
 
@@ -152,37 +150,6 @@ def memory_mb(pid: int | str, field_name: str) -> float:
 def reset_peak_memory() -> None:
     """Reset this process's VmHWM to its current RSS (Linux >= 4.0)."""
     Path("/proc/self/clear_refs").write_text("5")
-
-
-@contextmanager
-def running_server(config: Path, *, log: Path) -> Iterator[tuple[str, int]]:
-    """Run `krtracker serve --no-scheduler`; yield its base URL and pid once /readyz answers."""
-    port = free_port()
-    krtracker = Path(sys.executable).with_name("krtracker")
-    command = [str(krtracker), "serve", "--config", str(config), "--port", str(port),
-               "--no-scheduler"]
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 600
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            yield base, server.pid
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 def api_client(
@@ -356,7 +323,9 @@ def run(*, backend: str, krs: int, mode: Mode, repeats: int, prometheus_url: str
 
         try:
             result.warm_up = cycle(instants[0])
-            with running_server(config, log=Path(tmp) / "serve.log") as (base, pid):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with running_server(config, port=port, log=Path(tmp) / "serve.log") as pid:
                 result.bare.append(run_bare(tracker, instant=instants[1]))
                 for instant in instants[1:-1]:
                     result.cycles.append(cycle(instant))
