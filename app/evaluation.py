@@ -76,6 +76,13 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
     )
 
 
+def counted_band(spec: KeyResultSpec) -> tuple[float | None, float | None] | None:
+    """Return the band whose samples are counted, or None (linear, or no target yet)."""
+    if spec.direction.is_band and (spec.band or spec.target is not None):
+        return band_bounds(spec)
+    return None
+
+
 def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) -> ViewRequest:
     """Return which slices of the samples evaluating `spec` at `now_ts` reads."""
     cutoff = cutoff_ts(spec, now_ts)
@@ -84,9 +91,7 @@ def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) ->
         cutoff=cutoff,
         recent=thresholds.forecast_points,
         window_start=cutoff - spec.aggregate_window if spec.aggregate_window else None,
-        band=band_bounds(spec)
-        if spec.direction.is_band and (spec.band or spec.target is not None)
-        else None,
+        band=counted_band(spec),
     )
 
 

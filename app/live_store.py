@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.alert_rules import AlertState
 from app.alerts import AlertRouting, references, state_from_json, state_to_json, step_alerts
 from app.domain import Direction
-from app.evaluation import evaluation_columns, spec_from_rows, view_request
+from app.evaluation import counted_band, evaluation_columns, spec_from_rows, view_request
 from app.live_state import KeyResultInfo, ObjectiveInfo, SeriesSummary, next_attempt
 from app.models import AlertStateRow, Delivery, KeyResult, Objective
 from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
@@ -280,13 +280,12 @@ class LiveStore:
         objective = session.get(Objective, kr.objective_id)
         assert objective is not None
         spec = spec_from_rows(kr, objective)
-        request = view_request(spec, now_ts=spec.period_start, thresholds=self.thresholds)
         empty = SeriesSummary(
             period_start=spec.period_start,
             period_end=spec.period_end,
             recent_size=self.thresholds.forecast_points,
             lower_is_better=spec.direction in (Direction.DECREASE, Direction.AT_MOST),
-            band=request.band,
+            band=counted_band(spec),
         )
         alert_row = session.get(AlertStateRow, kr_id)
         return LiveKeyResult(
