@@ -8,8 +8,9 @@ Conditions and their events:
   best by more than `regression_threshold`; it resolves only once the gap is back under the
   threshold minus `hysteresis`, so values hovering at the line do not flap.
 - `stale` (`kr.stale`): the Key Result's status is `stale` or `error` (no fresh data).
-- `forecast_miss` (`kr.forecast_miss`): the forecast at the deadline falls short of the target
-  (it resolves when the forecast clears the target by the hysteresis margin).
+- `forecast_miss` (`kr.forecast_miss`): an established forecast (the engine makes none from
+  too short a history) misses the target with its whole 95% interval; it resolves when the
+  interval reaches the target by the hysteresis margin, or when there is no forecast.
 A condition fires only after holding for `for_samples` observations, or for the `for`
 duration when one is set. Firing conditions are sent again every `repeat_interval`.
 Resolving sends `kr.recovered`. `kr.status_changed` is sent when a new status has held for
@@ -98,6 +99,8 @@ class Observation:
     best_value: float | None = None
     target: float | None = None
     forecast_value: float | None = None
+    forecast_low: float | None = None
+    forecast_high: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +162,18 @@ def regression_signal(policy: AlertPolicy, obs: Observation) -> bool | None:
 
 
 def forecast_signal(policy: AlertPolicy, obs: Observation) -> bool | None:
-    """Return True when the forecast misses the target, False when it clears it by the margin."""
-    if obs.forecast_value is None or obs.target is None:
+    """Return True when the whole forecast interval misses the target, False when it reaches it.
+
+    A point forecast alone is not enough: with an interval that still holds the target,
+    the trend cannot tell a miss from noise.
+    """
+    if obs.forecast_low is None or obs.forecast_high is None or obs.target is None:
         return False
     if obs.direction not in (Direction.INCREASE, Direction.DECREASE):
         return False
-    shortfall = -_worse_by(obs.direction, value=obs.target, reference=obs.forecast_value)
+    # The interval's best end: its top for an increase, its bottom for a decrease.
+    best = obs.forecast_high if obs.direction is Direction.INCREASE else obs.forecast_low
+    shortfall = -_worse_by(obs.direction, value=obs.target, reference=best)
     if shortfall > 0:
         return True
     if shortfall <= -policy.hysteresis.of(obs.target):

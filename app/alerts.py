@@ -174,15 +174,18 @@ def state_from_json(data: dict[str, Any] | None) -> AlertState:
 
 
 def references(
-    session: Session, kr: AlertedKeyResult, objective: AlertedObjective, sample_ts: int
+    session: Session, kr: AlertedKeyResult, *, start: int, sample_ts: int
 ) -> tuple[float | None, float | None]:
-    """Return the sample before `sample_ts` and the period's best value up to it."""
+    """Return the sample before `sample_ts` and the best value since `start` up to it.
+
+    `start` is when the Key Result is measured from (`KeyResult.measured_from`).
+    """
     previous = session.exec(
         select(Sample.value)
         .where(
             Sample.key_result_id == kr.id,
             col(Sample.ts) < sample_ts,
-            col(Sample.ts) >= objective.period_start_ts,
+            col(Sample.ts) >= start,
         )
         .order_by(col(Sample.ts).desc())
         .limit(1)
@@ -193,7 +196,7 @@ def references(
         select(best_fn(Sample.value)).where(
             Sample.key_result_id == kr.id,
             col(Sample.ts) <= sample_ts,
-            col(Sample.ts) >= objective.period_start_ts,
+            col(Sample.ts) >= start,
         )
     ).one()
     return previous, best
@@ -269,6 +272,8 @@ def step_alerts(
         best_value=best,
         target=evaluation.target,
         forecast_value=evaluation.forecast.value if evaluation.forecast else None,
+        forecast_low=evaluation.forecast.low if evaluation.forecast else None,
+        forecast_high=evaluation.forecast.high if evaluation.forecast else None,
     )
     new_state, events = step(policy, state, observation)
     rows = []
@@ -311,7 +316,9 @@ def raise_alerts(
     row = session.get(AlertStateRow, kr.id)
     previous = best = None
     if sample_ts is not None:
-        previous, best = references(session, kr, objective, sample_ts)
+        previous, best = references(
+            session, kr, start=kr.measured_from(objective), sample_ts=sample_ts
+        )
     new_state, delivery_rows = step_alerts(
         routing,
         state_from_json(row.state if row else None),

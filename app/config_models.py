@@ -87,6 +87,8 @@ class StatusConfig(_Strict):
     stale_after_intervals: int = Field(3, ge=1)
     band_on_track_share: float = Field(0.90, ge=0, le=1)
     forecast_points: int = Field(30, ge=3)
+    forecast_min_days: int = Field(3, ge=1)
+    forecast_min_share: float = Field(0.10, ge=0, le=1)
 
 
 class SchedulerConfig(_Strict):
@@ -225,6 +227,8 @@ class KeyResultConfig(_Strict):
     every: str | None = None
     cron: str | None = None
     aggregate: AggregationConfig | None = None
+    start: date | None = None
+    range: tuple[float, float] | None = None
     description: str = ""
     revision_note: str | None = None
     alerts: AlertRulesConfig | None = None
@@ -247,6 +251,13 @@ class KeyResultConfig(_Strict):
     def interval_seconds(self) -> int | None:
         """Return the sampling interval, or None for cron or unscheduled KRs."""
         return parse_duration(self.every) if self.every else None
+
+    @property
+    def start_ts(self) -> int | None:
+        """Return the Key Result's own start (00:00 UTC of `start`), or None."""
+        if self.start is None:
+            return None
+        return int(datetime.combine(self.start, time(), tzinfo=UTC).timestamp())
 
     @property
     def relative_target(self) -> float | None:

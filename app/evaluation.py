@@ -28,6 +28,7 @@ from app.progress import (
     cutoff_ts,
     evaluate,
 )
+from app.quantities import allowed_bounds
 from app.store import (
     ViewRequest,
     last_attempt,
@@ -62,7 +63,7 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
     )
     return KeyResultSpec(
         direction=Direction(kr.direction),
-        period_start=objective.period_start_ts,
+        period_start=kr.measured_from(objective),
         period_end=objective.period_end_ts,
         baseline=baseline,
         # With no baseline given, progress is measured from the period's first sample.
@@ -73,6 +74,7 @@ def spec_from_rows(kr: KeyResult, objective: Objective) -> KeyResultSpec:
         interval_seconds=kr.interval_seconds,
         aggregate=Aggregate(aggregate["function"]) if aggregate else None,
         aggregate_window=parse_duration(aggregate["window"]) if aggregate else None,
+        value_range=allowed_bounds(kr.unit, low=kr.range_low, high=kr.range_high),
     )
 
 
@@ -99,6 +101,15 @@ def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) ->
 _FORECAST_FIELDS = tuple(f.name for f in fields(Forecast))
 
 
+def forecast_json(result: Evaluation) -> dict[str, Any] | None:
+    """Return the stored forecast: its numbers, or `{"unavailable": why}` when there is none."""
+    if result.forecast is not None:
+        return {name: getattr(result.forecast, name) for name in _FORECAST_FIELDS}
+    if result.forecast_reason is not None:
+        return {"unavailable": result.forecast_reason}
+    return None
+
+
 def evaluation_columns(
     result: Evaluation, *, frozen_score: float | None, attempt: LastAttempt | None, now_ts: int
 ) -> dict[str, Any]:
@@ -117,9 +128,7 @@ def evaluation_columns(
         "target_value": result.target,
         "progress": result.progress,
         "expected_progress": result.expected_progress,
-        "forecast": {name: getattr(result.forecast, name) for name in _FORECAST_FIELDS}
-        if result.forecast
-        else None,
+        "forecast": forecast_json(result),
         "final_score": score,
         "last_error": attempt.reason if failed and attempt else None,
         "last_error_ts": attempt.ts if failed and attempt else None,

@@ -343,7 +343,9 @@ class LiveStore:
         previous = best = None
         if sample_ts is not None:
             known = live.series.references(sample_ts)
-            previous, best = known or references(tx.session, live.kr, live.objective, sample_ts)
+            previous, best = known or references(
+                tx.session, live.kr, start=live.spec.period_start, sample_ts=sample_ts
+            )
         return step_alerts(
             self.routing,
             live.alert_state,

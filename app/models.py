@@ -55,6 +55,13 @@ class KeyResult(SQLModel, table=True):
     description: str = ""
     position: int = 0
     archived_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # When sync first saw this Key Result (None: before krtracker recorded it), and its own
+    # `start` from the config: it is measured from the later of these and its period's start.
+    first_seen_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    start_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The values its quantity can take (`range` in the config; None: inferred from the unit).
+    range_low: float | None = None
+    range_high: float | None = None
 
     status: str = "no_data"
     status_reason: str = "never sampled"
@@ -64,11 +71,26 @@ class KeyResult(SQLModel, table=True):
     target_value: float | None = None
     progress: float | None = None
     expected_progress: float | None = None
+    # The forecast's numbers, or {"unavailable": why} (see `app.evaluation.forecast_json`).
     forecast: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     last_error: str | None = None
     last_error_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     final_score: float | None = None
     evaluated_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+    def measured_from(self, objective: Objective) -> int:
+        """Return when `kr` is measured from: its own `start`, else the day sync first saw it.
+
+        The day's 00:00 UTC, not the instant: samples are stamped with their scheduled instant,
+        and today's earlier instant (a daily sample's 00:00) must count. Either counts only
+        inside the period: a Key Result seen before its period starts (or present at the first
+        sync, when first-seen is not recorded) is measured from the period's start.
+        """
+        own = self.start_ts if self.start_ts is not None else self.first_seen_ts
+        if own is None:
+            return objective.period_start_ts
+        own -= own % 86400
+        return min(max(own, objective.period_start_ts), objective.period_end_ts - 1)
 
 
 class Sample(SQLModel, table=True):

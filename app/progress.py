@@ -9,7 +9,10 @@ Rules (documented in the README as well):
   or go below 0. The end-of-period score is progress clamped to 0.0–1.0.
 - at_least/at_most/within: progress = the share of the period's samples inside the band;
   the score is that share.
-- expected progress grows linearly from 0 at the period's start to 1 at its end.
+- expected progress grows linearly from 0 at the Key Result's start (the period's start,
+  or later for a Key Result added mid-period) to 1 at the period's end.
+- forecast: a trend line once the samples cover enough of that span (`HistoryRule`),
+  kept within the values the quantity can take (`value_range`).
 - status: see `_status_for_linear` and `_status_for_band`.
 """
 
@@ -19,15 +22,19 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from app.domain import Aggregate, Direction, Status
-from app.forecast import Forecast, linear_forecast
+from app.forecast import Forecast, HistoryRule, deadline_forecast
+from app.reason_text import ago_text, day_text, fmt, pct, plain
 
 
 @dataclass(frozen=True, slots=True)
 class KeyResultSpec:
-    """What the progress engine needs to know about one Key Result."""
+    """What the progress engine needs to know about one Key Result.
+
+    `period_start` is when this Key Result is measured from: its period's start, or its
+    own later start (added mid-period, or `start` in the config).
+    """
 
     direction: Direction
     period_start: int
@@ -40,6 +47,7 @@ class KeyResultSpec:
     interval_seconds: int | None = None
     aggregate: Aggregate | None = None
     aggregate_window: int | None = None
+    value_range: tuple[float | None, float | None] = (None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,8 @@ class Thresholds:
     stale_after_intervals: int = 3
     band_on_track_share: float = 0.90
     forecast_points: int = 30
+    forecast_min_days: int = 3
+    forecast_min_share: float = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,7 @@ class Evaluation:
     progress: float | None = None
     expected_progress: float | None = None
     forecast: Forecast | None = None
+    forecast_reason: str | None = None
     score: float | None = None
 
 
@@ -103,11 +114,6 @@ def finite_or_none(value: float | None) -> float | None:
 def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     """Return `value` limited to [low, high]."""
     return max(low, min(high, value))
-
-
-def fmt(value: float | None) -> str:
-    """Format a number for a status reason: four significant digits."""
-    return "n/a" if value is None else f"{value:.4g}"
 
 
 def resolve_target(spec: KeyResultSpec, baseline: float | None) -> float | None:
@@ -211,17 +217,6 @@ def current_value(spec: KeyResultSpec, view: SampleView) -> tuple[float, int] | 
     return aggregate_value(spec.aggregate, view.window), last_ts
 
 
-def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-
-
-def _ago(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def _status_for_linear(
     spec: KeyResultSpec, thresholds: Thresholds, progress: float, expected: float
 ) -> tuple[Status, str]:
@@ -229,11 +224,11 @@ def _status_for_linear(
     if progress >= 1:
         return Status.ACHIEVED, "target reached"
     behind = expected - progress
-    summary = f"{progress:.0%} of the way with {expected:.0%} of the period gone"
+    summary = f"{pct(progress)} of the way with {pct(expected)} of the period gone"
     if behind > thresholds.off_track_behind and expected >= thresholds.grace_fraction:
-        return Status.OFF_TRACK, f"{summary} ({behind:.0%} behind)"
+        return Status.OFF_TRACK, f"{summary} ({pct(behind)} behind)"
     if behind > thresholds.at_risk_behind:
-        return Status.AT_RISK, f"{summary} ({behind:.0%} behind)"
+        return Status.AT_RISK, f"{summary} ({pct(behind)} behind)"
     return Status.ON_TRACK, summary
 
 
@@ -242,13 +237,36 @@ def _status_for_band(thresholds: Thresholds, share: float, elapsed: float) -> tu
 
     Like linear Key Results, never off track inside the grace period at the start.
     """
-    summary = f"{share:.0%} of samples inside the band"
+    summary = f"{pct(share)} of samples inside the band"
     if share >= thresholds.band_on_track_share:
         return Status.ON_TRACK, summary
     in_grace = elapsed < thresholds.grace_fraction
     if share < thresholds.band_on_track_share - thresholds.off_track_behind and not in_grace:
-        return Status.OFF_TRACK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
-    return Status.AT_RISK, f"{summary} (aim: {thresholds.band_on_track_share:.0%})"
+        return Status.OFF_TRACK, f"{summary} (aim: {pct(thresholds.band_on_track_share)})"
+    return Status.AT_RISK, f"{summary} (aim: {pct(thresholds.band_on_track_share)})"
+
+
+def _plain_evaluation(result: Evaluation) -> Evaluation:
+    """Return `result` with every -0.0 made 0.0: the one place numbers leave the engine."""
+    forecast = result.forecast
+    if forecast is not None:
+        forecast = replace(
+            forecast,
+            value=forecast.value + 0.0,
+            low=forecast.low + 0.0,
+            high=forecast.high + 0.0,
+            slope_per_day=forecast.slope_per_day + 0.0,
+        )
+    return replace(
+        result,
+        current_value=plain(result.current_value),
+        baseline=plain(result.baseline),
+        target=plain(result.target),
+        progress=plain(result.progress),
+        expected_progress=plain(result.expected_progress),
+        forecast=forecast,
+        score=plain(result.score),
+    )
 
 
 def evaluate(
@@ -260,6 +278,19 @@ def evaluate(
     thresholds: Thresholds = Thresholds(),
 ) -> Evaluation:
     """Evaluate a Key Result at `now` from the view of its samples in the period."""
+    return _plain_evaluation(
+        _evaluate(spec, view, now=now, last_attempt=last_attempt, thresholds=thresholds)
+    )
+
+
+def _evaluate(
+    spec: KeyResultSpec,
+    view: SampleView,
+    *,
+    now: int,
+    last_attempt: LastAttempt | None,
+    thresholds: Thresholds,
+) -> Evaluation:
     closed = now >= spec.period_end
     cutoff = cutoff_ts(spec, now)
     baseline = finite_or_none(spec.baseline)
@@ -267,7 +298,7 @@ def evaluate(
         baseline = finite_or_none(view.first[1]) if view.first else None
     target = resolve_target(spec, baseline)
     if now < spec.period_start:
-        reason = f"period starts {_day(spec.period_start)}"
+        reason = f"period starts {day_text(spec.period_start)}"
         return Evaluation(Status.NOT_STARTED, reason, baseline=baseline, target=target)
 
     try:
@@ -281,14 +312,17 @@ def evaluate(
         progress = view.in_band / view.total if view.total else None
     elif value is not None and baseline is not None and target is not None:
         progress = linear_progress(baseline=baseline, target=target, current=value)
-    forecast = None
+    forecast, forecast_reason = None, None
     if not spec.direction.is_band and not closed:
-        try:
-            forecast = linear_forecast(
-                view.recent, at_ts=spec.period_end, max_points=thresholds.forecast_points
-            )
-        except (OverflowError, ValueError):  # samples near the float limit: no trend line
-            forecast = None
+        forecast, forecast_reason = deadline_forecast(
+            view.recent,
+            first_ts=view.first[0] if view.first else None,
+            start=spec.period_start,
+            end=spec.period_end,
+            bounds=spec.value_range,
+            rule=HistoryRule(thresholds.forecast_min_days, thresholds.forecast_min_share),
+            max_points=thresholds.forecast_points,
+        )
     result = Evaluation(
         Status.NO_DATA,
         "",
@@ -300,12 +334,13 @@ def evaluate(
         progress=finite_or_none(progress),
         expected_progress=None if spec.direction.is_band else expected,
         forecast=forecast,
+        forecast_reason=forecast_reason,
     )
 
     if closed:
         score = None if progress is None else clamp(progress)
-        reason = f"period ended {_day(spec.period_end - 1)}; " + (
-            f"final score {score:.2f}" if score is not None else "no data to score"
+        reason = f"period ended {day_text(spec.period_end - 1)}; " + (
+            f"final score {score + 0.0:.2f}" if score is not None else "no data to score"
         )
         return replace(result, status=Status.CLOSED, reason=reason, score=score)
     last_ts = view.recent[-1][0] if view.recent else None
@@ -317,7 +352,7 @@ def evaluate(
         return replace(result, reason="no samples yet in this period")
     interval = spec.interval_seconds or 0
     if interval and now - last_ts > thresholds.stale_after_intervals * interval:
-        reason = f"last sample {_ago(now - last_ts)} ago; expected every {_ago(interval)}"
+        reason = f"last sample {ago_text(now - last_ts)} ago; expected every {ago_text(interval)}"
         return replace(result, status=Status.STALE, reason=reason)
     if progress is None:
         if target is None:
@@ -325,7 +360,7 @@ def evaluate(
         elif baseline is None:
             why = 'no baseline: set baseline in the config or use "first_sample"'
         elif value is None:
-            why = f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
+            why = f"no samples in the {ago_text(spec.aggregate_window or 0)} aggregation window"
         else:
             why = "progress is undefined (target equals baseline)"
         return replace(result, reason=why)

@@ -69,6 +69,9 @@ def key_result_fields(
         or (schedule and f"every {schedule.interval_seconds}s"),
         "interval_seconds": schedule.approx_interval_seconds() if schedule else None,
         "aggregate": kr.aggregate.model_dump(mode="json") if kr.aggregate else None,
+        "start_ts": kr.start_ts,
+        "range_low": kr.range[0] if kr.range else None,
+        "range_high": kr.range[1] if kr.range else None,
         "description": kr.description,
         "position": position,
         "archived_ts": None,
@@ -97,6 +100,9 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
     report = SyncReport()
     objectives = {o.id: o for o in session.exec(select(Objective)).all()}
     key_results = {k.id: k for k in session.exec(select(KeyResult)).all()}
+    # Key Results present at the first sync (a new installation) existed before krtracker
+    # saw them: they keep their period's start. Later ones were added mid-period.
+    first_seen = now_ts if key_results else None
     seen_objectives: set[str] = set()
     seen_krs: set[str] = set()
     for position, objective in enumerate(loaded.config.objectives):
@@ -118,7 +124,7 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
         fields = key_result_fields(objective.id, kr, position=position, polled=polled)
         existing = key_results.get(kr.id)
         if existing is None:
-            session.add(KeyResult(id=kr.id, **fields))
+            session.add(KeyResult(id=kr.id, first_seen_ts=first_seen, **fields))
             report.created.append(kr.id)
             continue
         for column, label in _REVISED.items():

@@ -89,15 +89,62 @@ def test_status_change_is_debounced_and_achieved_is_announced() -> None:
     assert events == [EventType.STATUS_CHANGED, EventType.ACHIEVED]
 
 
+def forecast(now: int, *, value: float, low: float, high: float,
+             direction: Direction = Direction.INCREASE) -> Observation:
+    """Return an observation of a forecast (value and 95% interval) against a target of 85."""
+    return Observation(now=now, status=Status.AT_RISK, direction=direction, target=85,
+                       forecast_value=value, forecast_low=low, forecast_high=high)
+
+
 def test_forecast_miss_fires_and_recovers() -> None:
-    """A forecast short of the target fires; one past it by the margin recovers."""
+    """An interval wholly short of the target fires; one reaching past it by the margin recovers."""
     policy = AlertPolicy(for_samples=1)
-    miss = Observation(now=1, status=Status.AT_RISK, direction=Direction.INCREASE, target=85, forecast_value=80)
-    state, events = step(policy, AlertState(), miss)
+    state, events = step(policy, AlertState(), forecast(1, value=80, low=78, high=82))
     assert [e.type for e in events] == [EventType.FORECAST_MISS]
-    ok = Observation(now=2, status=Status.AT_RISK, direction=Direction.INCREASE, target=85, forecast_value=90)
-    _, events = step(policy, state, ok)
+    _, events = step(policy, state, forecast(2, value=84, low=80, high=90))
     assert [(e.type, e.condition) for e in events] == [(EventType.RECOVERED, Condition.FORECAST_MISS)]
+
+
+def test_a_forecast_whose_interval_holds_the_target_does_not_fire() -> None:
+    """A point forecast short of the target fires nothing while the interval still reaches it."""
+    policy = AlertPolicy(for_samples=1)
+    _, events = step(policy, AlertState(), forecast(1, value=80, low=-138, high=1187))
+    assert events == []
+    lower = forecast(1, value=90, low=60, high=120, direction=Direction.DECREASE)
+    assert step(policy, AlertState(), lower)[1] == []
+    missed = forecast(1, value=90, low=86, high=120, direction=Direction.DECREASE)
+    assert [e.type for e in step(policy, AlertState(), missed)[1]] == [EventType.FORECAST_MISS]
+
+
+def test_a_firing_forecast_miss_resolves_when_the_forecast_is_withdrawn() -> None:
+    """When the engine withdraws its forecast (no established trend), the miss resolves."""
+    policy = AlertPolicy(for_samples=1)
+    state, _ = step(policy, AlertState(), forecast(1, value=80, low=78, high=82))
+    gone = Observation(now=2, status=Status.AT_RISK, direction=Direction.INCREASE, target=85)
+    assert [e.type for e in step(policy, state, gone)[1]] == [EventType.RECOVERED]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([Direction.INCREASE, Direction.DECREASE]),
+                          st.one_of(st.none(), st.floats(-1e6, 1e6)),
+                          st.floats(0, 1e6), st.booleans()),
+                min_size=1, max_size=40))
+def test_forecast_miss_is_raised_only_for_a_forecast_whose_whole_interval_misses(
+    sequence: list[tuple[Direction, float | None, float, bool]],
+) -> None:
+    """kr.forecast_miss is never raised without a forecast, nor while its interval reaches the target."""
+    policy = AlertPolicy(for_samples=1, repeat_seconds=1)
+    state = AlertState()
+    for t, (direction, centre, half, has_interval) in enumerate(sequence):
+        low = high = None
+        if centre is not None and has_interval:
+            low, high = centre - half, centre + half
+        obs = Observation(now=t, status=Status.AT_RISK, direction=direction, target=85.0,
+                          forecast_value=centre, forecast_low=low, forecast_high=high)
+        state, events = step(policy, state, obs)
+        if any(e.type is EventType.FORECAST_MISS for e in events):
+            assert low is not None and high is not None
+            assert high < 85.0 if direction is Direction.INCREASE else low > 85.0
 
 
 def test_event_filter_and_disabled_policy() -> None:
@@ -134,7 +181,8 @@ def test_rules_never_raise_and_events_alternate(sequence: list[tuple[Status, flo
     firing: dict[Condition, bool] = {}
     for t, (status, value) in enumerate(sequence):
         obs = Observation(now=t, status=status, direction=Direction.INCREASE, value=value, sample_ts=t,
-                          best_value=100.0, previous_value=100.0, target=120.0, forecast_value=value)
+                          best_value=100.0, previous_value=100.0, target=120.0, forecast_value=value,
+                          forecast_low=value, forecast_high=value)
         state, events = step(policy, state, obs)
         for event in events:
             if event.condition is None:

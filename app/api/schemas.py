@@ -71,6 +71,7 @@ class KeyResultDetail(KeyResultSummary):
     connector: str | None
     schedule: str | None
     forecast: ForecastOut | None
+    forecast_unavailable: str | None = None
     last_error: str | None
     last_error_at: datetime | None
     final_score: float | None
@@ -238,7 +239,8 @@ def check_in_out(row: CheckIn) -> CheckInOut:
 def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
     """Return the full API shape of a Key Result row."""
     forecast = None
-    if kr.forecast:
+    unavailable = kr.forecast.get("unavailable") if kr.forecast else None
+    if kr.forecast and unavailable is None:
         f = kr.forecast
         forecast = ForecastOut(
             at=iso(f["at_ts"]),
@@ -254,6 +256,7 @@ def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
         connector=kr.connector,
         schedule=kr.schedule,
         forecast=forecast,
+        forecast_unavailable=unavailable,
         last_error=kr.last_error,
         last_error_at=iso(kr.last_error_ts),
         final_score=kr.final_score,
