@@ -7,13 +7,16 @@ stopping at the first, so `krtracker validate` can print them all.
 from __future__ import annotations
 
 import builtins
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 from standardwebhooks import Webhook
 
-from app.config_models import KeyResultConfig, KrTrackerConfig
+from app.config_models import KeyResultConfig, KrTrackerConfig, ObjectiveConfig
 from app.connector_registry import UnknownConnectorType, connector_class
 from app.domain import Direction
 from connectors.base import (
@@ -103,6 +106,7 @@ def _check_key_result(
 
     if kr.every and kr.cron:
         bad("cron", "give either every or cron, not both")
+    _check_range(kr, bad)
     if kr.direction.is_band:
         if kr.baseline is not None or kr.relative_target is not None:
             bad("direction", f"a {kr.direction} Key Result has no baseline or relative target")
@@ -137,6 +141,37 @@ def _check_key_result(
                 f"target {kr.target} is on the wrong side of baseline {kr.baseline} "
                 f"for direction {kr.direction}",
             )
+
+
+def _check_range(kr: KeyResultConfig, bad: Callable[[str, str], None]) -> None:
+    """Check `range = [low, high]`: ordered, and holding the baseline, target and band."""
+    if kr.range is None:
+        return
+    low, high = kr.range
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        bad("range", f"low {low} must be a number below high {high}")
+        return
+    named = [("baseline", kr.baseline), ("target", kr.target)]
+    named += [("band", end) for end in kr.band or ()]
+    for key, value in named:
+        if isinstance(value, float) and not low <= value <= high:
+            bad(key, f"{value} is outside range [{low}, {high}], the values this Key Result takes")
+
+
+def _check_start(
+    kr: KeyResultConfig,
+    objective: ObjectiveConfig,
+    path: tuple[int | str, ...],
+    problems: list[Problem],
+) -> None:
+    """Check a Key Result's own `start` lies inside its objective's period."""
+    if kr.start is None or not (objective.period or (objective.start and objective.end)):
+        return
+    first, after = (moment.date() for moment in objective.period_bounds())
+    if not first <= kr.start < after:
+        last = after - timedelta(days=1)
+        message = f"{kr.start} is outside its objective's period ({first} to {last})"
+        problems.append(Problem(format_path((*path, "start")), message))
 
 
 def _check_sources(
@@ -219,6 +254,7 @@ def check_objectives(
                 )
             kr_ids.setdefault(kr.id, format_path(kr_path))
             _check_key_result(kr, kr_path, problems)
+            _check_start(kr, objective, kr_path, problems)
             _check_sources(kr, kr_path, connectors, cfg, problems, queries)
             if kr.source is None and kr.target is None and kr.band is None:
                 problems.append(

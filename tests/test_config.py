@@ -341,6 +341,45 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
         "at least 16",
     ),
     (
+        "range upside down",
+        document(objective(key_result(range=[100, 0]))),
+        "objectives[0].key_results[0].range",
+        "below high",
+    ),
+    (
+        "range not a pair",
+        document(objective(key_result(range=[0]))),
+        "objectives[0].key_results[0].range[1]",
+        "required",
+    ),
+    (
+        "target outside range",
+        document(objective(key_result(range=[300, 1000]))),
+        "objectives[0].key_results[0].target",
+        "outside range [300.0, 1000.0]",
+    ),
+    (
+        "band outside range",
+        document(
+            objective(key_result(direction="within", baseline=DROP, target=DROP,
+                                 band=[90, 120], range=[0, 100]))
+        ),
+        "objectives[0].key_results[0].band",
+        "120.0 is outside range",
+    ),
+    (
+        "key result starts after its period",
+        document(objective(key_result(start="2027-01-01"))),
+        "objectives[0].key_results[0].start",
+        "outside its objective's period (2026-10-01 to 2026-12-31)",
+    ),
+    (
+        "key result start not a date",
+        document(objective(key_result(start="soon"))),
+        "objectives[0].key_results[0].start",
+        "date",
+    ),
+    (
         "bad scheduler duration",
         document(scheduler={"reevaluate_every": "5 minutes"}),
         "scheduler.reevaluate_every",
@@ -425,6 +464,16 @@ def test_shape_errors_do_not_hide_connector_and_query_errors() -> None:
         "connectors.people.url",
         "objectives[0].key_results[0].source.query",
     } <= paths
+
+
+def test_range_and_start_inside_the_period_are_accepted() -> None:
+    """A Key Result with its own start inside the period and a range holding its numbers loads."""
+    loaded = parse_config(
+        document(objective(key_result(start="2026-11-15", range=[0, 1000])))
+    )
+    (_, kr), = loaded.key_results()
+    assert kr.range == (0.0, 1000.0)
+    assert kr.start_ts == int(datetime(2026, 11, 15, tzinfo=UTC).timestamp())
 
 
 def test_relative_target_from_a_zero_baseline_is_refused() -> None:

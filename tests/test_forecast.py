@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from app.domain import Direction
 from app.forecast import Forecast, linear_forecast, t_quantile_95
 from app.progress import KeyResultSpec, Thresholds, evaluate, view_from_points
+from app.quantities import allowed_bounds, inferred_bounds
 
 DAY = 86400
 HOUR = 3600
@@ -190,3 +191,109 @@ def test_evaluation_forecasts_the_value_at_the_period_end() -> None:
     value, half, _ = reference(points[-12:], end)
     assert result.forecast.value == pytest.approx(value, rel=1e-9)
     assert result.forecast.high - result.forecast.low == pytest.approx(2 * half, rel=2e-3)
+
+
+MINUTE = 60
+
+
+def p99_spec(**fields: object) -> KeyResultSpec:
+    """Return a P99 latency Key Result (seconds, lower is better) over a 92-day quarter."""
+    base: dict[str, object] = {
+        "direction": Direction.DECREASE, "period_start": T0, "period_end": T0 + 92 * DAY,
+        "baseline": 600.0, "target": 300.0, "value_range": (0.0, None),
+    }
+    return KeyResultSpec(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_the_reported_p99_case_gets_no_forecast_and_says_why() -> None:
+    """21 samples over 5 minutes (the issue's P99 case) give no forecast, with the reason."""
+    spec = p99_spec()
+    start = T0 + 40 * DAY
+    points = [(start + 15 * i, 524.0 + (-1) ** i * 300.0 * (i % 5) / 5) for i in range(21)]
+    now = points[-1][0]
+    result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+    assert result.forecast is None
+    assert result.forecast_reason is not None
+    assert result.forecast_reason.startswith("not enough history for a forecast: 21 samples over 5 min")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    period_days=st.integers(min_value=1, max_value=400),
+    offset=st.floats(min_value=0, max_value=0.8),
+    span_share=st.floats(min_value=0, max_value=1),
+    count=st.integers(min_value=3, max_value=60),
+    values=st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=60, max_size=60),
+)
+def test_no_forecast_from_a_short_span(
+    period_days: int, offset: float, span_share: float, count: int, values: list[float]
+) -> None:
+    """A forecast needs samples on 3 distinct UTC days spanning 10% of the measured period."""
+    end = T0 + period_days * DAY
+    spec = KeyResultSpec(direction=Direction.INCREASE, period_start=T0, period_end=end,
+                         baseline=0.0, target=1e7)
+    first = T0 + int(offset * (end - T0) * 0.5)
+    span = int(span_share * (end - first - 1))
+    points = [(first + span * i // (count - 1), values[i]) for i in range(count)]
+    now = points[-1][0]
+    result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+    days = {datetime.fromtimestamp(t, UTC).date() for t, _ in points}
+    short = len(days) < 3 or span < 0.10 * (end - T0)
+    if short:
+        assert result.forecast is None and result.forecast_reason is not None
+
+
+units = st.sampled_from(["%", "s", "ms", "req/s", "deploys/day", "count", "ratio", "users"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    unit=units,
+    explicit=st.one_of(st.none(), st.tuples(st.floats(-1e3, 0), st.floats(1, 1e3))),
+    values=st.lists(st.floats(min_value=-1e4, max_value=1e4), min_size=3, max_size=40),
+    step_hours=st.integers(min_value=1, max_value=72),
+    direction=st.sampled_from([Direction.INCREASE, Direction.DECREASE]),
+)
+def test_no_forecast_or_bound_outside_the_allowed_range(
+    unit: str,
+    explicit: tuple[float, float] | None,
+    values: list[float],
+    step_hours: int,
+    direction: Direction,
+) -> None:
+    """The forecast and both ends of its interval lie within the range the unit or `range` allows."""
+    low, high = allowed_bounds(unit, low=explicit[0] if explicit else None,
+                               high=explicit[1] if explicit else None)
+    spec = KeyResultSpec(direction=direction, period_start=T0, period_end=T0 + 60 * DAY,
+                         baseline=1.0, target=2.0, value_range=(low, high))
+    points = [(T0 + i * step_hours * HOUR, v) for i, v in enumerate(values)]
+    now = points[-1][0]
+    result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+    if result.forecast is None:
+        return
+    for bound in (result.forecast.value, result.forecast.low, result.forecast.high):
+        assert low is None or bound >= low
+        assert high is None or bound <= high
+    assert result.forecast.low <= result.forecast.value <= result.forecast.high
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [("%", (0.0, 100.0)), ("percent", (0.0, 100.0)), ("s", (0.0, None)), ("ms", (0.0, None)),
+     ("req/s", (0.0, None)), ("deploys/day", (0.0, None)), ("users", (0.0, None)),
+     ("ratio", (0.0, 1.0)), ("", (None, None)), ("°C", (None, None)), ("score", (None, None))],
+)
+def test_bounds_inferred_from_the_unit(unit: str, expected: tuple[float | None, float | None]) -> None:
+    """Percentages are 0–100, ratios 0–1, durations, rates and counts never negative; others open."""
+    assert inferred_bounds(unit) == expected
+
+
+def test_a_falling_latency_is_never_forecast_below_zero() -> None:
+    """A latency trending down steeply is forecast at 0 s at most, never negative."""
+    spec = p99_spec()
+    points = [(T0 + d * DAY, 500.0 - 40.0 * d + (d % 3)) for d in range(12)]
+    now = points[-1][0]
+    result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+    assert result.forecast is not None
+    assert result.forecast.value == 0.0 and result.forecast.low == 0.0
+    assert result.forecast.high >= 0.0
