@@ -104,3 +104,56 @@ def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) 
             process.kill()
         receiver.stop()
         log.close()
+
+
+def test_four_values_within_six_seconds_raise_no_forecast_alert(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Four manual values 2 s apart give no forecast and no kr.forecast_miss, only the regression."""
+    receiver = Receiver()
+    text = config(receiver.url).replace(
+        'events = ["kr.regressed"]', 'events = ["kr.regressed", "kr.forecast_miss", "kr.recovered"]'
+    )
+    cfg = write_config(tmp_path / "c.toml", text, database_url=database_url)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*krtracker_command(), "serve", "--config", str(cfg), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        now = int(time.time())
+        # A steep fall: a line through these points misses 85% by far at the deadline.
+        for ago, value in ((6, 80.0), (4, 76.0), (2, 72.0), (0, 68.0)):
+            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
+            response = httpx.post(f"{base}/api/v1/key-results/coverage/values",
+                                  json={"value": value, "at": at}, headers=auth, timeout=10)
+            assert response.status_code == 201, response.text
+        # The regression (15% under the best) is the control: its delivery shows the rules ran.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not receiver.accepted:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        types = [p["type"] for _, p in receiver.accepted]
+        assert "kr.regressed" in types, (tmp_path / "serve.log").read_text()
+        assert "kr.forecast_miss" not in types and "kr.recovered" not in types, types
+        kr = httpx.get(f"{base}/api/v1/key-results/coverage", timeout=10).json()
+        assert kr["forecast"] is None
+        assert kr["forecast_unavailable"].startswith("not enough history for a forecast: 4 samples")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        receiver.stop()
+        log.close()
