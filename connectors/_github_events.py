@@ -101,6 +101,8 @@ def deploys_from_runs(runs: list[dict[str, Any]]) -> list[Deploy]:
             at=run_instant(run),
             succeeded=conclusion in _RUN_SUCCESS,
             failed=conclusion in _RUN_FAILURE,
+            # A run deploys the commit it was created for, even when re-run later.
+            created=parse_time(run["created_at"]),
         )
     return list(deploys.values())
 
@@ -108,27 +110,36 @@ def deploys_from_runs(runs: list[dict[str, Any]]) -> list[Deploy]:
 def deploy_from_deployment(deployment: dict[str, Any]) -> Deploy | None:
     """Read a deployment and its statuses as an attempt, or None while it has no outcome.
 
-    It succeeded if any status is `success` (at the first such status); it failed if its
-    latest status other than `inactive` is `failure` or `error`. GitHub marks a superseded
-    deployment `inactive` on its own, so that state says nothing about the outcome.
+    Its latest outcome (`success`, `failure` or `error`) decides: success means it went
+    live (at its first success); failure or error means it failed (at that status), even
+    after an earlier success: a deployment rolled back by its own pipeline did not stay
+    live. Progress states (`queued`, `in_progress`, `pending`) are not outcomes, and GitHub
+    marks a superseded deployment `inactive` on its own, which says nothing either.
     """
     statuses = sorted(deployment.get("statuses") or [], key=lambda s: parse_time(s["created_at"]))
-    successes = [parse_time(s["created_at"]) for s in statuses if s["state"] == "success"]
-    active = [s for s in statuses if s["state"] != "inactive"]
-    failed = bool(active) and active[-1]["state"] in _STATUS_FAILURE
-    if not successes and not failed:
+    active = [s for s in statuses if s["state"] in _STATUS_FAILURE | {"success"}]
+    latest = active[-1]["state"] if active else None
+    key = f"deployment:{deployment['id']}"
+    created = parse_time(deployment["created_at"]) if deployment.get("created_at") else None
+    if latest in _STATUS_FAILURE:
+        at = parse_time(active[-1]["created_at"])
+        return Deploy(key=key, at=at, succeeded=False, failed=True, created=created)
+    successes = [parse_time(s["created_at"]) for s in active if s["state"] == "success"]
+    if latest != "success" or not successes:
         return None
-    at = successes[0] if successes else parse_time(active[-1]["created_at"])
-    return Deploy(
-        key=f"deployment:{deployment['id']}", at=at, succeeded=bool(successes), failed=failed
-    )
+    return Deploy(key=key, at=successes[0], succeeded=True, failed=False, created=created)
 
 
 def deploys_from_releases(releases: list[dict[str, Any]]) -> list[Deploy]:
     """Read published releases (not drafts, not pre-releases) as successful deployments."""
     return [
         Deploy(
-            key=f"release:{r['id']}", at=parse_time(r["published_at"]), succeeded=True, failed=False
+            key=f"release:{r['id']}",
+            at=parse_time(r["published_at"]),
+            succeeded=True,
+            failed=False,
+            # A release's created_at is the date of the commit it tags.
+            created=parse_time(r["created_at"]) if r.get("created_at") else None,
         )
         for r in releases
         if r.get("published_at") and not r.get("draft") and not r.get("prerelease")

@@ -40,6 +40,8 @@ _RETRY = Retry(
 )
 _DEFAULT_WAIT_SECONDS = 60
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+# How long answers are shared between the Key Results sampled at one instant.
+SHARE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,41 @@ class GithubHttp:
         self.requests_sent = 0
         self.not_modified = 0
         self._limited_until: datetime | None = None
+        self._instant: datetime | None = None
+        self._instant_began = 0.0
+        self._answers: dict[tuple[str, tuple[tuple[str, str], ...], str | None], Page] = {}
+
+    def share_answers_for(self, instant: datetime | None) -> None:
+        """Answer repeated GETs from memory while sampling `instant` (None: always ask GitHub).
+
+        Several Key Results on one repository are sampled at the same instant; each would
+        otherwise re-send the same conditional listing and status requests. Answers are
+        dropped when the instant changes, or after `SHARE_SECONDS` (a re-run of an old
+        instant must see what changed since).
+        """
+        stale = time.monotonic() - self._instant_began > SHARE_SECONDS
+        if instant != self._instant or instant is None or stale:
+            self._answers.clear()
+            self._instant, self._instant_began = instant, time.monotonic()
 
     def get(
         self, url: str, *, repo: str, params: dict[str, Any] | None = None, etag: str | None = None
     ) -> Page:
         """Return one page; raise RateLimited, QueryRejected or SourceUnavailable on refusal."""
+        key = (url, tuple(sorted((k, str(v)) for k, v in (params or {}).items())), etag)
+        shared = self._answers.get(key)
+        if shared is not None:
+            return shared
+        page = self._get(url, repo=repo, params=params, etag=etag)
+        if self._instant is not None:
+            self._answers[key] = page
+            if page.etag and not page.not_modified:
+                # A caller that stored this answer asks next with its ETag: it is unchanged.
+                unchanged = Page(data=None, etag=page.etag, next_url=None, not_modified=True)
+                self._answers[(url, key[1], page.etag)] = unchanged
+        return page
+
+    def _get(self, url: str, *, repo: str, params: dict[str, Any] | None, etag: str | None) -> Page:
         for attempt in (1, 2):
             self._refuse_while_limited(url)
             status, headers, body = self._send(url, params, etag)

@@ -67,13 +67,21 @@ class Deploy:
     """One production deployment attempt, whatever GitHub object it came from.
 
     `at` is when it reached its outcome; `succeeded` means it went live; `failed` means
-    its own status says it failed (the `deployment_status` failure signal).
+    its own status says it failed (the `deployment_status` failure signal). `created` is
+    when it was created, so it can only ship changes merged before then (None: unknown,
+    then `at` stands in for it).
     """
 
     key: str
     at: datetime
     succeeded: bool
     failed: bool
+    created: datetime | None = None
+
+    @property
+    def started(self) -> datetime:
+        """Return when the deployment was created (its outcome's time if unknown)."""
+        return self.created if self.created is not None else self.at
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,20 +154,22 @@ def failure_rate(
 
 
 def lead_time(deploys: list[Deploy], merges: list[datetime], window: Window) -> Result:
-    """Return the median seconds from a PR merge in the window to the first deploy after it.
+    """Return the median seconds from a PR merge in the window to the deploy that shipped it.
 
-    Simplification: a PR counts as shipped by the first successful deployment at or after
-    its merge and no later than the window's end (commit containment would cost one compare
-    request per deployment). PRs merged in the window but not deployed by its end are left
-    out and reported as `undeployed`.
+    A PR reaches production at the earliest success of a deployment created at or after
+    its merge (one created before cannot contain it), no later than the window's end.
+    Commit containment (the deployment's sha holding the merge commit) would be exact but
+    costs a compare request per PR and deployment; creation time is the necessary
+    condition GitHub's listings already give. PRs merged in the window but not deployed by
+    its end are left out and reported as `undeployed`.
     """
-    live = sorted((d.at for d in deploys if d.succeeded), key=lambda at: at)
+    live = sorted((d for d in deploys if d.succeeded), key=lambda d: d.at)
     waits: list[float] = []
     undeployed = 0
     for merged in merges:
         if not window.holds(merged):
             continue
-        shipped = next((at for at in live if merged <= at <= window.end), None)
+        shipped = next((d.at for d in live if d.started >= merged and d.at <= window.end), None)
         if shipped is None:
             undeployed += 1
         else:

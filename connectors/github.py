@@ -8,8 +8,13 @@ Definitions (each over the trailing window (at - window, at], in UTC):
   `updated_at`, which GitHub moves long after a run ends).
 * `change_failure_rate` / `rollback_rate` (one computation, two names): deployments that
   failed or were rolled back / deployment attempts; see `failure_rate` for the signals.
-* `lead_time_for_changes`: median seconds from a PR's merge to the first successful
-  production deployment at or after it, over PRs merged in the window.
+* `lead_time_for_changes`: median seconds from a PR's merge to the earliest success of a
+  production deployment *created* at or after the merge (one created before cannot hold
+  the change), over PRs merged in the window.
+
+A deployment's latest status wins: one that failed after an earlier success is failed.
+Within one sampling instant, every Key Result on a repository shares the same answers
+(`GithubHttp.share_answers_for`): each listing and status page is fetched once.
 
 "A deployment" is chosen per Key Result by `deployments_from`; see `GithubQuery`.
 """
@@ -81,12 +86,15 @@ class GithubConnector:
         self.runs = RunSync(self.http, store)
         # One repository's stored streams must not be rewritten by two samples at once.
         self._lock = threading.Lock()
+        self._round: datetime | None = None
+        self._round_queries: set[str] = set()
 
     def measure(self, query: GithubQuery, at: datetime) -> Measurement:
         """Return the metric over the window ending at `at`, syncing what is new first."""
         at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
         window = Window.ending(at, window_seconds(query.window))
         with self._lock:
+            self._begin_measurement(query, at)
             sent, unchanged = self.http.requests_sent, self.http.not_modified
             inputs = self._gather(query, lower=window.start - EDGE_MARGIN)
             inputs.notes["requests"] = {
@@ -95,12 +103,25 @@ class GithubConnector:
             }
         return _measurement(query, inputs, window)
 
+    def _begin_measurement(self, query: GithubQuery, at: datetime) -> None:
+        """Share answers between the different Key Results sampled at instant `at`.
+
+        The same query measured again at the same instant is a retry: it asks GitHub anew.
+        """
+        fingerprint = query.model_dump_json()
+        if at != self._round or fingerprint in self._round_queries:
+            self.http.share_answers_for(None)
+            self._round, self._round_queries = at, set()
+        self._round_queries.add(fingerprint)
+        self.http.share_answers_for(at)
+
     def history(
         self, query: GithubQuery, *, start: datetime, end: datetime, step_seconds: int
     ) -> list[Measurement]:
         """Return one measurement per step from `start` to `end`, from a single sync."""
         length = window_seconds(query.window)
         with self._lock:
+            self.http.share_answers_for(None)
             inputs = self._gather(query, lower=start - timedelta(seconds=length) - EDGE_MARGIN)
         found: list[Measurement] = []
         instant = start

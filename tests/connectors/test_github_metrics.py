@@ -88,7 +88,10 @@ def status(state: str, minutes: int) -> dict[str, str]:
     [
         ([("queued", 0), ("success", 5), ("inactive", 60)], True, False, 5),
         ([("in_progress", 0), ("failure", 3)], False, True, 3),
-        ([("success", 5), ("error", 9)], True, True, 5),
+        # The latest outcome wins: an error after a success is a failed deployment.
+        ([("success", 5), ("error", 9)], False, True, 9),
+        ([("success", 5), ("failure", 7), ("success", 9), ("inactive", 30)], True, False, 5),
+        ([("success", 5), ("in_progress", 7)], True, False, 5),
         ([("queued", 0), ("in_progress", 1)], None, None, None),
     ],
 )
@@ -98,7 +101,7 @@ def test_deployment_outcome_from_statuses(
     failed: bool | None,
     at_minutes: int | None,
 ) -> None:
-    """Success is the first success status; failure the latest non-inactive one; else none."""
+    """The latest outcome decides: success (at the first success) or failure (at it); else none."""
     deploy = deploy_from_deployment({"id": 1, "statuses": [status(s, m) for s, m in states]})
     if succeeded is None:
         assert deploy is None
