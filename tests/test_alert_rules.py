@@ -102,7 +102,8 @@ def test_forecast_miss_fires_and_recovers() -> None:
     state, events = step(policy, AlertState(), forecast(1, value=80, low=78, high=82))
     assert [e.type for e in events] == [EventType.FORECAST_MISS]
     _, events = step(policy, state, forecast(2, value=84, low=80, high=90))
-    assert [(e.type, e.condition) for e in events] == [(EventType.RECOVERED, Condition.FORECAST_MISS)]
+    recovered = [(e.type, e.condition) for e in events]
+    assert recovered == [(EventType.RECOVERED, Condition.FORECAST_MISS)]
 
 
 def test_a_forecast_whose_interval_holds_the_target_does_not_fire() -> None:
@@ -132,7 +133,7 @@ def test_a_firing_forecast_miss_resolves_when_the_forecast_is_withdrawn() -> Non
 def test_forecast_miss_is_raised_only_for_a_forecast_whose_whole_interval_misses(
     sequence: list[tuple[Direction, float | None, float, bool]],
 ) -> None:
-    """kr.forecast_miss is never raised without a forecast, nor while its interval reaches the target."""
+    """kr.forecast_miss needs a forecast whose whole interval is on the wrong side of the target."""
     policy = AlertPolicy(for_samples=1, repeat_seconds=1)
     state = AlertState()
     for t, (direction, centre, half, has_interval) in enumerate(sequence):

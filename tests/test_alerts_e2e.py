@@ -109,7 +109,7 @@ def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) 
 def test_four_values_within_six_seconds_raise_no_forecast_alert(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Four manual values 2 s apart give no forecast and no kr.forecast_miss, only the regression."""
+    """Four manual values 2 s apart give no forecast and no kr.forecast_miss, only a regression."""
     receiver = Receiver()
     text = config(receiver.url).replace(
         'events = ["kr.regressed"]', 'events = ["kr.regressed", "kr.forecast_miss", "kr.recovered"]'

@@ -214,7 +214,8 @@ def test_the_reported_p99_case_gets_no_forecast_and_says_why() -> None:
     result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
     assert result.forecast is None
     assert result.forecast_reason is not None
-    assert result.forecast_reason.startswith("not enough history for a forecast: 21 samples over 5 min")
+    reason = "not enough history for a forecast: 21 samples over 5 min"
+    assert result.forecast_reason.startswith(reason)
 
 
 @settings(max_examples=200, deadline=None)
@@ -261,7 +262,7 @@ def test_no_forecast_or_bound_outside_the_allowed_range(
     step_hours: int,
     direction: Direction,
 ) -> None:
-    """The forecast and both ends of its interval lie within the range the unit or `range` allows."""
+    """The forecast and both ends of its interval lie within the unit's or `range`'s bounds."""
     low, high = allowed_bounds(unit, low=explicit[0] if explicit else None,
                                high=explicit[1] if explicit else None)
     spec = KeyResultSpec(direction=direction, period_start=T0, period_end=T0 + 60 * DAY,
@@ -283,8 +284,10 @@ def test_no_forecast_or_bound_outside_the_allowed_range(
      ("req/s", (0.0, None)), ("deploys/day", (0.0, None)), ("users", (0.0, None)),
      ("ratio", (0.0, 1.0)), ("", (None, None)), ("°C", (None, None)), ("score", (None, None))],
 )
-def test_bounds_inferred_from_the_unit(unit: str, expected: tuple[float | None, float | None]) -> None:
-    """Percentages are 0–100, ratios 0–1, durations, rates and counts never negative; others open."""
+def test_bounds_inferred_from_the_unit(
+    unit: str, expected: tuple[float | None, float | None]
+) -> None:
+    """Percentages are 0–100, ratios 0–1, durations, rates and counts ≥ 0; others are open."""
     assert inferred_bounds(unit) == expected
 
 

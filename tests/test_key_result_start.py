@@ -86,7 +86,7 @@ def running(tmp_path: Path, database_url: str, config: str, now: int) -> Iterato
 def test_a_key_result_added_mid_period_is_measured_from_the_day_it_appeared(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Added on Nov 20 with no progress, it is on track that day and after a restart, not off track."""
+    """Added on Nov 20 with no progress, it is on track that day and after a restart."""
     with running(tmp_path, database_url, HEAD, ts("2026-10-02T09:00:00")):
         pass
     added_at = ts("2026-11-20T10:00:00")

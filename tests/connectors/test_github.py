@@ -8,6 +8,7 @@ payload and says so in a `synthetic:` comment.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import statistics
@@ -20,7 +21,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import MemoryStateStore, QueryRejected, RateLimited, SourceUnavailable
+from connectors.base import (
+    MemoryStateStore,
+    NoData,
+    QueryRejected,
+    RateLimited,
+    SourceUnavailable,
+)
 from connectors.github import GithubConnector
 from tests.conftest import free_port
 from tests.github_replay import GithubReplay
@@ -782,3 +789,162 @@ def test_settings_need_a_whole_app_or_a_token() -> None:
         GithubConnector.Settings(app_id=1)
     with pytest.raises(ValidationError, match="not both"):
         GithubConnector.Settings(token=TOKEN, app_id=1, private_key="k", installation_id=2)
+
+
+# ---- issue 11: lead time by the deployment that shipped, latest outcome, one fetch per instant
+
+
+def serve_lead_time_deployments(replay: GithubReplay) -> list[dict[str, Any]]:
+    """Route github3.py's two recorded deployments re-dated among the recorded 2013 PR merges.
+
+    synthetic: no recording holds PRs and deployments of one repository. Recorded
+    deployment 797 is re-dated to be created on 2013-01-25 10:00 (after PRs #223-#230
+    merged, before #229, #233 and #232) and to succeed only on 2013-01-29 22:30; 801 is
+    created on 2013-01-29 22:00 and succeeds on 2013-01-31. Each status is a copy of
+    801's recorded first success status with its time changed. Returns the deployments
+    with their `statuses`, as served.
+    """
+    recorded = {d["id"]: d for d in replay.load("deployments.github3py-2018")}
+    success = replay.load("deployment-statuses")[-1]
+    plan = {
+        797: ("2013-01-25T10:00:00Z", "2013-01-29T22:30:00Z"),
+        801: ("2013-01-29T22:00:00Z", "2013-01-31T00:00:00Z"),
+    }
+    served = []
+    for deployment_id, (created, succeeded) in plan.items():
+        deployment = dict(recorded[deployment_id], created_at=created, updated_at=created)
+        status = dict(success, created_at=succeeded, updated_at=succeeded)
+        replay.route(
+            f"/repos/{G3}/deployments/{deployment_id}/statuses", replay.synthetic([status])
+        )
+        served.append({**deployment, "statuses": [status]})
+    newest_first = sorted(served, key=lambda d: d["created_at"], reverse=True)
+    listing = [{k: v for k, v in d.items() if k != "statuses"} for d in newest_first]
+    replay.route(f"/repos/{G3}/deployments", replay.synthetic(listing))
+    return served
+
+
+def serve_recorded_pulls(replay: GithubReplay) -> list[dict[str, Any]]:
+    """Route the recorded closed PRs as github3.py's (as in the lead-time test above)."""
+    replay.route(f"/repos/{G3}/pulls", replay.recorded("pulls-closed"))
+    replay.route(
+        "/repos/openmicroscopy/ome-documentation/pulls",
+        replay.recorded("pulls-closed.pygithub-2012"),
+        page=2,
+    )
+    return [*replay.load("pulls-closed"), *replay.load("pulls-closed.pygithub-2012")]
+
+
+def test_lead_time_credits_the_first_deployment_created_after_the_merge(
+    replay: GithubReplay,
+) -> None:
+    """A deployment created before a merge cannot ship it: the next one created after does."""
+    deployments = serve_lead_time_deployments(replay)
+    pulls = serve_recorded_pulls(replay)
+    at = datetime(2013, 2, 2, tzinfo=UTC)
+    # The definition, read plainly from the served data: the earliest success of a
+    # deployment created at or after the merge, no later than the window's end.
+    waits = []
+    for pull in pulls:
+        if not pull["merged_at"] or not inside(ts(pull["merged_at"]), at, 30):
+            continue
+        merged = ts(pull["merged_at"])
+        shipped = [
+            ts(s["created_at"])
+            for d in deployments
+            if ts(d["created_at"]) >= merged
+            for s in d["statuses"]
+            if s["state"] == "success" and ts(s["created_at"]) <= at
+        ]
+        if shipped:
+            waits.append((min(shipped) - merged).total_seconds())
+    result = make(replay).measure(query(repo=G3, metric="lead_time_for_changes", window="30d"), at)
+    # #229, #233 and #232 merged after 797 was created: 801 shipped them, not 797.
+    assert len(waits) == 8 and result.details["counted"] == 8
+    assert result.details["undeployed"] == 1  # #234, merged after both were created
+    assert result.value == pytest.approx(statistics.median(waits))
+    # The old rule (first success after the merge, whenever the deployment was created)
+    # credits 797 for all eight and gives a shorter median: the test tells them apart.
+    first_success_after = [
+        (ts("2013-01-29T22:30:00Z") - ts(p["merged_at"])).total_seconds()
+        for p in pulls
+        if p["merged_at"]
+        and inside(ts(p["merged_at"]), at, 30)
+        and ts(p["merged_at"]) <= ts("2013-01-29T22:30:00Z")
+    ]
+    assert statistics.median(first_success_after) < result.value
+
+
+def test_a_deployment_failing_after_a_success_counts_as_failed(replay: GithubReplay) -> None:
+    """The latest outcome wins: success then failure is a failed attempt, not a deployment."""
+    replay.route(f"/repos/{G3}/deployments", replay.recorded("deployments.github3py-2018"))
+    replay.route(f"/repos/{G3}/deployments/801/statuses", replay.recorded("deployment-statuses"))
+    # synthetic: no recording has a failure; 801's oldest recorded status is copied twice
+    # onto deployment 797: a success 4 minutes after its creation, a failure 50 minutes later.
+    oldest = replay.load("deployment-statuses")[-1]
+    went_live = dict(oldest, id=1, state="success", created_at="2014-02-23T20:10:00Z")
+    failed = dict(oldest, id=2, state="failure", created_at="2014-02-23T21:00:00Z")
+    statuses = {"801": replay.load("deployment-statuses"), "797": [failed, went_live]}
+    replay.route(f"/repos/{G3}/deployments/797/statuses", replay.synthetic(statuses["797"]))
+    at = datetime(2014, 3, 1, tzinfo=UTC)
+    latest = {
+        key: max((s for s in found if s["state"] != "inactive"), key=lambda s: ts(s["created_at"]))
+        for key, found in statuses.items()
+    }
+    live = [
+        min(ts(s["created_at"]) for s in statuses[key] if s["state"] == "success")
+        for key, status in latest.items()
+        if status["state"] == "success"
+    ]
+    failures = [key for key, status in latest.items() if status["state"] in ("failure", "error")]
+    connector = make(replay)
+    frequency = connector.measure(query(repo=G3, metric="deployment_frequency"), at)
+    failure_rate = connector.measure(query(repo=G3, metric="change_failure_rate"), at)
+    assert frequency.numerator == sum(1 for t in live if inside(t, at, 28)) == 1
+    assert (failure_rate.numerator, failure_rate.denominator) == (len(failures), 2) == (1, 2)
+
+
+TEN_KEY_RESULTS = [
+    {"metric": "deployment_frequency", "window": "28d"},
+    {"metric": "deployment_frequency", "window": "28d", "per": "week"},
+    {"metric": "deployment_frequency", "window": "7d"},
+    {"metric": "deployment_frequency", "window": "90d"},
+    {"metric": "change_failure_rate", "window": "28d"},
+    {"metric": "change_failure_rate", "window": "90d"},
+    {"metric": "rollback_rate", "failure_signals": ["revert_pr"]},
+    {"metric": "rollback_rate", "failure_signals": ["incident_issue"]},
+    {"metric": "lead_time_for_changes", "window": "400d"},
+    {"metric": "lead_time_for_changes", "window": "500d"},
+]
+
+
+def test_key_results_on_one_repository_share_one_fetch_per_instant(replay: GithubReplay) -> None:
+    """Ten Key Results on one repository cost each page once per instant, unsettled statuses too."""
+    serve_github3py_deployments(replay)
+    serve_failure_signals(replay)
+    # synthetic: 797's statuses stay "queued" (a copy of the recorded queued status), so it
+    # is unsettled and its statuses are asked again at every instant.
+    queued = replay.load("deployment-statuses.queued")[:1]
+    replay.route(f"/repos/{G3}/deployments/797/statuses", replay.synthetic(queued))
+    connector = make(replay)
+    queries = [query(repo=G3, **fields) for fields in TEN_KEY_RESULTS]
+    first = datetime(2014, 3, 1, tzinfo=UTC)
+    for kr_query in queries:
+        with contextlib.suppress(NoData):  # a Key Result with nothing to count is fine here
+            connector.measure(kr_query, first)
+    requested = [(s.path, tuple(sorted(s.query.items()))) for s in replay.seen]
+    assert len(requested) == len(set(requested)), requested
+    before = len(replay.seen)
+    for kr_query in queries:
+        with contextlib.suppress(NoData):
+            connector.measure(kr_query, first + timedelta(hours=1))
+    repeat = sorted(s.path for s in replay.seen[before:])
+    # One conditional listing each, and the one unsettled deployment's statuses, once.
+    assert repeat == sorted(
+        [
+            f"/repos/{G3}/deployments",
+            f"/repos/{G3}/deployments/797/statuses",
+            f"/repos/{G3}/issues",
+            f"/repos/{G3}/pulls",
+        ]
+    )
