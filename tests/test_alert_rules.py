@@ -15,6 +15,7 @@ from app.alert_rules import (
     step,
 )
 from app.domain import Direction, Status
+from app.progress import KeyResultSpec, evaluate, view_from_points
 
 
 def run(policy: AlertPolicy, observations: list[Observation]) -> tuple[AlertState, list[EventType]]:
@@ -194,3 +195,35 @@ def test_rules_never_raise_and_events_alternate(sequence: list[tuple[Status, flo
             else:
                 assert not firing.get(event.condition)
                 firing[event.condition] = True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=0, max_value=1e4), min_size=3, max_size=40),
+    gap=st.integers(min_value=1, max_value=3600),
+    direction=st.sampled_from([Direction.INCREASE, Direction.DECREASE]),
+)
+def test_no_forecast_miss_from_a_short_history(
+    values: list[float], gap: int, direction: Direction
+) -> None:
+    """Samples spanning under the forecast rule's minimum never raise kr.forecast_miss."""
+    start = 1_790_812_800  # 2026-10-01, a 92-day period
+    spec = KeyResultSpec(direction=direction, period_start=start, period_end=start + 92 * 86400,
+                         baseline=5e3, target=1e5 if direction is Direction.INCREASE else 1.0)
+    policy = AlertPolicy(for_samples=1)
+    state = AlertState()
+    points: list[tuple[int, float]] = []
+    for i, value in enumerate(values):  # at most 40 h: under 10% of the period
+        points.append((start + 86400 + i * gap, value))
+        now = points[-1][0]
+        result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+        assert result.forecast is None
+        obs = Observation(
+            now=now, status=result.status, direction=direction, value=result.current_value,
+            sample_ts=now, target=result.target,
+            forecast_value=result.forecast.value if result.forecast else None,
+            forecast_low=result.forecast.low if result.forecast else None,
+            forecast_high=result.forecast.high if result.forecast else None,
+        )
+        state, events = step(policy, state, obs)
+        assert EventType.FORECAST_MISS not in [e.type for e in events]
