@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from app.domain import Aggregate, Direction, Status
 from app.forecast import Forecast, HistoryRule, deadline_forecast
+from app.quantities import holding
 from app.reason_text import ago_text, day_text, fmt, pct, plain
 
 
@@ -319,7 +320,7 @@ def _evaluate(
             first_ts=view.first[0] if view.first else None,
             start=spec.period_start,
             end=spec.period_end,
-            bounds=spec.value_range,
+            bounds=holding(spec.value_range, baseline, target),
             rule=HistoryRule(thresholds.forecast_min_days, thresholds.forecast_min_share),
             max_points=thresholds.forecast_points,
         )

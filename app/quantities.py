@@ -43,6 +43,22 @@ def inferred_bounds(unit: str) -> Bounds:
     return UNBOUNDED
 
 
+def holding(bounds: Bounds, *values: float | None) -> Bounds:
+    """Return `bounds` without a side that excludes one of `values` (a baseline, a target).
+
+    A bound inferred from the unit is a guess: a "%" Key Result may aim at 150% growth.
+    Clamping its forecast under its own target would raise a forecast miss no data supports;
+    a side that cannot hold the target is evidently not this quantity's limit.
+    """
+    low, high = bounds
+    given = [v for v in values if v is not None]
+    if low is not None and any(v < low for v in given):
+        low = None
+    if high is not None and any(v > high for v in given):
+        high = None
+    return low, high
+
+
 def allowed_bounds(unit: str, *, low: float | None, high: float | None) -> Bounds:
     """Return the configured `range` when given, else the bounds the unit implies."""
     if low is not None or high is not None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from app.domain import Direction
 from app.forecast import Forecast, linear_forecast, t_quantile_95
 from app.progress import KeyResultSpec, Thresholds, evaluate, view_from_points
-from app.quantities import allowed_bounds, inferred_bounds
+from app.quantities import allowed_bounds, holding, inferred_bounds
 
 DAY = 86400
 HOUR = 3600
@@ -263,8 +263,10 @@ def test_no_forecast_or_bound_outside_the_allowed_range(
     direction: Direction,
 ) -> None:
     """The forecast and both ends of its interval lie within the unit's or `range`'s bounds."""
-    low, high = allowed_bounds(unit, low=explicit[0] if explicit else None,
-                               high=explicit[1] if explicit else None)
+    bounds = allowed_bounds(unit, low=explicit[0] if explicit else None,
+                            high=explicit[1] if explicit else None)
+    # A side that excludes the Key Result's own baseline (1) or target (2) is dropped.
+    low, high = holding(bounds, 1.0, 2.0)
     spec = KeyResultSpec(direction=direction, period_start=T0, period_end=T0 + 60 * DAY,
                          baseline=1.0, target=2.0, value_range=(low, high))
     points = [(T0 + i * step_hours * HOUR, v) for i, v in enumerate(values)]
@@ -300,3 +302,15 @@ def test_a_falling_latency_is_never_forecast_below_zero() -> None:
     assert result.forecast is not None
     assert result.forecast.value == 0.0 and result.forecast.low == 0.0
     assert result.forecast.high >= 0.0
+
+
+def test_inferred_bounds_never_cut_below_the_targets_own_side() -> None:
+    """A "%" Key Result aiming at 150% is not capped at 100: its target must stay reachable."""
+    spec = KeyResultSpec(direction=Direction.INCREASE, period_start=T0, period_end=T0 + 92 * DAY,
+                         baseline=100.0, target=150.0, value_range=inferred_bounds("%"))
+    points = [(T0 + d * DAY, 100.0 + 2.0 * d + (d % 2)) for d in range(12)]
+    now = points[-1][0]
+    result = evaluate(spec, view_from_points(spec, points, now=now), now=now)
+    assert result.forecast is not None
+    assert result.forecast.value > 150.0 and result.forecast.high > result.forecast.value
+    assert result.forecast.low >= 0.0  # the side that holds the baseline and target stays
