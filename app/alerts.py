@@ -55,8 +55,6 @@ class AlertedObjective(Protocol):
     def title(self) -> str: ...  # noqa: D102
     @property
     def team(self) -> str | None: ...  # noqa: D102
-    @property
-    def period_start_ts(self) -> int: ...  # noqa: D102
 
 
 def _amount(spec: float | str) -> Amount:

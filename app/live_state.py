@@ -35,7 +35,6 @@ class ObjectiveInfo:
     id: str
     title: str
     team: str | None
-    period_start_ts: int
 
 
 @dataclass(slots=True)

@@ -290,9 +290,7 @@ class LiveStore:
         alert_row = session.get(AlertStateRow, kr_id)
         return LiveKeyResult(
             kr=KeyResultInfo(kr.id, kr.title, kr.unit, kr.direction),
-            objective=ObjectiveInfo(
-                objective.id, objective.title, objective.team, objective.period_start_ts
-            ),
+            objective=ObjectiveInfo(objective.id, objective.title, objective.team),
             spec=spec,
             series=load_series(session, kr_id, empty),
             last_attempt=last_attempt(session, kr_id),
