@@ -157,9 +157,10 @@ def clamped(forecast: Forecast, *, low: float | None, high: float | None) -> For
             value = min(high, value)
         return value
 
-    return replace(
-        forecast, value=keep(forecast.value), low=keep(forecast.low), high=keep(forecast.high)
-    )
+    value, low_end, high_end = keep(forecast.value), keep(forecast.low), keep(forecast.high)
+    if (value, low_end, high_end) == (forecast.value, forecast.low, forecast.high):
+        return forecast  # inside the bounds already (the common case): no copy
+    return replace(forecast, value=value, low=low_end, high=high_end)
 
 
 def deadline_forecast(

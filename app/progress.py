@@ -247,9 +247,25 @@ def _status_for_band(thresholds: Thresholds, share: float, elapsed: float) -> tu
     return Status.AT_RISK, f"{summary} (aim: {pct(thresholds.band_on_track_share)})"
 
 
+def _negative_zero(value: float | None) -> bool:
+    return value is not None and value == 0 and math.copysign(1.0, value) < 0
+
+
 def _plain_evaluation(result: Evaluation) -> Evaluation:
     """Return `result` with every -0.0 made 0.0: the one place numbers leave the engine."""
     forecast = result.forecast
+    numbers = [
+        result.current_value,
+        result.baseline,
+        result.target,
+        result.progress,
+        result.expected_progress,
+        result.score,
+    ]
+    if forecast is not None:
+        numbers += [forecast.value, forecast.low, forecast.high, forecast.slope_per_day]
+    if not any(_negative_zero(n) for n in numbers):
+        return result  # the common case: no copy
     if forecast is not None:
         forecast = replace(
             forecast,
