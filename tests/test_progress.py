@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -523,7 +524,10 @@ def test_nan_and_infinity_never_escape(
     result = run(kr, points, now, last_attempt=attempt)
     for name, number in float_fields(result):
         assert number is None or math.isfinite(number), f"{name} = {number!r}"  # type: ignore[arg-type]
+        # No negative zero either: JSON would carry it as -0.0.
+        assert not (number == 0 and math.copysign(1, number) < 0), name  # type: ignore[arg-type]
     assert result.reason.strip()
+    assert not re.search(r"(?<![\d.])-0(?![.\de])", result.reason), result.reason
 
 
 @pytest.mark.parametrize("aggregate", [None, Aggregate.AVG])
