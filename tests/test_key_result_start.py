@@ -97,6 +97,7 @@ def test_a_key_result_added_mid_period_is_measured_from_the_day_it_appeared(
         expected = (added_at - day_start) / (PERIOD_END - day_start)
         assert kr["expected_progress"] == expected
         assert kr["status"] == "on_track", kr["status_reason"]
+        assert kr["measured_from"] == "2026-11-20T00:00:00Z"
     later = ts("2026-11-21T10:00:00")
     with running(tmp_path, database_url, HEAD + ADDED, later) as client:
         kr = client.get("/api/v1/key-results/p99").json()
@@ -104,6 +105,7 @@ def test_a_key_result_added_mid_period_is_measured_from_the_day_it_appeared(
         assert kr["expected_progress"] == (later - day_start) / (PERIOD_END - day_start)
         # The Key Result present at the first sync keeps its period's start.
         coverage = client.get("/api/v1/key-results/coverage").json()
+        assert coverage["measured_from"] == "2026-10-01T00:00:00Z"
         period_start = ts("2026-10-01T00:00:00")
         assert coverage["expected_progress"] == (later - period_start) / (PERIOD_END - period_start)
 
@@ -119,6 +121,7 @@ def test_a_key_result_with_its_own_start_waits_for_it_then_starts_at_zero(
         client.post("/api/v1/key-results/onboarding/values", json={"value": 40}, headers=AUTH)
         kr = client.get("/api/v1/key-results/onboarding").json()
         assert kr["expected_progress"] == 0.0
+        assert kr["measured_from"] == "2026-12-01T00:00:00Z"
         assert kr["status"] == "on_track", kr["status_reason"]
 
 

@@ -72,6 +72,8 @@ class KeyResultDetail(KeyResultSummary):
     schedule: str | None
     forecast: ForecastOut | None
     forecast_unavailable: str | None = None
+    # When expected progress starts from 0: the period's start, or the Key Result's own.
+    measured_from: datetime | None = None
     last_error: str | None
     last_error_at: datetime | None
     final_score: float | None
@@ -236,7 +238,9 @@ def check_in_out(row: CheckIn) -> CheckInOut:
     )  # type: ignore[arg-type]
 
 
-def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
+def detail_of(
+    kr: KeyResult, latest: CheckIn | None, *, measured_from: int | None = None
+) -> KeyResultDetail:
     """Return the full API shape of a Key Result row."""
     forecast = None
     unavailable = kr.forecast.get("unavailable") if kr.forecast else None
@@ -257,6 +261,7 @@ def detail_of(kr: KeyResult, latest: CheckIn | None) -> KeyResultDetail:
         schedule=kr.schedule,
         forecast=forecast,
         forecast_unavailable=unavailable,
+        measured_from=iso(measured_from),
         last_error=kr.last_error,
         last_error_at=iso(kr.last_error_ts),
         final_score=kr.final_score,

@@ -13,6 +13,7 @@ from app.api.schemas import (
     listing_response,
     summary_of_row,
 )
+from app.models import Objective
 from app.store import key_result_summaries, list_check_ins
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
@@ -34,4 +35,6 @@ def get_key_result(key_result_id: str, session: SessionDep) -> KeyResultDetail:
     """Return one Key Result in detail."""
     kr = get_key_result_or_404(session, key_result_id)
     latest = list_check_ins(session, key_result_id, limit=1)
-    return detail_of(kr, latest[0] if latest else None)
+    objective = session.get(Objective, kr.objective_id)
+    measured_from = kr.measured_from(objective) if objective else None
+    return detail_of(kr, latest[0] if latest else None, measured_from=measured_from)
