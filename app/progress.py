@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from app.domain import Aggregate, Direction, Status
 from app.forecast import Forecast, HistoryRule, deadline_forecast
 from app.quantities import holding
-from app.reason_text import ago_text, day_text, fmt, pct, plain
+from app.reason_text import ago_text, day_text, fmt, negative_zero, pct
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,43 +247,21 @@ def _status_for_band(thresholds: Thresholds, share: float, elapsed: float) -> tu
     return Status.AT_RISK, f"{summary} (aim: {pct(thresholds.band_on_track_share)})"
 
 
-def _negative_zero(value: float | None) -> bool:
-    return value is not None and value == 0 and math.copysign(1.0, value) < 0
+_NUMBERS = ("current_value", "baseline", "target", "progress", "expected_progress", "score")
+_FORECAST_NUMBERS = ("value", "low", "high", "slope_per_day")
 
 
-def _plain_evaluation(result: Evaluation) -> Evaluation:
-    """Return `result` with every -0.0 made 0.0: the one place numbers leave the engine."""
+def _without_negative_zero(result: Evaluation) -> Evaluation:
+    """Return `result` with every -0.0 made 0.0 (itself when there is none, the usual case)."""
+    changes: dict[str, object] = {
+        name: 0.0 for name in _NUMBERS if negative_zero(getattr(result, name))
+    }
     forecast = result.forecast
-    numbers = [
-        result.current_value,
-        result.baseline,
-        result.target,
-        result.progress,
-        result.expected_progress,
-        result.score,
-    ]
     if forecast is not None:
-        numbers += [forecast.value, forecast.low, forecast.high, forecast.slope_per_day]
-    if not any(_negative_zero(n) for n in numbers):
-        return result  # the common case: no copy
-    if forecast is not None:
-        forecast = replace(
-            forecast,
-            value=forecast.value + 0.0,
-            low=forecast.low + 0.0,
-            high=forecast.high + 0.0,
-            slope_per_day=forecast.slope_per_day + 0.0,
-        )
-    return replace(
-        result,
-        current_value=plain(result.current_value),
-        baseline=plain(result.baseline),
-        target=plain(result.target),
-        progress=plain(result.progress),
-        expected_progress=plain(result.expected_progress),
-        forecast=forecast,
-        score=plain(result.score),
-    )
+        fixed = {n: 0.0 for n in _FORECAST_NUMBERS if negative_zero(getattr(forecast, n))}
+        if fixed:
+            changes["forecast"] = replace(forecast, **fixed)  # type: ignore[arg-type]
+    return replace(result, **changes) if changes else result  # type: ignore[arg-type]
 
 
 def evaluate(
@@ -295,7 +273,8 @@ def evaluate(
     thresholds: Thresholds = Thresholds(),
 ) -> Evaluation:
     """Evaluate a Key Result at `now` from the view of its samples in the period."""
-    return _plain_evaluation(
+    # The one place numbers leave the engine: the API, stored rows and payloads all agree.
+    return _without_negative_zero(
         _evaluate(spec, view, now=now, last_attempt=last_attempt, thresholds=thresholds)
     )
 

@@ -1,13 +1,14 @@
-"""Numbers and times as status reasons show them: never "-0" or "-0%"."""
+"""Numbers as they leave the progress engine: never -0.0, never "-0" or "-0%" in a reason."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 
-def plain(value: float | None) -> float | None:
-    """Return `value` with -0.0 turned into 0.0 (JSON and reasons never show a negative zero)."""
-    return None if value is None else value + 0.0
+def negative_zero(value: float | None) -> bool:
+    """Return whether `value` is -0.0 (JSON would carry the sign)."""
+    return value is not None and value == 0 and math.copysign(1.0, value) < 0
 
 
 def fmt(value: float | None) -> str:
