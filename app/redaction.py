@@ -71,15 +71,20 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Return `value` without any secret, URL userinfo, secret query value or bearer token."""
-        if self._pattern is not None:
-            # Each pass replaces at least MIN_SECRET_LENGTH characters by three: it ends.
-            while self._pattern.search(value):
-                value = self._pattern.sub(MASK, value)
-            if ELLIPSIS in value:
-                value = self._cut_secrets(value)
+        value = self._mask_secrets(value)
         value = _USERINFO.sub(rf"\1{MASK}@", value)
         value = _QUERY_SECRET.sub(rf"\1{MASK}", value)
-        return _BEARER.sub(rf"\1{MASK}", value)
+        value = _BEARER.sub(rf"\1{MASK}", value)
+        return self._mask_secrets(value)
+
+    def _mask_secrets(self, value: str) -> str:
+        """Mask every form of every secret, also one cut short before an ellipsis."""
+        if self._pattern is None:
+            return value
+        # Each pass replaces at least MIN_SECRET_LENGTH characters by three: it ends.
+        while self._pattern.search(value):
+            value = self._pattern.sub(MASK, value)
+        return self._cut_secrets(value) if ELLIPSIS in value else value
 
     def optional(self, value: str | None) -> str | None:
         """Return `text(value)`, None staying None."""
