@@ -302,13 +302,20 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor or Redactor()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Render the record's message once, redacted, and keep the record."""
+        """Redact the record's template and each argument in place, and keep the record.
+
+        Arguments stay arguments: some formatters (uvicorn's access log) read them.
+        """
         redactor = self.redactor
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: keep the template, drop the arguments
-            message = str(record.msg)
-        record.msg, record.args = redactor.log_text(message), None
+        # A template with arguments is code (`%s://%s:%d`): only the arguments carry data.
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = redactor.log_text(record.msg)
+        elif not isinstance(record.msg, str):
+            record.msg = redactor.log_text(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted_argument(redactor, a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redacted_argument(redactor, v) for k, v in record.args.items()}
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -316,6 +323,18 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redactor.log_text(record.stack_info)
         return True
+
+
+def _redacted_argument(redactor: Redactor, value: Any) -> Any:
+    """Return a log argument redacted: numbers as they are, anything else as redacted text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    try:
+        text = str(value)
+    except Exception:  # logging reports a broken argument itself; do not fail first
+        return value
+    redacted = redactor.log_text(text)
+    return value if redacted == text and isinstance(value, str) else redacted
 
 
 LOG_FILTER = RedactingFilter()

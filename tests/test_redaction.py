@@ -44,7 +44,7 @@ def test_a_secret_anywhere_in_a_string_is_removed(secret: str, before: str, afte
 def test_url_encoded_and_json_escaped_forms_are_removed(
     secret: str, before: str, after: str
 ) -> None:
-    """A source that echoes the secret percent-encoded (as in a query string) or escaped leaks nothing."""
+    """A secret echoed percent-encoded (as in a query string) or JSON-escaped is removed."""
     redactor = Redactor([secret])
     lower_hex = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe=""))
     for form in (quote(secret, safe=""), quote_plus(secret), lower_hex):
@@ -115,7 +115,7 @@ def test_credentials_in_urls_and_headers_are_removed_whatever_their_value(
 
 
 def test_log_lines_show_a_url_as_its_host_and_a_redacted_path() -> None:
-    """httpx's request log line keeps the host, not the webhook's secret path or query."""
+    """The request log line of httpx keeps the host, not the webhook's secret path or query."""
     record = logging.LogRecord(
         "httpx",
         logging.INFO,
@@ -132,9 +132,8 @@ def test_log_lines_show_a_url_as_its_host_and_a_redacted_path() -> None:
         None,
     )
     RedactingFilter(Redactor()).filter(record)
-    assert record.getMessage() == (
-        'HTTP Request: POST https://hooks.slack.com/services/…?… "HTTP/1.1 500 Internal Server Error"'
-    )
+    shown = "https://hooks.slack.com/services/…?…"
+    assert record.getMessage() == f'HTTP Request: POST {shown} "HTTP/1.1 500 Internal Server Error"'
 
 
 def test_log_records_lose_secrets_in_arguments_and_tracebacks() -> None:
@@ -220,7 +219,7 @@ id = "k"
 title = "K"
 direction = "increase"
 target = 1
-source = { connector = "api", url = "https://api.example/v1/m?api_key=query-key-0001", jsonpath = "$.v" }
+source = { connector = "api", url = "https://api.example/m?api_key=query-key-0001", jsonpath = "$" }
 """
 
 CONFIGURED_SECRETS = [
@@ -268,3 +267,18 @@ def test_json_documents_keep_their_shape(document: object) -> None:
     )
     assume("bearer" not in repr(document).lower())
     assert redactor.json(document) == document
+
+
+def test_a_template_with_arguments_still_formats() -> None:
+    """A template such as uvicorn's `%s://%s:%d` is left alone; its arguments are redacted."""
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+        ("http", "127.0.0.1", 8080),
+        None,
+    )
+    RedactingFilter(Redactor(["tok-0123456789"])).filter(record)
+    assert record.getMessage() == "Uvicorn running on http://127.0.0.1:8080 (Press CTRL+C to quit)"
