@@ -177,14 +177,16 @@ class LiveStore:
         an error body) must not reach `last_error`, status reasons, alerts or the API.
         """
         redactor = self.redactor
-        return replace(
-            item,
-            error=redactor.error(item.error) if item.error else None,
-            measurement=redactor.measurement(item.measurement) if item.measurement else None,
-            backfill=None
-            if item.backfill is None
-            else [redactor.measurement(point) for point in item.backfill],
-        )
+        error = redactor.error(item.error) if item.error else None
+        measurement = redactor.measurement(item.measurement) if item.measurement else None
+        backfill = item.backfill
+        if backfill:
+            points = [redactor.measurement(point) for point in backfill]
+            if any(new is not old for new, old in zip(points, backfill, strict=True)):
+                backfill = points
+        if (error, measurement, backfill) == (item.error, item.measurement, item.backfill):
+            return item
+        return replace(item, error=error, measurement=measurement, backfill=backfill)
 
     def _write_in(
         self, tx: _Transaction, items: Sequence[Item], samples: Sequence[SampleToStore], now: int

@@ -57,6 +57,37 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
 
 
+def _trie_pattern(forms: Iterable[str]) -> str:
+    """Return a regex matching any of `forms`, longest first, built as a trie.
+
+    A plain alternation tries every secret at every position; the trie tries only the
+    secrets that share the characters seen so far, which keeps a search near one pass.
+    """
+    trie: dict[str, Any] = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}  # the end of a form
+
+    def render(node: dict[str, Any]) -> str:
+        chain = []
+        while len(node) == 1 and "" not in node:  # a run without branches: no recursion
+            ((char, node),) = node.items()
+            chain.append(re.escape(char))
+        branches = [re.escape(c) + render(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return "".join(chain)
+        # `(?:...)?` is greedy: a longer form wins over one that ends here.
+        if "" in node:
+            tail = f"(?:{'|'.join(branches)})?"
+        else:
+            tail = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return "".join(chain) + tail
+
+    return render(trie)
+
+
 class Redactor:
     """Replaces configured secrets (and their echoed forms) and URL credentials with `***`."""
 
@@ -67,10 +98,23 @@ class Redactor:
         self.forms = sorted(
             (f for f in forms if len(f) >= MIN_SECRET_LENGTH), key=len, reverse=True
         )
-        self._pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
+        secrets = _trie_pattern(self.forms)
+        self._pattern = re.compile(secrets) if secrets else None
+
+    def _needs_work(self, value: str) -> bool:
+        """Return whether `value` may hold anything to redact (most strings hold nothing)."""
+        if "://" in value or "bearer" in value.lower():
+            return True
+        if "=" in value and _QUERY_SECRET.search(value):
+            return True
+        return self._pattern is not None and (
+            ELLIPSIS in value or self._pattern.search(value) is not None
+        )
 
     def text(self, value: str) -> str:
         """Return `value` without any secret, URL userinfo, secret query value or bearer token."""
+        if not self._needs_work(value):
+            return value
         value = self._mask_secrets(value)
         value = _USERINFO.sub(rf"\1{MASK}@", value)
         value = _QUERY_SECRET.sub(rf"\1{MASK}", value)
@@ -92,12 +136,19 @@ class Redactor:
 
     def json(self, value: Any) -> Any:
         """Return a JSON-like document with every string (keys too) passed through `text`."""
+        if isinstance(value, dict | list | tuple):
+            # One search over the whole document first: most documents hold nothing to redact.
+            if not self._needs_work(json.dumps(value, ensure_ascii=False, default=str)):
+                return value
+        return self._json(value)
+
+    def _json(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.json(k): self.json(v) for k, v in value.items()}
+            return {self._json(k): self._json(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.json(v) for v in value]
+            return [self._json(v) for v in value]
         return value
 
     def error(self, error: ConnectorError) -> ConnectorError:
@@ -111,9 +162,10 @@ class Redactor:
 
     def measurement(self, measurement: Measurement) -> Measurement:
         """Return the measurement with its details redacted."""
-        if not measurement.details:
+        details = self.json(measurement.details) if measurement.details else None
+        if details is None or details is measurement.details:
             return measurement
-        return replace(measurement, details=self.json(measurement.details))
+        return replace(measurement, details=details)
 
     def log_text(self, value: str) -> str:
         """Return `text(value)` with each URL cut to its origin and a redacted path."""
@@ -257,7 +309,7 @@ def _walk(node: Any, *, header: str | None) -> Iterator[str]:
     elif isinstance(node, str):
         if header is not None and header.lower() not in PUBLIC_HEADERS:
             yield from credential_parts(node)
-        elif "://" in node:
+        elif "://" in node or "?" in node:  # a url, maybe relative (`/m?api_key=...`)
             yield from url_secrets(node)
     elif isinstance(node, BaseModel):
         fields = dict(node)
