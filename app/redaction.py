@@ -50,6 +50,7 @@ PUBLIC_HEADERS = {
     "user-agent",
     "x-github-api-version",
 }
+_CREDENTIAL_NAME = re.compile(r"(?i)auth|token|key|secret|password|cookie|signature|session")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s@\"'<>?#]+@")
 _QUERY_SECRET = re.compile(rf"(?i)([?&;](?:{SENSITIVE_QUERY_KEYS})=)[^&#\s\"'<>]+")
@@ -307,7 +308,7 @@ def _walk(node: Any, *, header: str | None) -> Iterator[str]:
     if isinstance(node, SecretStr):
         yield from credential_parts(node.get_secret_value())
     elif isinstance(node, str):
-        if header is not None and header.lower() not in PUBLIC_HEADERS:
+        if header is not None and _is_secret_header(header, node):
             yield from credential_parts(node)
         elif "://" in node or "?" in node:  # a url, maybe relative (`/m?api_key=...`)
             yield from url_secrets(node)
@@ -336,6 +337,17 @@ def _walk(node: Any, *, header: str | None) -> Iterator[str]:
     elif isinstance(node, list | tuple):
         for item in node:
             yield from _walk(item, header=header)
+
+
+def _is_secret_header(name: str, value: str) -> bool:
+    """Return whether a configured header value counts as a secret.
+
+    Credential-like names always do; other headers unless well known, or so short that
+    masking them would blank out ordinary words (`X-Debug = "true"`).
+    """
+    if _CREDENTIAL_NAME.search(name):
+        return True
+    return name.lower() not in PUBLIC_HEADERS and len(value.strip()) >= 8
 
 
 def redactor_for(loaded: LoadedConfig, *, database_url: str | None = None) -> Redactor:

@@ -282,3 +282,20 @@ def test_a_template_with_arguments_still_formats() -> None:
     )
     RedactingFilter(Redactor(["tok-0123456789"])).filter(record)
     assert record.getMessage() == "Uvicorn running on http://127.0.0.1:8080 (Press CTRL+C to quit)"
+
+
+def test_header_values_are_secrets_when_named_or_long_enough(tmp_path: Path) -> None:
+    """A short `X-Api-Key` is masked; a short tenant header and `Accept` are ordinary words."""
+    path = tmp_path / "c.toml"
+    path.write_text(
+        """
+[connectors.prom]
+type = "prometheus"
+url = "http://prom.example:9090"
+headers = { X-Api-Key = "k3y!", X-Scope-OrgID = "tenant1", Accept = "application/json" }
+""",
+        encoding="utf-8",
+    )
+    redactor = redactor_for(load_config(path))
+    assert redactor.text("key k3y! for tenant1") == "key *** for tenant1"
+    assert redactor.text("not application/json") == "not application/json"
