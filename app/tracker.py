@@ -25,7 +25,7 @@ from app.progress import Thresholds
 from app.recorder import SampleRecorder
 from app.redaction import redactor_for
 from app.schedule import Schedule, schedule_of
-from app.store import DatabaseStateStore
+from app.store import DatabaseStateStore, redact_stored_secrets
 from app.sync import SyncReport, sync_config
 from connectors.base import Connector
 
@@ -160,6 +160,8 @@ def open_tracker(
         upgrade_database(url)
     tracker = Tracker(loaded, make_engine(url), clock=clock)
     tracker.sync()
+    # Rows written before a secret was known to the redactor lose it (once per set of secrets).
+    redact_stored_secrets(tracker.engine, tracker.redactor, now_ts=tracker.now())
     # Definitions may have changed (targets, periods): bring every stored status up to date.
     reevaluate_all(
         tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(), routing=tracker.routing
