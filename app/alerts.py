@@ -27,11 +27,12 @@ from app.alert_rules import (
     step,
 )
 from app.config import AlertRulesConfig, AlertsConfig, LoadedConfig, WebhookConfig
+from app.config_secrets import redactor_for
 from app.domain import Direction, Status
 from app.durations import parse_duration
 from app.models import AlertStateRow, Delivery, KeyResult, Objective, Sample
 from app.progress import Evaluation
-from app.redaction import Redactor, redactor_for
+from app.redaction import Redactor
 
 
 class AlertedKeyResult(Protocol):

@@ -20,7 +20,7 @@ from app.config import ConfigError, DatabaseConfig, database_url, load_config
 from app.db import upgrade_database
 from app.evaluation import reevaluate_all
 from app.leader import leader_lock_for
-from app.redaction import LOG_FILTER, install_log_redaction
+from app.log_redaction import LOG_FILTER, install_log_redaction
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.store import list_key_results, list_objectives

@@ -44,9 +44,10 @@ from sqlmodel import Session, SQLModel
 from standardwebhooks import Webhook
 
 from app.config import AlertsConfig, WebhookConfig
+from app.config_secrets import credential_parts, url_secrets
 from app.durations import parse_duration
 from app.models import WebhookState
-from app.redaction import Redactor, credential_parts, url_secrets
+from app.redaction import Redactor
 from app.safe_http import Allowlist, Outcome, SafeHttpClient
 from app.webhook_formats import render
 

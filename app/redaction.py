@@ -1,38 +1,30 @@
-"""Keep every configured secret out of what krtracker stores, sends and logs: one rule, here.
+"""Keep every configured secret out of what krtracker stores, sends and logs: the one rule.
 
-`redactor_for(loaded)` collects the config's secrets (every `SecretStr`, header values,
-passwords and secret query values of configured URLs, webhook URL paths, the database
-URL's password) and the forms a source may echo them in (URL-encoded, JSON-escaped,
-base64, `base64(user:password)` of Basic auth). `Redactor.text` replaces each with `***`;
-URL userinfo, `token=`-like query values and bearer credentials are removed whatever
-their value. It is applied where connector failures become stored data
+A `Redactor` knows a set of secrets and the forms a source may echo them in (URL-encoded,
+JSON-escaped, base64; `derived_forms`) and replaces each with `***`; URL userinfo,
+`token=`-like query values and bearer credentials go whatever their value. Which secrets a
+config holds is `app.config_secrets` (`redactor_for`); the logging filter is
+`app.log_redaction`. It is applied where connector failures become stored data
 (`app.live_store`, `app.sampling.store_outcome`), to the definitions synced into the
-database (`app.sync`), to alert payloads (`app.alerts`) and delivery errors
-(`app.delivery`), and to every log record through `RedactingFilter`.
+database (`app.sync`) and rows stored before (`app.store.redact_stored_secrets`), to alert
+payloads (`app.alerts`) and delivery errors (`app.delivery`), and to every log record.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import json
-import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
-
-from pydantic import BaseModel, SecretStr
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 from connectors.base import ConnectorError, Measurement
 
-if TYPE_CHECKING:
-    from app.config import LoadedConfig
-
 MASK = "***"
-# Shorter secrets would blank out ordinary words; `krtracker validate` warns about them.
+# Shorter secrets would blank out ordinary words (and protect nothing): they are not masked.
 MIN_SECRET_LENGTH = 4
 # Text cut short by a connector ends with this; a secret may have been cut in two there.
 ELLIPSIS = "…"
@@ -40,17 +32,6 @@ SENSITIVE_QUERY_KEYS = (
     "access_token|token|api_key|apikey|api-key|key|secret|client_secret|password|passwd|pwd"
     "|pass|auth|sig|signature|private_token|x-amz-signature|x-goog-signature|code"
 )
-# Header values are secrets unless the header is one of these well-known harmless ones.
-PUBLIC_HEADERS = {
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "cache-control",
-    "content-type",
-    "user-agent",
-    "x-github-api-version",
-}
-_CREDENTIAL_NAME = re.compile(r"(?i)auth|token|key|secret|password|cookie|signature|session")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s@\"'<>?#]+@")
 _QUERY_SECRET = re.compile(rf"(?i)([?&;](?:{SENSITIVE_QUERY_KEYS})=)[^&#\s\"'<>]+")
@@ -239,180 +220,3 @@ def derived_forms(secret: str) -> set[str]:
         if len(line) >= 16 and not line.startswith("-----"):
             forms.add(line)
     return forms
-
-
-def credential_parts(value: str) -> list[str]:
-    """Return the secrets inside one configured value: itself, a scheme's credential, URL parts."""
-    parts = [value]
-    scheme, _, credential = value.strip().partition(" ")
-    if credential and scheme.lower() in ("bearer", "basic", "token", "digest", "apikey"):
-        parts.append(credential.strip())
-        if scheme.lower() == "basic":
-            try:
-                user_password = base64.b64decode(credential.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                user_password = ""
-            parts += [user_password, user_password.partition(":")[2]]
-    if "://" in value:
-        parts += url_secrets(value)
-    return [p for p in parts if p]
-
-
-def url_secrets(url: str, *, webhook: bool = False, whole_path: bool = False) -> list[str]:
-    """Return a URL's secrets: its password (and Basic form), secret query values, maybe its path.
-
-    A `webhook` URL's path is often its credential (Slack, Discord, Teams): its long
-    segments and every query value count; with `whole_path` (Slack) the whole path too.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        username, password = parts.username, parts.password
-    except ValueError:
-        return []
-    found: list[str] = []
-    if password:
-        found += [password, unquote(password)]
-        found += basic_forms(unquote(username or ""), unquote(password))
-    sensitive = re.compile(rf"(?i)^(?:{SENSITIVE_QUERY_KEYS})$")
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        if webhook or sensitive.match(key):
-            found.append(value)
-    if webhook:
-        found += [s for s in parts.path.split("/") if len(s) >= 12]
-    if whole_path and len(parts.path) > 1:
-        found.append(parts.path)
-    return found
-
-
-def basic_forms(username: str, password: str) -> list[str]:
-    """Return `base64(user:password)`, the credential of HTTP Basic auth."""
-    pair = f"{username}:{password}".encode()
-    return [base64.b64encode(pair).decode(), base64.b64encode(pair).decode().rstrip("=")]
-
-
-def config_secrets(loaded: LoadedConfig) -> list[str]:
-    """Return every secret a loaded config holds (validated settings and the raw sections)."""
-    found: list[str] = []
-    models: list[Any] = [loaded.config]
-    models += [c.settings for c in loaded.connectors.values()]
-    models += list(loaded.queries.values())
-    for model in models:
-        found += _walk(model, header=None)
-    for webhook in loaded.config.webhooks:
-        found += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
-    return found
-
-
-def _walk(node: Any, *, header: str | None) -> Iterator[str]:
-    """Yield the secrets in a config node; `header` names the header a value belongs to."""
-    if isinstance(node, SecretStr):
-        yield from credential_parts(node.get_secret_value())
-    elif isinstance(node, str):
-        if header is not None and _is_secret_header(header, node):
-            yield from credential_parts(node)
-        elif "://" in node or "?" in node:  # a url, maybe relative (`/m?api_key=...`)
-            yield from url_secrets(node)
-    elif isinstance(node, BaseModel):
-        fields = dict(node)
-        fields.update(node.model_extra or {})
-        for name, value in fields.items():
-            yield from _walk(value, header=None)
-            if name == "headers" and isinstance(value, dict):
-                for key, item in value.items():
-                    yield from _walk(item, header=str(key))
-        user, password = fields.get("username"), fields.get("password")
-        if isinstance(user, str) and isinstance(password, SecretStr | str):
-            secret = password.get_secret_value() if isinstance(password, SecretStr) else password
-            yield from basic_forms(user, secret)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if str(key).lower() == "headers" and isinstance(value, dict):
-                for name, item in value.items():
-                    yield from _walk(item, header=str(name))
-            else:
-                yield from _walk(value, header=None)
-        user, password = node.get("username"), node.get("password")
-        if isinstance(user, str) and isinstance(password, str):
-            yield from basic_forms(user, password)
-    elif isinstance(node, list | tuple):
-        for item in node:
-            yield from _walk(item, header=header)
-
-
-def _is_secret_header(name: str, value: str) -> bool:
-    """Return whether a configured header value counts as a secret.
-
-    Credential-like names always do; other headers unless well known, or so short that
-    masking them would blank out ordinary words (`X-Debug = "true"`).
-    """
-    if _CREDENTIAL_NAME.search(name):
-        return True
-    return name.lower() not in PUBLIC_HEADERS and len(value.strip()) >= 8
-
-
-def redactor_for(loaded: LoadedConfig, *, database_url: str | None = None) -> Redactor:
-    """Build the redactor of a loaded config (and of the database URL actually used)."""
-    secrets = config_secrets(loaded)
-    if database_url:
-        secrets += url_secrets(database_url)
-    return Redactor(secrets)
-
-
-class RedactingFilter(logging.Filter):
-    """Redact every record that passes a handler: message, arguments, traceback, stack."""
-
-    def __init__(self, redactor: Redactor | None = None) -> None:
-        super().__init__()
-        self.redactor = redactor or Redactor()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record's template and each argument in place, and keep the record.
-
-        Arguments stay arguments: some formatters (uvicorn's access log) read them.
-        """
-        redactor = self.redactor
-        # A template with arguments is code (`%s://%s:%d`): only the arguments carry data.
-        if isinstance(record.msg, str) and not record.args:
-            record.msg = redactor.log_text(record.msg)
-        elif not isinstance(record.msg, str):
-            record.msg = redactor.log_text(str(record.msg))
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redacted_argument(redactor, a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _redacted_argument(redactor, v) for k, v in record.args.items()}
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redactor.log_text(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redactor.log_text(record.stack_info)
-        return True
-
-
-def _redacted_argument(redactor: Redactor, value: Any) -> Any:
-    """Return a log argument redacted: numbers as they are, anything else as redacted text."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    try:
-        text = str(value)
-    except Exception:  # logging reports a broken argument itself; do not fail first
-        return value
-    redacted = redactor.log_text(text)
-    return value if redacted == text and isinstance(value, str) else redacted
-
-
-LOG_FILTER = RedactingFilter()
-
-
-def install_log_redaction(redactor: Redactor | None = None) -> RedactingFilter:
-    """Put the process's redacting filter on every root handler and give it `redactor`.
-
-    Call it where logging is configured; handlers of other loggers (uvicorn's) take
-    `LOG_FILTER` through their own configuration.
-    """
-    if redactor is not None:
-        LOG_FILTER.redactor = redactor
-    for handler in logging.getLogger().handlers:
-        if LOG_FILTER not in handler.filters:
-            handler.addFilter(LOG_FILTER)
-    return LOG_FILTER

@@ -13,8 +13,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig
+from app.config_secrets import redactor_for
 from app.models import KeyResult, Objective, TargetRevision
-from app.redaction import Redactor, redactor_for
+from app.redaction import Redactor
 from app.schedule import schedule_of
 
 

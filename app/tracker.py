@@ -18,12 +18,12 @@ from sqlmodel import Session
 
 from app.alerts import AlertRouting
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
+from app.config_secrets import redactor_for
 from app.db import make_engine, upgrade_database
 from app.evaluation import reevaluate_all, thresholds_from
 from app.live_store import LiveStore
 from app.progress import Thresholds
 from app.recorder import SampleRecorder
-from app.redaction import redactor_for
 from app.schedule import Schedule, schedule_of
 from app.store import DatabaseStateStore, redact_stored_secrets
 from app.sync import SyncReport, sync_config

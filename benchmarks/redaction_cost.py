@@ -17,8 +17,9 @@ import timeit
 from datetime import UTC, datetime
 from typing import Any
 
+from app.config_secrets import basic_forms
 from app.live_store import LiveStore, SampleToStore
-from app.redaction import Redactor, basic_forms
+from app.redaction import Redactor
 from connectors.base import Measurement, SourceUnavailable
 
 
