@@ -150,8 +150,11 @@ class Redactor:
         return replace(measurement, details=details)
 
     def log_text(self, value: str) -> str:
-        """Return `text(value)` with each URL cut to its origin and a redacted path."""
-        return _URL.sub(_log_url, self.text(value))
+        """Return `text(value)` with each URL cut to its origin and first path segment.
+
+        URLs are cut first: masking a secret path first would leave `host:port***`.
+        """
+        return self.text(_URL.sub(_log_url, value))
 
     def _cut_secrets(self, value: str) -> str:
         """Mask the start of a secret right before an ellipsis (text cut inside a secret)."""
@@ -175,7 +178,7 @@ class Redactor:
 
 
 def _log_url(match: re.Match[str]) -> str:
-    """Render a URL found in a log line as its origin, first path segment and `…`."""
+    """Render a URL found in a log line as its origin and first path segment, the rest masked."""
     url = match.group(0)
     tail = ""
     while url and url[-1] in _TRAILING_PUNCTUATION:
@@ -191,8 +194,8 @@ def _log_url(match: re.Match[str]) -> str:
     segments = [s for s in parts.path.split("/") if s]
     path = f"/{segments[0]}" if segments else ""
     if len(segments) > 1:
-        path += "/…"
-    query = "?…" if parts.query else ""
+        path += f"/{MASK}"
+    query = f"?{MASK}" if parts.query else ""
     return f"{parts.scheme}://{host}{port}{path}{query}{tail}"
 
 

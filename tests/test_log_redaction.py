@@ -27,7 +27,7 @@ def test_log_lines_show_a_url_as_its_host_and_a_redacted_path() -> None:
         None,
     )
     RedactingFilter(Redactor()).filter(record)
-    shown = "https://hooks.slack.com/services/…?…"
+    shown = "https://hooks.slack.com/services/***?***"
     assert record.getMessage() == f'HTTP Request: POST {shown} "HTTP/1.1 500 Internal Server Error"'
 
 
@@ -59,3 +59,19 @@ def test_a_template_with_arguments_still_formats() -> None:
     )
     RedactingFilter(Redactor(["tok-0123456789"])).filter(record)
     assert record.getMessage() == "Uvicorn running on http://127.0.0.1:8080 (Press CTRL+C to quit)"
+
+
+def test_a_configured_secret_path_still_shows_its_host() -> None:
+    """A Slack URL whose path is a configured secret logs as its host and first segment."""
+    path = "/services/T0001/B0001/SlackPathSecret0123456789"
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        "HTTP Request: %s %s",
+        ("POST", f"http://127.0.0.1:8080{path}"),
+        None,
+    )
+    RedactingFilter(Redactor([path, "SlackPathSecret0123456789"])).filter(record)
+    assert record.getMessage() == "HTTP Request: POST http://127.0.0.1:8080/services/***"

@@ -61,7 +61,7 @@ def test_a_secret_cut_short_before_an_ellipsis_is_removed(
     """A body excerpt that ends inside the secret does not keep its start."""
     assume(cut < len(secret))
     head = secret[:cut]
-    assume(head not in before)
+    assume(head not in before and before == before.lstrip())
     redacted = Redactor([secret]).text(excerpt(before + secret, limit=len(before) + cut))
     assert head not in redacted
     assert redacted.endswith(ELLIPSIS)
