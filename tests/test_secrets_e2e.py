@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -27,7 +27,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from tests.conftest import require_postgres, write_config
+from tests.conftest import free_port, require_postgres, write_config
 from tests.test_delivery import SECRET as SIGNING_SECRET
 from tests.test_delivery import Receiver
 from tests.test_serve_e2e import krtracker_command
@@ -367,11 +367,11 @@ def api_text(base: str) -> str:
     return "\n".join(answers)
 
 
-def wait_for(condition: object, *, timeout: float, what: str, log: Path) -> None:
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: Path) -> None:
     """Poll `condition()` until it is true, or fail naming `what` with the service's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.3)
     pytest.fail(f"{what} did not happen within {timeout} s:\n{log.read_text()[-5000:]}")
@@ -392,9 +392,7 @@ def test_no_secret_leaves_the_process(
         config_text(source, receiver, echo, sql_url),
         database_url=database_url,
     )
-    port = (lambda s: (s.bind(("127.0.0.1", 0)), s.getsockname()[1], s.close())[1])(
-        __import__("socket").socket()
-    )
+    port = free_port()
     env = {**os.environ, "KRT_API_TOKEN": API_TOKEN, "KRT_PROM_BEARER": PROM_BEARER}
     log_path = tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
