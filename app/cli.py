@@ -74,7 +74,7 @@ def _open(config: Path) -> Tracker:
     except ConfigError as exc:
         _print_problems(config, exc)
         raise typer.Exit(2) from None
-    # From here on the filter knows the config's secrets (`app.redaction`).
+    # From here on the log filter knows the config's secrets (`app.config_secrets`).
     install_log_redaction(tracker.redactor)
     return tracker
 
