@@ -17,9 +17,9 @@ from connectors.base import Measurement, RateLimited, SourceUnavailable, excerpt
 
 # Secrets as people configure them: printable, no surrounding whitespace, long enough.
 secrets = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=8, max_size=40
+    st.characters(blacklist_categories=["Cs", "Cc", "Zs", "Zl", "Zp"]), min_size=8, max_size=40
 )
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=60)
 usernames = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
 
 
