@@ -8,7 +8,7 @@ happens later, in `app.delivery`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,10 +27,12 @@ from app.alert_rules import (
     step,
 )
 from app.config import AlertRulesConfig, AlertsConfig, LoadedConfig, WebhookConfig
+from app.config_secrets import redactor_for
 from app.domain import Direction, Status
 from app.durations import parse_duration
 from app.models import AlertStateRow, Delivery, KeyResult, Objective, Sample
 from app.progress import Evaluation
+from app.redaction import Redactor
 
 
 class AlertedKeyResult(Protocol):
@@ -105,10 +107,12 @@ class AlertRouting:
     webhooks: list[WebhookConfig]
     teams: dict[str, str | None]
     public_url: str
+    # Payloads quote status reasons, which quote sources: they pass through the redactor.
+    redactor: Redactor = field(default_factory=Redactor)
 
     @classmethod
-    def from_config(cls, loaded: LoadedConfig) -> AlertRouting:
-        """Build the routing once per loaded config."""
+    def from_config(cls, loaded: LoadedConfig, *, redactor: Redactor | None = None) -> AlertRouting:
+        """Build the routing once per loaded config (redacting with the config's secrets)."""
         cfg = loaded.config
         return cls(
             policies={
@@ -118,6 +122,7 @@ class AlertRouting:
             webhooks=list(cfg.webhooks),
             teams={o.id: o.team for o in cfg.objectives},
             public_url=cfg.api.public_url.rstrip("/"),
+            redactor=redactor or redactor_for(loaded),
         )
 
     def webhooks_for(self, event: AlertEvent, objective_id: str) -> list[WebhookConfig]:
@@ -210,7 +215,7 @@ def event_payload(
     policy: AlertPolicy,
 ) -> dict[str, Any]:
     """Return the generic JSON body of an event (other formats are rendered from it)."""
-    return {
+    payload = {
         "type": event.type.value,
         "timestamp": datetime.fromtimestamp(event.at, UTC).isoformat().replace("+00:00", "Z"),
         "data": {
@@ -239,6 +244,8 @@ def event_payload(
             "link": f"{routing.public_url}/api/v1/key-results/{kr.id}",
         },
     }
+    redacted: dict[str, Any] = routing.redactor.json(payload)
+    return redacted
 
 
 def step_alerts(

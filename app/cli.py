@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from app.config import ConfigError, DatabaseConfig, database_url, load_config
 from app.db import upgrade_database
 from app.evaluation import reevaluate_all
 from app.leader import leader_lock_for
+from app.log_redaction import LOG_FILTER, install_log_redaction
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.store import list_key_results, list_objectives
@@ -44,12 +46,37 @@ STATUS_STYLE = {
 }
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _configure_logging(level: int = logging.WARNING) -> None:
+    """Log to stderr through the redacting filter (URLs are cut before any secret is known)."""
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    install_log_redaction()
+
+
+def _uvicorn_log_config() -> dict[str, Any]:
+    """Return uvicorn's logging config with the redacting filter on each of its handlers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": lambda: LOG_FILTER}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    return config
+
+
 def _open(config: Path) -> Tracker:
+    if not logging.getLogger().handlers:
+        _configure_logging()
     try:
-        return open_tracker(config)
+        tracker = open_tracker(config)
     except ConfigError as exc:
         _print_problems(config, exc)
         raise typer.Exit(2) from None
+    # From here on the log filter knows the config's secrets (`app.config_secrets`).
+    install_log_redaction(tracker.redactor)
+    return tracker
 
 
 def _print_problem(severity: str, where: str, message: str) -> None:
@@ -123,13 +150,17 @@ def serve(
 
     from app.api import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(logging.INFO)
     tracker = _open(config)
     sampler = _start_scheduler(tracker) if scheduler else None
     try:
-        uvicorn.run(create_app(tracker), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(tracker),
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=_uvicorn_log_config(),
+        )
     finally:
         if sampler:
             sampler.stop()
@@ -139,9 +170,7 @@ def serve(
 @app.command()
 def worker(config: ConfigOption) -> None:
     """Run only the sampler (leader-elected: several workers may run, one samples)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(logging.INFO)
     tracker = _open(config)
     sampler = _start_scheduler(tracker)
     stop = threading.Event()

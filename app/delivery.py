@@ -38,15 +38,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 from standardwebhooks import Webhook
 
 from app.config import AlertsConfig, WebhookConfig
+from app.config_secrets import credential_parts, url_secrets
 from app.durations import parse_duration
 from app.models import WebhookState
+from app.redaction import Redactor
 from app.safe_http import Allowlist, Outcome, SafeHttpClient
 from app.webhook_formats import render
 
@@ -120,6 +121,7 @@ class DeliveryWorker:
         concurrency: int = 8,
         poll_seconds: float = 0.5,
         jitter: Callable[[float], float] = full_jitter,
+        redactor: Redactor | None = None,
     ) -> None:
         self.engine = engine
         self.webhooks = {w.name: w for w in webhooks}
@@ -133,7 +135,9 @@ class DeliveryWorker:
         self.lease_seconds = int(4 * self.timeout) + 30
         allow = Allowlist.parse(alerts.allow_private_targets)
         self.http = SafeHttpClient(allow, timeout=self.timeout)
-        self._secrets = _secret_strings(webhooks)
+        secrets = _webhook_secrets(webhooks)  # refuses a signing key that is not one
+        # The tracker's redactor knows every secret of the config; alone, the webhooks' own.
+        self.redactor = redactor or Redactor(secrets)
         self._pools = {
             name: ThreadPoolExecutor(concurrency, thread_name_prefix=f"webhook-{name}")
             for name in self.webhooks
@@ -269,26 +273,20 @@ class DeliveryWorker:
         self._wake.set()
 
     def _send(self, claim: Claim) -> Outcome:
-        """Render and POST the event once; the outcome's error has every secret scrubbed."""
+        """Render and POST the event once; payload and error have every secret redacted."""
         try:
             # The signature timestamp is wall time: receivers check it against their own clock.
             request = render(
                 self.webhooks[claim.webhook],
                 event_id=claim.event_id,
-                payload=claim.payload,
+                payload=self.redactor.json(claim.payload),
                 sent_at=datetime.now(UTC),
             )
             outcome = self.http.attempt(request.url, content=request.body, headers=request.headers)
         except Exception as exc:  # a bug must become a recorded failure, not a lost delivery
             log.error("sending delivery %s failed unexpectedly: %s", claim.seq, type(exc).__name__)
             outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0)
-        return replace(outcome, error=self.scrub(outcome.error)) if outcome.error else outcome
-
-    def scrub(self, text: str) -> str:
-        """Replace every configured secret (signing key, header values, URL path) with ***."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return replace(outcome, error=self.redactor.optional(outcome.error))
 
     def _record_finished(self) -> None:
         """Store every finished try in one transaction and move each delivery on."""
@@ -385,8 +383,8 @@ class DeliveryWorker:
             )
 
 
-def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
-    """Return every string that must never show in an error, longest first; check signing keys."""
+def _webhook_secrets(webhooks: list[WebhookConfig]) -> list[str]:
+    """Return the webhooks' secrets (signing keys, header values, URL paths); check signing keys."""
     secrets: list[str] = []
     for webhook in webhooks:
         if webhook.secret is not None:
@@ -399,11 +397,10 @@ def _secret_strings(webhooks: list[WebhookConfig]) -> list[str]:
                     "key (expected whsec_ followed by base64)"
                 ) from None
             secrets.append(value)
-        secrets += [v.get_secret_value() for v in webhook.headers.values()]
-        url = httpx.URL(webhook.url)
-        path = url.raw_path.decode("ascii", "replace")
-        secrets += [s for s in (url.password, path) if s and len(s) > 1]
-    return sorted({s for s in secrets if s}, key=len, reverse=True)
+        for header in webhook.headers.values():
+            secrets += credential_parts(header.get_secret_value())
+        secrets += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
+    return secrets
 
 
 def disable_webhook(engine: Engine, name: str, *, now_ts: int, reason: str) -> None:

@@ -23,6 +23,7 @@ from app.evaluation import counted_band, evaluation_columns, spec_from_rows, vie
 from app.live_state import KeyResultInfo, ObjectiveInfo, SeriesSummary, next_attempt
 from app.models import AlertStateRow, Delivery, KeyResult, Objective
 from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
+from app.redaction import Redactor
 from app.store import (
     insert_attempts,
     last_attempt,
@@ -136,11 +137,13 @@ class LiveStore:
         now: Callable[[], int],
         thresholds: Thresholds,
         routing: AlertRouting,
+        redactor: Redactor,
     ) -> None:
         self.engine = engine
         self.now = now
         self.thresholds = thresholds
         self.routing = routing
+        self.redactor = redactor
         self._live: dict[str, LiveKeyResult] = {}
 
     def forget(self, kr_ids: Sequence[str] | None = None) -> None:
@@ -157,6 +160,7 @@ class LiveStore:
         Results (memory may be ahead of the rolled-back rows).
         """
         now = self.now()
+        items = [self.redacted(i) if isinstance(i, SampleToStore) else i for i in items]
         samples = [i for i in items if isinstance(i, SampleToStore)]
         with self.engine.begin() as connection:
             tx = _Transaction(connection)
@@ -165,6 +169,24 @@ class LiveStore:
             finally:
                 tx.close()
         return outcomes, bool(deliveries)
+
+    def redacted(self, item: SampleToStore) -> SampleToStore:
+        """Return the item with configured secrets removed from its error and details.
+
+        This is where the sampler's results become rows: what a source echoed (a token in
+        an error body) must not reach `last_error`, status reasons, alerts or the API.
+        """
+        redactor = self.redactor
+        error = redactor.error(item.error) if item.error else None
+        measurement = redactor.measurement(item.measurement) if item.measurement else None
+        backfill = item.backfill
+        if backfill:
+            points = [redactor.measurement(point) for point in backfill]
+            if any(new is not old for new, old in zip(points, backfill, strict=True)):
+                backfill = points
+        if (error, measurement, backfill) == (item.error, item.measurement, item.backfill):
+            return item
+        return replace(item, error=error, measurement=measurement, backfill=backfill)
 
     def _write_in(
         self, tx: _Transaction, items: Sequence[Item], samples: Sequence[SampleToStore], now: int

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import certifi
 import httpx
 
+from connectors.base import excerpt
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -244,7 +246,7 @@ class SafeHttpClient:
             response = self.post(url, content=content, headers=headers)
             status_code = response.status_code
             if not 200 <= status_code < 300:  # 3xx too: redirects are never followed
-                body = response.snippet.strip()[:200]
+                body = excerpt(response.snippet)
                 error = f"HTTP {status_code}: {body}" if body else f"HTTP {status_code}"
         except TargetRefused as exc:
             error, permanent = f"refused: {exc}", True  # only a config change can help

@@ -65,6 +65,9 @@ def store_outcome(
 ) -> SampleOutcome:
     """Write the attempt (and the sample if any), re-evaluate, commit in one transaction."""
     now = tracker.now()
+    # Secrets a source echoed stay out of the rows (the recorder's path: `LiveStore.redacted`).
+    error = tracker.redactor.error(error) if error else None
+    measurement = tracker.redactor.measurement(measurement) if measurement else None
     with Session(tracker.engine) as session:
         kr = session.get(KeyResult, kr_id)
         if kr is None:

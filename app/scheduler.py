@@ -255,6 +255,7 @@ class LeaderElectedScheduler:
             webhooks=config.webhooks,
             alerts=config.alerts,
             clock=self.tracker.clock,
+            redactor=self.tracker.redactor,
         )
         self.delivery.start()
 

@@ -13,7 +13,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig
+from app.config_secrets import redactor_for
 from app.models import KeyResult, Objective, TargetRevision
+from app.redaction import Redactor
 from app.schedule import schedule_of
 
 
@@ -50,9 +52,12 @@ def objective_fields(objective: ObjectiveConfig, position: int) -> dict[str, Any
 
 
 def key_result_fields(
-    objective_id: str, kr: KeyResultConfig, *, position: int, polled: bool
+    objective_id: str, kr: KeyResultConfig, *, position: int, polled: bool, redactor: Redactor
 ) -> dict[str, Any]:
-    """Return the KeyResult row's definition columns for a config entry."""
+    """Return the KeyResult row's definition columns for a config entry.
+
+    The stored `source` is redacted: a query's url may carry an API key (`?token=`).
+    """
     schedule = schedule_of(every_seconds=kr.interval_seconds, cron=kr.cron, polled=polled)
     return {
         "objective_id": objective_id,
@@ -64,7 +69,7 @@ def key_result_fields(
         "band_low": kr.band[0] if kr.band else None,
         "band_high": kr.band[1] if kr.band else None,
         "connector": kr.source.connector if kr.source else None,
-        "source": kr.source.model_dump() if kr.source else None,
+        "source": redactor.json(kr.source.model_dump()) if kr.source else None,
         "schedule": (kr.cron and f"cron {kr.cron}")
         or (schedule and f"every {schedule.interval_seconds}s"),
         "interval_seconds": schedule.approx_interval_seconds() if schedule else None,
@@ -95,8 +100,11 @@ def _apply(row: Any, fields: dict[str, Any]) -> bool:
     return changed
 
 
-def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncReport:
+def sync_config(
+    session: Session, loaded: LoadedConfig, *, now_ts: int, redactor: Redactor | None = None
+) -> SyncReport:
     """Bring the database's definitions in line with the config; the caller commits."""
+    redactor = redactor or redactor_for(loaded)
     report = SyncReport()
     objectives = {o.id: o for o in session.exec(select(Objective)).all()}
     key_results = {k.id: k for k in session.exec(select(KeyResult)).all()}
@@ -121,7 +129,9 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
         seen_krs.add(kr.id)
         connector = loaded.connectors.get(kr.source.connector) if kr.source else None
         polled = connector is not None and connector.cls.scheduled
-        fields = key_result_fields(objective.id, kr, position=position, polled=polled)
+        fields = key_result_fields(
+            objective.id, kr, position=position, polled=polled, redactor=redactor
+        )
         existing = key_results.get(kr.id)
         if existing is None:
             session.add(KeyResult(id=kr.id, first_seen_ts=first_seen, **fields))

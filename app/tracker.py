@@ -18,13 +18,14 @@ from sqlmodel import Session
 
 from app.alerts import AlertRouting
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
+from app.config_secrets import redactor_for
 from app.db import make_engine, upgrade_database
 from app.evaluation import reevaluate_all, thresholds_from
 from app.live_store import LiveStore
 from app.progress import Thresholds
 from app.recorder import SampleRecorder
 from app.schedule import Schedule, schedule_of
-from app.store import DatabaseStateStore
+from app.store import DatabaseStateStore, redact_stored_secrets
 from app.sync import SyncReport, sync_config
 from connectors.base import Connector
 
@@ -55,13 +56,23 @@ class Tracker:
         self.engine = engine
         self.clock = clock
         self.thresholds: Thresholds = thresholds_from(loaded.config.status)
-        self.routing = AlertRouting.from_config(loaded)
+        # One redactor for everything this process stores, sends and logs (`app.redaction`).
+        self.redactor = redactor_for(
+            loaded, database_url=engine.url.render_as_string(hide_password=False)
+        )
+        self.routing = AlertRouting.from_config(loaded, redactor=self.redactor)
         self._connectors: dict[str, Connector] = {}
         self._outbox_listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         # Stores polled Key Results' samples; only the process that samples uses it.
         self.recorder = SampleRecorder(
-            LiveStore(engine, now=self.now, thresholds=self.thresholds, routing=self.routing),
+            LiveStore(
+                engine,
+                now=self.now,
+                thresholds=self.thresholds,
+                routing=self.routing,
+                redactor=self.redactor,
+            ),
             on_outbox_written=self.notify_outbox,
         )
         self.entries: dict[str, KeyResultEntry] = {}
@@ -119,7 +130,7 @@ class Tracker:
     def sync(self) -> SyncReport:
         """Sync the config's definitions into the database and commit."""
         with Session(self.engine) as session:
-            report = sync_config(session, self.loaded, now_ts=self.now())
+            report = sync_config(session, self.loaded, now_ts=self.now(), redactor=self.redactor)
             session.commit()
         return report
 
@@ -149,6 +160,8 @@ def open_tracker(
         upgrade_database(url)
     tracker = Tracker(loaded, make_engine(url), clock=clock)
     tracker.sync()
+    # Rows written before a secret was known to the redactor lose it (once per set of secrets).
+    redact_stored_secrets(tracker.engine, tracker.redactor, now_ts=tracker.now())
     # Definitions may have changed (targets, periods): bring every stored status up to date.
     reevaluate_all(
         tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(), routing=tracker.routing

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from connectors.base import QueryRejected, RateLimited, SourceUnavailable
+from connectors.base import QueryRejected, RateLimited, SourceUnavailable, excerpt
 
 # Worth another try: the server may be restarting. A read timeout is not: the same query
 # would likely time out again, and retrying it would multiply the wait.
@@ -120,7 +120,7 @@ def _parse(response: httpx.Response, *, what: str) -> ApiResult:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise QueryRejected(
-            f"{what}: the answer is not Prometheus API JSON; check url: {response.text[:200]!r}"
+            f"{what}: the answer is not Prometheus API JSON; check url: {excerpt(response.text)!r}"
         ) from exc
 
 
@@ -130,7 +130,7 @@ def _error_text(response: httpx.Response) -> str:
         body = response.json()
         return f"{body['errorType']}: {body['error']}"
     except (ValueError, KeyError, TypeError):
-        return response.text[:200].strip() or "(empty body)"
+        return excerpt(response.text) or "(empty body)"
 
 
 def _retry_after(response: httpx.Response) -> datetime | None:

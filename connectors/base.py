@@ -52,6 +52,16 @@ class Measurement:
             raise ValueError("Measurement.at must be timezone-aware (UTC)")
 
 
+def excerpt(text: str, limit: int = 200) -> str:
+    """Return the start of `text` (a source's answer), ending in `…` when it was cut.
+
+    The mark matters: the service redacts configured secrets from errors, and a secret cut
+    in two is recognised only where the cut is marked (`app.redaction`).
+    """
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class ConnectorError(Exception):
     """Base of every error a connector raises; `kind` is the stable name stored with it."""
 

@@ -152,3 +152,78 @@ def test_downsampling_matches_plain_bucket_means(tmp_path: Path, database_url: s
         assert point.value == pytest.approx(mean, rel=1e-12)
     assert [(p.ts, p.value, p.count) for p in raw] == [(t, v, 1) for t, v in points[10:20]]
     tracker.close()
+
+
+LEAKED = "leaked-token-0123456789"
+
+
+def test_reopening_redacts_secrets_stored_before_they_were_known(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Errors, details and payloads stored before a secret was known lose it at the next start."""
+    from sqlalchemy import text
+
+    from app.models import Delivery, DeliveryAttempt
+    from app.store import redact_stored_secrets
+
+    tracker = open_at(tmp_path / "c.toml", database_url)
+    reason = f"prometheus answered HTTP 503: bad credentials {LEAKED}"
+    store_outcome(
+        tracker,
+        kr_id="lead-time",
+        scheduled_ts=NOW - 60,
+        measurement=None,
+        error=SourceUnavailable(reason),
+        source="people",
+        duration_ms=1,
+    )
+    with Session(tracker.engine) as session:
+        session.add(
+            Sample(
+                key_result_id="coverage",
+                ts=NOW - 60,
+                value=70.0,
+                source="people",
+                details={"echo": reason},
+                recorded_ts=NOW - 60,
+            )
+        )
+        delivery = Delivery(
+            event_id="evt_1",
+            webhook="ops",
+            event_type="kr.stale",
+            key_result_id="lead-time",
+            payload={"data": {"status_reason": reason}},
+            created_ts=NOW - 60,
+            next_attempt_ts=NOW,
+            last_error=reason,
+        )
+        session.add(delivery)
+        session.commit()
+        session.add(DeliveryAttempt(delivery_seq=delivery.seq, ts=NOW - 30, error=reason))
+        session.commit()
+        assert LEAKED in (session.get(KeyResult, "lead-time").last_error or "")  # type: ignore[union-attr]
+    tracker.close()
+
+    # The same database, now with a config that holds the token as a secret.
+    secret = f'\n[connectors.api]\ntype = "http_json"\ntoken = "{LEAKED}"\n'
+    tracker = open_at(tmp_path / "c.toml", database_url, CONFIG + secret)
+    with tracker.engine.connect() as connection:
+        stored = [
+            str(value)
+            for table, column in (
+                ("key_results", "last_error"),
+                ("key_results", "status_reason"),
+                ("sampling_attempts", "error_message"),
+                ("samples", "details"),
+                ("deliveries", "payload"),
+                ("deliveries", "last_error"),
+                ("delivery_attempts", "error"),
+            )
+            for (value,) in connection.execute(text(f"SELECT {column} FROM {table}"))
+        ]
+    assert not [s for s in stored if LEAKED in s], stored
+    assert any("bad credentials ***" in s for s in stored)
+    # The pass is done once per set of secrets.
+    assert redact_stored_secrets(tracker.engine, tracker.redactor, now_ts=NOW) == 0
+    tracker.close()

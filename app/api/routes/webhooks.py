@@ -1,7 +1,7 @@
 """`/webhooks` and `/deliveries`: endpoints, their outbox, redelivery, test events, re-enabling.
 
 Nothing here shows a webhook's secret or custom headers; URLs lose their user info, query and
-fragment, and a Slack URL its path (the path of an incoming-webhook URL is its credential).
+fragment, and their path when it holds a secret (a Slack URL's path is its credential).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from app.api.schemas import iso
 from app.config import WebhookConfig
 from app.delivery import PENDING, SENDING
 from app.models import Delivery, DeliveryAttempt, WebhookState
+from app.redaction import Redactor
 from app.webhook_formats import TEST_EVENT, make_test_event
 
 router = APIRouter(tags=["webhooks"])
@@ -78,11 +79,16 @@ def _at(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def public_url(webhook: WebhookConfig) -> str:
-    """Return the webhook URL without user info, query, fragment (and path, for Slack)."""
+def public_url(webhook: WebhookConfig, redactor: Redactor) -> str:
+    """Return the webhook URL without user info, query, fragment, and path if it holds a secret.
+
+    A Slack URL's path is its credential; another path shows unless the redactor masks part
+    of it (a long random segment, as in Discord or Teams URLs).
+    """
     url = httpx.URL(webhook.url)
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-    return origin + ("/***" if webhook.format == "slack" else url.path)
+    secret = webhook.format == "slack" or redactor.text(url.path) != url.path
+    return origin + ("/***" if secret else url.path)
 
 
 def _counts(session: Session) -> dict[str, dict[str, int]]:
@@ -99,13 +105,18 @@ def _counts(session: Session) -> dict[str, dict[str, int]]:
 
 
 def _webhook_out(
-    name: str, webhook: WebhookConfig | None, state: WebhookState | None, counts: dict[str, int]
+    name: str,
+    webhook: WebhookConfig | None,
+    state: WebhookState | None,
+    counts: dict[str, int],
+    *,
+    redactor: Redactor,
 ) -> WebhookOut:
     disabled = state is not None and state.disabled_ts is not None
     return WebhookOut(
         name=name,
         format=webhook.format if webhook else None,
-        url=public_url(webhook) if webhook else None,
+        url=public_url(webhook, redactor) if webhook else None,
         configured=webhook is not None,
         disabled=disabled,
         disabled_at=iso(state.disabled_ts) if disabled and state else None,
@@ -122,7 +133,10 @@ def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
     counts = _counts(session)
     states = {s.name: s for s in session.exec(select(WebhookState)).all()}
     names = list(configured) + sorted(n for n in counts if n not in configured)
-    return [_webhook_out(n, configured.get(n), states.get(n), counts[n]) for n in names]
+    return [
+        _webhook_out(n, configured.get(n), states.get(n), counts[n], redactor=tracker.redactor)
+        for n in names
+    ]
 
 
 def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryOut:
@@ -246,4 +260,10 @@ def post_enable(name: str, session: SessionDep, tracker: TrackerDep) -> WebhookO
     waiting = (col(Delivery.webhook) == name, col(Delivery.state) == PENDING)
     session.exec(update(Delivery).where(*waiting).values(next_attempt_ts=tracker.now()))
     session.commit()
-    return _webhook_out(name, webhook, session.get(WebhookState, name), _counts(session)[name])
+    return _webhook_out(
+        name,
+        webhook,
+        session.get(WebhookState, name),
+        _counts(session)[name],
+        redactor=tracker.redactor,
+    )
