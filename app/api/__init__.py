@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.api.limits import RequestLimits
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     alerts,
@@ -31,6 +32,7 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     install_problem_handlers(app)
+    app.add_middleware(RequestLimits, tracker=tracker)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(health.router)
