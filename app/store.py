@@ -111,6 +111,19 @@ def upsert_sample(session: Session, **row: Any) -> None:
     upsert_samples(session.connection(), [sample_row(**row)])
 
 
+def insert_sample_if_absent(session: Session, **row: Any) -> bool:
+    """Store one sample unless (Key Result, ts) already has one; return whether it was stored."""
+    insert = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    table = Sample.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["key_result_id", "ts"])
+        .returning(table.c.id)
+    )
+    # RETURNING, not rowcount: the driver's rowcount is not reliable for DO NOTHING.
+    return session.connection().execute(statement, sample_row(**row)).first() is not None
+
+
 def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Record sampling attempts (successful or failed), given as column dicts."""
     if not rows:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
+from app.api.params import DeliverySeq, DeliveryState, SeqCursor, WebhookName
 from app.api.schemas import iso
 from app.config import WebhookConfig
 from app.delivery import PENDING, SENDING
@@ -168,12 +169,12 @@ def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[Deliver
 
 @router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess])
 def get_deliveries(
-    name: str,
+    name: WebhookName,
     session: SessionDep,
     tracker: TrackerDep,
     limit: int = Query(50, ge=1, le=500),
-    before: int | None = Query(None, description="a seq cursor"),
-    state: str | None = None,
+    before: SeqCursor = None,
+    state: DeliveryState | None = None,
 ) -> DeliveryPage:
     """List a webhook's deliveries newest first, with their tries and last error."""
     query = select(Delivery).where(col(Delivery.webhook) == name)
@@ -191,7 +192,7 @@ def get_deliveries(
 
 
 @router.post("/deliveries/{seq}/redeliver", status_code=202, dependencies=[WriteAccess])
-def post_redeliver(seq: int, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+def post_redeliver(seq: DeliverySeq, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a delivery again, now, with the same event id (receivers deduplicate on it)."""
     delivery = session.get(Delivery, seq)
     if delivery is None:
@@ -215,7 +216,7 @@ def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
 
 
 @router.post("/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess])
-def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a `krtracker.test` event for the webhook through the outbox."""
     _configured_or_404(tracker, name)
     now = tracker.now()
@@ -236,7 +237,7 @@ def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOu
 
 
 @router.post("/webhooks/{name}/enable", dependencies=[WriteAccess])
-def post_enable(name: str, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
+def post_enable(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
     """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
     webhook = _configured_or_404(tracker, name)
     state = session.get(WebhookState, name)
