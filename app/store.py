@@ -13,7 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, func, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    text,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -34,6 +45,7 @@ from app.models import (
 )
 from app.progress import LastAttempt, SampleView
 
+MEAN_SCALE = 2.0**-64
 KEY_RESULT_STATE_COLUMNS = tuple(name for name, _ in pg_bulk.KEY_RESULT_STATE_COLUMNS)
 SAMPLE_COLUMNS = (
     "key_result_id",
@@ -374,10 +386,13 @@ def sample_points(
         return [SamplePoint(t, v, v, v, 1) for t, v in rows]
     width = max(1, math.ceil((high - low + 1) / max_points))
     bucket = ((col(Sample.ts) - low) // width).label("bucket")
+    # Means of values near the float limit: sum the values scaled down by 2**-64 (exact for
+    # a power of two) so the sum cannot overflow, and scale the mean back up. AVG would not
+    # do: PostgreSQL's float8 AVG also sums squares, which overflow far earlier.
     buckets = session.execute(
         sa_select(
             func.min(Sample.ts),
-            func.avg(Sample.value),
+            func.sum(col(Sample.value) * bindparam("scale", MEAN_SCALE, type_=Float)),
             func.min(Sample.value),
             func.max(Sample.value),
             func.count(),
@@ -387,8 +402,8 @@ def sample_points(
         .order_by(bucket)
     ).all()
     return [
-        SamplePoint(int(t), float(a), float(lo), float(hi), int(n))  # type: ignore[call-overload,arg-type]
-        for t, a, lo, hi, n in buckets
+        SamplePoint(int(t), math.ldexp(float(s) / n, 64), float(lo), float(hi), int(n))  # type: ignore[call-overload,arg-type]
+        for t, s, lo, hi, n in buckets
     ]
 
 
