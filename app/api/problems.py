@@ -59,7 +59,6 @@ def errors_for(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": TITLES[status],
-            "model": Problem,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
@@ -68,9 +67,10 @@ def errors_for(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 # What every route under /api/v1 may answer: a missing or wrong token (reads too, when
 # `require_token_for_reads` is set), bad parameters, and a database that does not answer.
-READ_ERRORS = errors_for(401, 403, 422, 503)
+API_ERRORS = errors_for(401, 403, 422, 503)
+NOT_FOUND = errors_for(404)
 # Writes also refuse bodies over `[api] max_body_bytes`.
-WRITE_ERRORS = errors_for(401, 403, 413, 422, 503)
+WRITE_NOT_FOUND = errors_for(404, 413)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -134,8 +134,25 @@ def _title(status: int) -> str:
     return TITLES.get(status, "Error")
 
 
+def _declare_problem_schema(app: FastAPI) -> None:
+    """Add `Problem` to the OpenAPI components the `errors_for` entries refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in schemas:
+            problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem_schema.pop("$defs", {}))
+            schemas["Problem"] = problem_schema
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Route every error through problem+json."""
+    """Route every error through problem+json, and declare its schema in the OpenAPI."""
+    _declare_problem_schema(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId, ObjectiveFilter
+from app.api.problems import NOT_FOUND
 from app.api.schemas import (
     KeyResultDetail,
     KeyResultSummary,
@@ -30,7 +31,7 @@ def get_key_results(
     return listing_response([summary_of_row(row) for row in rows])
 
 
-@router.get("/{key_result_id}")
+@router.get("/{key_result_id}", responses=NOT_FOUND)
 def get_key_result(key_result_id: KeyResultId, session: SessionDep) -> KeyResultDetail:
     """Return one Key Result in detail."""
     kr = get_key_result_or_404(session, key_result_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from app.api.deps import ReadAccess, SessionDep
 from app.api.params import ObjectiveId, Offset
+from app.api.problems import NOT_FOUND
 from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
 from app.models import Objective
 from app.store import count_objectives, key_result_summaries, list_objectives
@@ -51,7 +52,7 @@ def get_objectives(
     return response
 
 
-@router.get("/{objective_id}", response_model=ObjectiveOut)
+@router.get("/{objective_id}", response_model=ObjectiveOut, responses=NOT_FOUND)
 def get_objective(objective_id: ObjectiveId, session: SessionDep) -> dict[str, Any]:
     """Return one objective with its Key Results."""
     objective = session.get(Objective, objective_id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
-from app.api.problems import errors_for, invalid
+from app.api.problems import NOT_FOUND, errors_for, invalid
 from app.api.schemas import SamplePointOut, SamplesOut, ValueIn, ValueOut, iso
 from app.sampling import ValueAlreadyStored, store_manual_value
 from app.store import sample_points
@@ -30,7 +30,7 @@ def _ts(value: datetime | None, name: str) -> int | None:
         raise invalid(name, "out of range") from None
 
 
-@router.get("/samples", dependencies=[ReadAccess], responses=errors_for(404))
+@router.get("/samples", dependencies=[ReadAccess], responses=NOT_FOUND)
 def get_samples(
     key_result_id: KeyResultId,
     session: SessionDep,
@@ -72,7 +72,7 @@ def _checked_at(tracker: Tracker, key_result_id: str, at: int) -> int:
     "/values",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=errors_for(404, 409),
+    responses=errors_for(404, 409, 413),
 )
 def post_value(
     key_result_id: KeyResultId, body: ValueIn, session: SessionDep, tracker: TrackerDep

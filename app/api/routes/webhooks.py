@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.params import DeliverySeq, DeliveryState, SeqCursor, WebhookName
+from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for
 from app.api.schemas import iso
 from app.config import WebhookConfig
 from app.delivery import PENDING, SENDING
@@ -167,7 +168,7 @@ def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[Deliver
     return [_delivery_out(d, by_seq[d.seq]) for d in deliveries if d.seq is not None]
 
 
-@router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess])
+@router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess], responses=NOT_FOUND)
 def get_deliveries(
     name: WebhookName,
     session: SessionDep,
@@ -191,7 +192,12 @@ def get_deliveries(
     )
 
 
-@router.post("/deliveries/{seq}/redeliver", status_code=202, dependencies=[WriteAccess])
+@router.post(
+    "/deliveries/{seq}/redeliver",
+    status_code=202,
+    dependencies=[WriteAccess],
+    responses=errors_for(404, 409, 413),
+)
 def post_redeliver(seq: DeliverySeq, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a delivery again, now, with the same event id (receivers deduplicate on it)."""
     delivery = session.get(Delivery, seq)
@@ -215,7 +221,9 @@ def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
     raise HTTPException(404, f"no webhook named {name!r} in the config")
 
 
-@router.post("/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess])
+@router.post(
+    "/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess], responses=WRITE_NOT_FOUND
+)
 def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a `krtracker.test` event for the webhook through the outbox."""
     _configured_or_404(tracker, name)
@@ -236,7 +244,7 @@ def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> De
     return _with_attempts(session, [delivery])[0]
 
 
-@router.post("/webhooks/{name}/enable", dependencies=[WriteAccess])
+@router.post("/webhooks/{name}/enable", dependencies=[WriteAccess], responses=WRITE_NOT_FOUND)
 def post_enable(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
     """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
     webhook = _configured_or_404(tracker, name)
