@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.api.limits import RequestLimits
+from app.api.params import UnknownQueryRefused
 from app.api.problems import API_ERRORS, install_problem_handlers
 from app.api.routes import (
     alerts,
@@ -34,7 +35,12 @@ def create_app(tracker: Tracker) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestLimits, tracker=tracker)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
-        app.include_router(router.router, prefix=API_PREFIX, responses=API_ERRORS)
+        app.include_router(
+            router.router,
+            prefix=API_PREFIX,
+            responses=API_ERRORS,
+            dependencies=[UnknownQueryRefused],
+        )
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
+from app.api.problems import invalid
 from app.config_models import SLUG
 
 INT64_MAX = 2**63 - 1
@@ -23,3 +26,38 @@ Offset = Annotated[int, Query(ge=0, le=INT64_MAX)]
 SeqCursor = Annotated[int | None, Query(ge=-INT64_MAX, le=INT64_MAX, description="a seq cursor")]
 ObjectiveFilter = Annotated[str | None, Query(pattern=SLUG)]
 DeliveryState = Literal["pending", "sending", "delivered", "failed"]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    """Return the query parameters a route takes (computed once per route)."""
+    if id(route) not in _DECLARED:
+        _DECLARED[id(route)] = frozenset(_query_names(route.dependant))
+    return _DECLARED[id(route)]
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take (a typo would be silently ignored).
+
+    Unknown keys are errors everywhere else too: in the config and in request bodies.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared_query(route)
+    for name in request.query_params:
+        if name not in declared:
+            takes = ", ".join(sorted(declared)) or "none"
+            raise invalid(f"query.{name}", f"unknown parameter (this path takes: {takes})")
+
+
+UnknownQueryRefused = Depends(refuse_unknown_query)

@@ -71,6 +71,8 @@ API_ERRORS = errors_for(401, 403, 422, 503)
 NOT_FOUND = errors_for(404)
 # Writes also refuse bodies over `[api] max_body_bytes`.
 WRITE_NOT_FOUND = errors_for(404, 413)
+# Writes with a JSON body: 400 when the body cannot be decoded at all.
+BODY_WRITE_ERRORS = errors_for(400, 404, 413)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -52,6 +52,8 @@ def expected_errors(method: str, path: str) -> set[str]:
         codes.add("404")
     if path.endswith("/values") or path.endswith("/redeliver"):
         codes.add("409")
+    if method == "post" and path.endswith(("/values", "/check-ins")):
+        codes.add("400")  # a body that is not even text
     return codes
 
 

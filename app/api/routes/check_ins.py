@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
-from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND
+from app.api.problems import BODY_WRITE_ERRORS, NOT_FOUND
 from app.api.schemas import CheckInIn, CheckInOut, check_in_out
 from app.models import CheckIn
 from app.store import add_check_in, list_check_ins
@@ -22,7 +22,7 @@ def get_check_ins(key_result_id: KeyResultId, session: SessionDep) -> list[Check
     return [check_in_out(c) for c in list_check_ins(session, key_result_id)]
 
 
-@router.post("", status_code=201, dependencies=[WriteAccess], responses=WRITE_NOT_FOUND)
+@router.post("", status_code=201, dependencies=[WriteAccess], responses=BODY_WRITE_ERRORS)
 def post_check_in(
     key_result_id: KeyResultId, body: CheckInIn, session: SessionDep, tracker: TrackerDep
 ) -> CheckInOut:

@@ -72,7 +72,7 @@ def _checked_at(tracker: Tracker, key_result_id: str, at: int) -> int:
     "/values",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=errors_for(404, 409, 413),
+    responses=errors_for(400, 404, 409, 413),
 )
 def post_value(
     key_result_id: KeyResultId, body: ValueIn, session: SessionDep, tracker: TrackerDep
