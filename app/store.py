@@ -401,10 +401,11 @@ def sample_points(
         .group_by(bucket)
         .order_by(bucket)
     ).all()
-    return [
-        SamplePoint(int(t), math.ldexp(float(s) / n, 64), float(lo), float(hi), int(n))  # type: ignore[call-overload,arg-type]
-        for t, s, lo, hi, n in buckets
-    ]
+    points = []
+    for t, scaled_sum, lo, hi, n in buckets:
+        mean = math.ldexp(float(scaled_sum) / int(n), 64)  # type: ignore[call-overload,arg-type]
+        points.append(SamplePoint(int(t), mean, float(lo), float(hi), int(n)))  # type: ignore[call-overload,arg-type]
+    return points
 
 
 def list_objectives(

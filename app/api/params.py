@@ -2,7 +2,7 @@
 
 Ids follow the config's slug rule, so an id that could never exist (a NUL character, which
 PostgreSQL cannot store in text) is a 422 naming the parameter, not a database error; integers
-stay inside 64 bits, the width of every integer column.
+stay inside the width of the column they are compared with.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from app.api.problems import invalid
 from app.config_models import SLUG
 
 INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # deliveries.seq is a 32-bit SERIAL on PostgreSQL
 
 KeyResultId = Annotated[str, Path(pattern=SLUG, description="a Key Result's id")]
 ObjectiveId = Annotated[str, Path(pattern=SLUG, description="an objective's id")]
 WebhookName = Annotated[str, Path(pattern=SLUG, description="a webhook's name")]
-DeliverySeq = Annotated[int, Path(ge=1, le=INT64_MAX, description="a delivery's seq")]
+DeliverySeq = Annotated[int, Path(ge=1, le=INT32_MAX, description="a delivery's seq")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX)]
 SeqCursor = Annotated[int | None, Query(ge=-INT64_MAX, le=INT64_MAX, description="a seq cursor")]
 ObjectiveFilter = Annotated[str | None, Query(pattern=SLUG)]

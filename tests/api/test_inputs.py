@@ -63,6 +63,7 @@ def assert_refused(answer: Any, field: str) -> None:
         ("GET", "/api/v1/objectives?limit=10&offset=99999999999999999999", "query.offset"),
         ("GET", "/api/v1/webhooks/w/deliveries?before=-3072008952054100262912", "query.before"),
         ("POST", "/api/v1/deliveries/99999999999999999999/redeliver", "path.seq"),
+        ("POST", "/api/v1/deliveries/39613945358459088/redeliver", "path.seq"),
         ("GET", "/api/v1/key-results/kr%00", "path.key_result_id"),
         ("GET", "/api/v1/key-results/kr%00/samples", "path.key_result_id"),
         ("GET", "/api/v1/key-results/kr%00/check-ins", "path.key_result_id"),
