@@ -75,6 +75,15 @@ WRITE_NOT_FOUND = errors_for(404, 413)
 BODY_WRITE_ERRORS = errors_for(400, 404, 413)
 
 
+def link_to(path: str, method: str, **parameters: str) -> dict[str, Any]:
+    """Return an OpenAPI link to the operation at `path` (with its /api/v1 prefix).
+
+    Links say which answer feeds which request; the fuzzer follows them (stateful tests).
+    """
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "parameters": parameters}
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     """Return a problem+json response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}

@@ -6,6 +6,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -117,3 +118,41 @@ def test_api_answers_as_documented(api_schema: OpenApiSchema) -> None:
         except (Exception, BaseExceptionGroup) as exc:  # report every operation's failures
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_linked_calls_answer_as_documented(api_schema: OpenApiSchema) -> None:
+    """Sequences that follow the OpenAPI links answer as documented, with no 5xx."""
+    base = api_schema.as_state_machine()
+    answered: set[tuple[str, int]] = set()
+
+    class Calls(base):  # type: ignore[valid-type,misc]
+        def after_call(self, response: Any, case: schemathesis.Case) -> None:
+            answered.add((case.operation.label, response.status_code))
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": AUTH}
+
+        def validate_response(
+            self, response: object, case: schemathesis.Case, **kwargs: object
+        ) -> None:
+            case.validate_response(
+                response,  # type: ignore[arg-type]
+                excluded_checks=[positive_data_acceptance],
+                headers=AUTH,
+            )
+
+    Calls.run(
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=8,
+            deadline=5000,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
+    # Links were followed: the test event can only reach the configured webhook through the
+    # listing's link (a random name is a 404).
+    assert ("POST /api/v1/webhooks/{name}/test", 202) in answered, "\n".join(
+        map(str, sorted(answered))
+    )

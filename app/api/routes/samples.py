@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
-from app.api.problems import NOT_FOUND, errors_for, invalid
+from app.api.problems import NOT_FOUND, errors_for, invalid, link_to
 from app.api.schemas import SamplePointOut, SamplesOut, ValueIn, ValueOut, iso
 from app.sampling import ValueAlreadyStored, store_manual_value
 from app.store import sample_points
@@ -72,7 +72,24 @@ def _checked_at(tracker: Tracker, key_result_id: str, at: int) -> int:
     "/values",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=errors_for(400, 404, 409, 413),
+    responses={
+        **errors_for(400, 404, 409, 413),
+        201: {
+            "description": "The value, stored, and the Key Result's status after it.",
+            "links": {
+                "Samples": link_to(
+                    "/api/v1/key-results/{key_result_id}/samples",
+                    "get",
+                    key_result_id="$response.body#/key_result_id",
+                ),
+                "KeyResult": link_to(
+                    "/api/v1/key-results/{key_result_id}",
+                    "get",
+                    key_result_id="$response.body#/key_result_id",
+                ),
+            },
+        },
+    },
 )
 def post_value(
     key_result_id: KeyResultId, body: ValueIn, session: SessionDep, tracker: TrackerDep

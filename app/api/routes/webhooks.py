@@ -18,7 +18,7 @@ from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.params import DeliverySeq, DeliveryState, SeqCursor, WebhookName
-from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for
+from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for, link_to
 from app.api.schemas import iso
 from app.config import WebhookConfig
 from app.delivery import PENDING, SENDING
@@ -117,7 +117,20 @@ def _webhook_out(
     )
 
 
-@router.get("/webhooks", dependencies=[ReadAccess])
+@router.get(
+    "/webhooks",
+    dependencies=[ReadAccess],
+    responses={
+        200: {
+            "description": "The webhooks, configured or with deliveries left.",
+            "links": {
+                "Test": link_to(
+                    "/api/v1/webhooks/{name}/test", "post", name="$response.body#/0/name"
+                ),
+            },
+        }
+    },
+)
 def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
     """List configured webhooks, then unconfigured ones that still have deliveries waiting."""
     configured = {w.name: w for w in tracker.loaded.config.webhooks}
@@ -222,7 +235,23 @@ def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
 
 
 @router.post(
-    "/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess], responses=WRITE_NOT_FOUND
+    "/webhooks/{name}/test",
+    status_code=202,
+    dependencies=[WriteAccess],
+    responses={
+        **WRITE_NOT_FOUND,
+        202: {
+            "description": "The test event, queued.",
+            "links": {
+                "Redeliver": link_to(
+                    "/api/v1/deliveries/{seq}/redeliver", "post", seq="$response.body#/seq"
+                ),
+                "Deliveries": link_to(
+                    "/api/v1/webhooks/{name}/deliveries", "get", name="$request.path.name"
+                ),
+            },
+        },
+    },
 )
 def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a `krtracker.test` event for the webhook through the outbox."""
