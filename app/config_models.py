@@ -76,6 +76,8 @@ class ApiConfig(_Strict):
     tokens: list[ApiToken] = []
     require_token_for_reads: bool = False
     public_url: str = "http://localhost:8080"
+    # Larger request bodies are refused with 413 before they are read.
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
 
 
 class StatusConfig(_Strict):

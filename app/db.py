@@ -55,3 +55,17 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade_database(url: str) -> None:
     """Apply every pending migration (idempotent; run at every start)."""
     command.upgrade(alembic_config(url), "head")
+
+
+def make_probe_engine(url: str) -> Engine:
+    """Create an engine for health checks: a fresh connection each time, outside the pool.
+
+    `/readyz` must answer while every pooled connection is busy, and must not wait for a
+    connection to a database that is down longer than its connect timeout.
+    """
+    from sqlalchemy.pool import NullPool
+
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return create_engine(url, poolclass=NullPool, connect_args={"timeout": 2})
+    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 2})

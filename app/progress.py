@@ -157,7 +157,26 @@ def expected_progress(spec: KeyResultSpec, now: int) -> float:
 
 
 def aggregate_value(function: Aggregate, values: Sequence[float]) -> float:
-    """Reduce the values inside an aggregation window to one number."""
+    """Reduce the values inside an aggregation window to one number.
+
+    A mean, median or quantile lies between the smallest and largest value, so it exists
+    even when the values' sum overflows: it is then computed on the values scaled down by
+    2**64 (exact for a power of two). A sum beyond the float range raises OverflowError.
+    """
+    try:
+        value = _reduce(function, values)
+    except OverflowError:
+        if function in (Aggregate.SUM, Aggregate.LAST, Aggregate.MIN, Aggregate.MAX):
+            raise
+        value = math.inf
+    if not math.isfinite(value) and function in (Aggregate.AVG, Aggregate.MEDIAN, Aggregate.P90):
+        value = math.ldexp(_reduce(function, [math.ldexp(v, -64) for v in values]), 64)
+    if not math.isfinite(value):
+        raise OverflowError(f"the {function} of the window's values is beyond a float's range")
+    return value
+
+
+def _reduce(function: Aggregate, values: Sequence[float]) -> float:
     match function:
         case Aggregate.LAST:
             return values[-1]
@@ -297,9 +316,12 @@ def _evaluate(
         reason = f"period starts {day_text(spec.period_start)}"
         return Evaluation(Status.NOT_STARTED, reason, baseline=baseline, target=target)
 
+    overflowed = False
     try:
         current = current_value(spec, view)
-    except (OverflowError, ValueError):  # finite samples whose sum overflows a float
+    except OverflowError:  # finite samples whose sum overflows a float
+        current, overflowed = None, True
+    except ValueError:
         current = None
     value, value_ts = current if current else (None, None)
     expected = expected_progress(spec, cutoff)
@@ -355,6 +377,11 @@ def _evaluate(
             why = "no target to measure against"
         elif baseline is None:
             why = 'no baseline: set baseline in the config or use "first_sample"'
+        elif value is None and overflowed:
+            why = (
+                f"the {spec.aggregate} of the samples in the {_ago(spec.aggregate_window or 0)} "
+                "aggregation window is beyond the range of a 64-bit float"
+            )
         elif value is None:
             why = f"no samples in the {ago_text(spec.aggregate_window or 0)} aggregation window"
         else:

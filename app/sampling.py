@@ -21,7 +21,7 @@ from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import add_attempt, upsert_sample
+from app.store import add_attempt, insert_sample_if_absent, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -53,6 +53,15 @@ def measure_with_timeout(
         raise AttemptTimedOut(f"no answer within {timeout:g} s") from None
 
 
+class ValueAlreadyStored(Exception):
+    """A manual value was posted for an instant that already has one (never overwritten)."""
+
+    def __init__(self, kr_id: str, ts: int) -> None:
+        self.kr_id, self.ts = kr_id, ts
+        at = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(f"Key Result {kr_id!r} already has a value at {at}")
+
+
 def store_outcome(
     tracker: Tracker,
     *,
@@ -62,56 +71,86 @@ def store_outcome(
     error: ConnectorError | None,
     source: str,
     duration_ms: int,
+    session: Session | None = None,
+    replace: bool = True,
 ) -> SampleOutcome:
-    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction."""
+    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction.
+
+    With `session` (an API request's), that session is used and committed, so a request
+    holds one connection. With `replace=False` an existing sample at the instant is kept and
+    `ValueAlreadyStored` is raised (nothing is written).
+    """
+    if session is None:
+        with Session(tracker.engine) as own:
+            return store_outcome(
+                tracker,
+                kr_id=kr_id,
+                scheduled_ts=scheduled_ts,
+                measurement=measurement,
+                error=error,
+                source=source,
+                duration_ms=duration_ms,
+                session=own,
+                replace=replace,
+            )
     now = tracker.now()
     # Secrets a source echoed stay out of the rows (the recorder's path: `LiveStore.redacted`).
     error = tracker.redactor.error(error) if error else None
     measurement = tracker.redactor.measurement(measurement) if measurement else None
-    with Session(tracker.engine) as session:
-        kr = session.get(KeyResult, kr_id)
-        if kr is None:
-            raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
-        objective = session.get(Objective, kr.objective_id)
-        assert objective is not None
-        add_attempt(
-            session,
-            SamplingAttempt(
-                key_result_id=kr_id,
-                scheduled_ts=scheduled_ts,
-                attempted_ts=now,
-                ok=error is None,
-                error_kind=error.kind if error else None,
-                error_message=error.reason if error else None,
-                duration_ms=duration_ms,
-            ),
-        )
-        if measurement is not None:
-            upsert_sample(
-                session,
-                key_result_id=kr_id,
-                ts=scheduled_ts,
-                value=measurement.value,
-                numerator=measurement.numerator,
-                denominator=measurement.denominator,
-                source=source,
-                details=measurement.details or None,
-                recorded_ts=now,
-            )
-        session.flush()
-        evaluation = evaluate_key_result(
-            session, kr, objective, now_ts=now, thresholds=tracker.thresholds
-        )
-        deliveries = raise_alerts(
-            session,
-            tracker.routing,
-            kr=kr,
-            objective=objective,
-            evaluation=evaluation,
-            now_ts=now,
-            sample_ts=scheduled_ts if measurement is not None else None,
-        )
-        session.commit()
+    # FOR UPDATE (PostgreSQL) orders writers of one Key Result, so each evaluates with the
+    # samples the one before it committed; SQLite serialises writers anyway.
+    kr = session.exec(
+        select(KeyResult)
+        .where(KeyResult.id == kr_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if kr is None:
+        raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
+    objective = session.get(Objective, kr.objective_id)
+    assert objective is not None
+    if measurement is not None:
+        row = {
+            "key_result_id": kr_id,
+            "ts": scheduled_ts,
+            "value": measurement.value,
+            "numerator": measurement.numerator,
+            "denominator": measurement.denominator,
+            "source": source,
+            "details": measurement.details or None,
+            "recorded_ts": now,
+        }
+        if replace:
+            upsert_sample(session, **row)
+        elif not insert_sample_if_absent(session, **row):
+            session.rollback()
+            raise ValueAlreadyStored(kr_id, scheduled_ts)
+    add_attempt(
+        session,
+        SamplingAttempt(
+            key_result_id=kr_id,
+            scheduled_ts=scheduled_ts,
+            attempted_ts=now,
+            ok=error is None,
+            error_kind=error.kind if error else None,
+            error_message=error.reason if error else None,
+            duration_ms=duration_ms,
+        ),
+    )
+    session.flush()
+    evaluation = evaluate_key_result(
+        session, kr, objective, now_ts=now, thresholds=tracker.thresholds
+    )
+    deliveries = raise_alerts(
+        session,
+        tracker.routing,
+        kr=kr,
+        objective=objective,
+        evaluation=evaluation,
+        now_ts=now,
+        sample_ts=scheduled_ts if measurement is not None else None,
+    )
+    session.commit()
     if deliveries:
         tracker.notify_outbox()
     return SampleOutcome(
@@ -234,8 +273,13 @@ def store_manual_value(
     numerator: float | None = None,
     denominator: float | None = None,
     note: str | None = None,
+    session: Session | None = None,
 ) -> SampleOutcome:
-    """Store a value a person posted, as a sample of the manual source, and re-evaluate."""
+    """Store a value a person posted, as a sample of the manual source, and re-evaluate.
+
+    A value already stored at `ts` is never replaced: `ValueAlreadyStored` is raised, so
+    two people posting in the same second cannot both be told their value was kept.
+    """
     measurement = Measurement(
         value=value,
         at=datetime.fromtimestamp(ts, UTC),
@@ -251,4 +295,6 @@ def store_manual_value(
         error=None,
         source="manual",
         duration_ms=0,
+        session=session,
+        replace=False,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Float,
     Table,
     Text,
     and_,
@@ -50,6 +51,7 @@ from app.models import (
 from app.progress import LastAttempt, SampleView
 from app.redaction import Redactor
 
+MEAN_SCALE = 2.0**-64
 KEY_RESULT_STATE_COLUMNS = tuple(name for name, _ in pg_bulk.KEY_RESULT_STATE_COLUMNS)
 SAMPLE_COLUMNS = (
     "key_result_id",
@@ -125,6 +127,19 @@ def upsert_samples(connection: Connection, rows: Sequence[dict[str, Any]]) -> No
 def upsert_sample(session: Session, **row: Any) -> None:
     """Store one sample (see `sample_row` for the fields)."""
     upsert_samples(session.connection(), [sample_row(**row)])
+
+
+def insert_sample_if_absent(session: Session, **row: Any) -> bool:
+    """Store one sample unless (Key Result, ts) already has one; return whether it was stored."""
+    insert = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    table = Sample.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["key_result_id", "ts"])
+        .returning(table.c.id)
+    )
+    # RETURNING, not rowcount: the driver's rowcount is not reliable for DO NOTHING.
+    return session.connection().execute(statement, sample_row(**row)).first() is not None
 
 
 def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -377,10 +392,13 @@ def sample_points(
         return [SamplePoint(t, v, v, v, 1) for t, v in rows]
     width = max(1, math.ceil((high - low + 1) / max_points))
     bucket = ((col(Sample.ts) - low) // width).label("bucket")
+    # Means of values near the float limit: sum the values scaled down by 2**-64 (exact for
+    # a power of two) so the sum cannot overflow, and scale the mean back up. AVG would not
+    # do: PostgreSQL's float8 AVG also sums squares, which overflow far earlier.
     buckets = session.execute(
         sa_select(
             func.min(Sample.ts),
-            func.avg(Sample.value),
+            func.sum(col(Sample.value) * bindparam("scale", MEAN_SCALE, type_=Float)),
             func.min(Sample.value),
             func.max(Sample.value),
             func.count(),
@@ -389,10 +407,11 @@ def sample_points(
         .group_by(bucket)
         .order_by(bucket)
     ).all()
-    return [
-        SamplePoint(int(t), float(a), float(lo), float(hi), int(n))  # type: ignore[call-overload,arg-type]
-        for t, a, lo, hi, n in buckets
-    ]
+    points = []
+    for t, scaled_sum, lo, hi, n in buckets:
+        mean = math.ldexp(float(scaled_sum) / int(n), 64)  # type: ignore[call-overload,arg-type]
+        points.append(SamplePoint(int(t), mean, float(lo), float(hi), int(n)))  # type: ignore[call-overload,arg-type]
+    return points
 
 
 def list_objectives(

@@ -538,3 +538,36 @@ def test_huge_finite_samples_do_not_raise(aggregate: Aggregate | None) -> None:
     result = run(kr, points, at(1) + 5 * HOUR)
     for _, number in float_fields(result):
         assert number is None or math.isfinite(number)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    function=st.sampled_from([Aggregate.AVG, Aggregate.MEDIAN, Aggregate.P90]),
+    values=st.lists(
+        st.floats(min_value=-1.7e308, max_value=1.7e308, allow_nan=False), min_size=1, max_size=12
+    ),
+)
+def test_means_and_quantiles_of_huge_values_exist(function: Aggregate, values: list[float]) -> None:
+    """An avg, median or p90 of finite values is finite and between their min and max."""
+    from app.progress import aggregate_value
+
+    value = aggregate_value(function, values)
+    assert math.isfinite(value)
+    slack = 1e-12 * max(abs(v) for v in values)  # rounding of the scaled computation
+    assert min(values) - slack <= value <= max(values) + slack
+
+
+def test_two_huge_samples_average_to_their_value() -> None:
+    """The avg of two samples of 1.7e308 is 1.7e308 (the sum overflows, the mean does not)."""
+    kr = spec(aggregate=Aggregate.AVG, aggregate_window=DAY, baseline=0.0, target=1e308)
+    result = run(kr, [(at(1), 1.7e308), (at(1) + HOUR, 1.7e308)], at(1) + 2 * HOUR)
+    assert result.current_value == 1.7e308
+
+
+def test_overflowing_sum_says_so() -> None:
+    """A sum beyond the float range is not called "no samples in the window"."""
+    kr = spec(aggregate=Aggregate.SUM, aggregate_window=DAY, baseline=0.0, target=1e308)
+    result = run(kr, [(at(1), 1.7e308), (at(1) + HOUR, 1.7e308)], at(1) + 2 * HOUR)
+    assert result.current_value is None
+    assert "no samples" not in result.reason
+    assert "sum" in result.reason and "beyond the range of a 64-bit float" in result.reason

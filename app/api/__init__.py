@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.api.problems import install_problem_handlers
+from app.api.limits import RequestLimits
+from app.api.params import UnknownQueryRefused
+from app.api.problems import API_ERRORS, install_problem_handlers
 from app.api.routes import (
     alerts,
     check_ins,
@@ -31,8 +33,14 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     install_problem_handlers(app)
+    app.add_middleware(RequestLimits, tracker=tracker)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
-        app.include_router(router.router, prefix=API_PREFIX)
+        app.include_router(
+            router.router,
+            prefix=API_PREFIX,
+            responses=API_ERRORS,
+            dependencies=[UnknownQueryRefused],
+        )
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

@@ -43,17 +43,31 @@ def _token_scopes(tracker: Tracker, presented: str) -> set[str] | None:
     return found
 
 
+def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPException | None:
+    """Return why a request with this `Authorization` header may not use `scope`, or None.
+
+    Used by the routes' dependencies and, for writes, by `app.api.limits` before any body
+    is read.
+    """
+    challenge = {"WWW-Authenticate": "Bearer"}
+    kind, _, presented = (authorization or "").partition(" ")
+    if kind.lower() != "bearer" or not presented.strip():
+        return HTTPException(401, f"a bearer token with {scope} scope is required", challenge)
+    scopes = _token_scopes(tracker, presented.strip())
+    if scopes is None:
+        return HTTPException(401, "the bearer token is not valid", challenge)
+    if scope not in scopes:
+        return HTTPException(403, f"the bearer token lacks the {scope} scope")
+    return None
+
+
 def _require(
     tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str
 ) -> None:
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise HTTPException(401, f"a bearer token with {scope} scope is required", challenge)
-    scopes = _token_scopes(tracker, credentials.credentials)
-    if scopes is None:
-        raise HTTPException(401, "the bearer token is not valid", challenge)
-    if scope not in scopes:
-        raise HTTPException(403, f"the bearer token lacks the {scope} scope")
+    header = f"Bearer {credentials.credentials}" if credentials else None
+    refused = refusal(tracker, header, scope)
+    if refused is not None:
+        raise refused
 
 
 def require_write(tracker: TrackerDep, credentials: Credentials) -> None:

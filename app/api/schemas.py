@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.models import CheckIn, KeyResult, Objective, TargetRevision
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+# Text people type in: PostgreSQL cannot store NUL in text, and nobody means to send one.
+PlainText = Annotated[str, AfterValidator(_without_nul)]
+# Numbers are numbers: `true` or "12.5" is refused rather than converted (strict mode).
+Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 def iso(ts: int | None) -> datetime | None:
@@ -118,11 +130,11 @@ class ValueIn(BaseModel):
     """A manual value; `at` defaults to now."""
 
     model_config = ConfigDict(extra="forbid")
-    value: float = Field(allow_inf_nan=False)
+    value: Number
     at: datetime | None = None
-    numerator: float | None = Field(None, allow_inf_nan=False)
-    denominator: float | None = Field(None, allow_inf_nan=False)
-    note: str | None = Field(None, max_length=2000)
+    numerator: Number | None = None
+    denominator: Number | None = None
+    note: PlainText | None = Field(None, max_length=2000)
 
 
 class ValueOut(BaseModel):
@@ -139,9 +151,9 @@ class CheckInIn(BaseModel):
     """A new check-in."""
 
     model_config = ConfigDict(extra="forbid")
-    confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    note: str = Field("", max_length=5000)
-    author: str | None = Field(None, max_length=200)
+    confidence: Number = Field(ge=0.0, le=1.0)
+    note: PlainText = Field("", max_length=5000)
+    author: PlainText | None = Field(None, max_length=200)
 
 
 class RevisionOut(BaseModel):

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.lookup import get_key_result_or_404
+from app.api.params import KeyResultId
+from app.api.problems import BODY_WRITE_ERRORS, NOT_FOUND
 from app.api.schemas import CheckInIn, CheckInOut, check_in_out
 from app.models import CheckIn
 from app.store import add_check_in, list_check_ins
@@ -13,16 +15,16 @@ from app.store import add_check_in, list_check_ins
 router = APIRouter(prefix="/key-results/{key_result_id}/check-ins", tags=["check-ins"])
 
 
-@router.get("", dependencies=[ReadAccess])
-def get_check_ins(key_result_id: str, session: SessionDep) -> list[CheckInOut]:
+@router.get("", dependencies=[ReadAccess], responses=NOT_FOUND)
+def get_check_ins(key_result_id: KeyResultId, session: SessionDep) -> list[CheckInOut]:
     """List a Key Result's check-ins, newest first."""
     get_key_result_or_404(session, key_result_id)
     return [check_in_out(c) for c in list_check_ins(session, key_result_id)]
 
 
-@router.post("", status_code=201, dependencies=[WriteAccess])
+@router.post("", status_code=201, dependencies=[WriteAccess], responses=BODY_WRITE_ERRORS)
 def post_check_in(
-    key_result_id: str, body: CheckInIn, session: SessionDep, tracker: TrackerDep
+    key_result_id: KeyResultId, body: CheckInIn, session: SessionDep, tracker: TrackerDep
 ) -> CheckInOut:
     """Record a check-in."""
     get_key_result_or_404(session, key_result_id)

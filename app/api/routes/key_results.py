@@ -6,6 +6,8 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
+from app.api.params import KeyResultId, ObjectiveFilter
+from app.api.problems import NOT_FOUND
 from app.api.schemas import (
     KeyResultDetail,
     KeyResultSummary,
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[Re
 
 @router.get("", response_model=list[KeyResultSummary])
 def get_key_results(
-    session: SessionDep, objective_id: str | None = None, include_archived: bool = False
+    session: SessionDep, objective_id: ObjectiveFilter = None, include_archived: bool = False
 ) -> Response:
     """List Key Results, optionally of one objective."""
     rows = key_result_summaries(
@@ -30,8 +32,8 @@ def get_key_results(
     return listing_response([summary_of_row(row) for row in rows])
 
 
-@router.get("/{key_result_id}")
-def get_key_result(key_result_id: str, session: SessionDep) -> KeyResultDetail:
+@router.get("/{key_result_id}", responses=NOT_FOUND)
+def get_key_result(key_result_id: KeyResultId, session: SessionDep) -> KeyResultDetail:
     """Return one Key Result in detail."""
     kr = get_key_result_or_404(session, key_result_id)
     latest = list_check_ins(session, key_result_id, limit=1)

@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlmodel import Session
 
-from app.api.deps import TrackerDep
+from app.api.deps import ReadAccess, TrackerDep
 from app.domain import Status
 from app.store import list_key_results, list_objectives, outbox_summary
 
@@ -92,7 +92,7 @@ class OutboxCollector(Collector):
         yield age
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[ReadAccess])
 def metrics(tracker: TrackerDep) -> Response:
     """Render the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from app.api.deps import ReadAccess, SessionDep
+from app.api.params import ObjectiveId, Offset
+from app.api.problems import NOT_FOUND
 from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
 from app.models import Objective
 from app.store import count_objectives, key_result_summaries, list_objectives
@@ -21,7 +23,7 @@ def get_objectives(
     session: SessionDep,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """List objectives in file order, each with its Key Results.
 
@@ -50,8 +52,8 @@ def get_objectives(
     return response
 
 
-@router.get("/{objective_id}", response_model=ObjectiveOut)
-def get_objective(objective_id: str, session: SessionDep) -> dict[str, Any]:
+@router.get("/{objective_id}", response_model=ObjectiveOut, responses=NOT_FOUND)
+def get_objective(objective_id: ObjectiveId, session: SessionDep) -> dict[str, Any]:
     """Return one objective with its Key Results."""
     objective = session.get(Objective, objective_id)
     if objective is None:

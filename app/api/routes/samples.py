@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.lookup import get_key_result_or_404
+from app.api.params import KeyResultId
+from app.api.problems import NOT_FOUND, errors_for, invalid, link_to
 from app.api.schemas import SamplePointOut, SamplesOut, ValueIn, ValueOut, iso
-from app.sampling import store_manual_value
+from app.sampling import ValueAlreadyStored, store_manual_value
 from app.store import sample_points
+from app.tracker import Tracker
 
 router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
+RETRY = {"Retry-After": "1"}
 
 
 def _ts(value: datetime | None, name: str) -> int | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise HTTPException(422, f"{name}: give a time zone (e.g. 2026-11-25T10:00:00Z)")
-    return int(value.timestamp())
+        raise invalid(name, "give a time zone (e.g. 2026-11-25T10:00:00Z)")
+    try:
+        return int(value.timestamp())
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+01:00, before year 1
+        raise invalid(name, "out of range") from None
 
 
-@router.get("/samples", dependencies=[ReadAccess])
+@router.get("/samples", dependencies=[ReadAccess], responses=NOT_FOUND)
 def get_samples(
-    key_result_id: str,
+    key_result_id: KeyResultId,
     session: SessionDep,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -33,9 +40,9 @@ def get_samples(
 ) -> SamplesOut:
     """Return samples in [since, until]; over `max_points`, equal-time buckets averaged in SQL."""
     get_key_result_or_404(session, key_result_id)
-    start, end = _ts(since, "since"), _ts(until, "until")
+    start, end = _ts(since, "query.since"), _ts(until, "query.until")
     if start is not None and end is not None and end < start:
-        raise HTTPException(422, "until: must not be before since")
+        raise invalid("query.until", "must not be before since")
     points = sample_points(session, key_result_id, since=start, until=end, max_points=max_points)
     return SamplesOut(
         key_result_id=key_result_id,
@@ -47,11 +54,51 @@ def get_samples(
     )
 
 
-@router.post("/values", status_code=201, dependencies=[WriteAccess])
+def _checked_at(tracker: Tracker, key_result_id: str, at: int) -> int:
+    """Refuse an instant in the future or outside the objective's period (it would not count)."""
+    if at > tracker.now() + 300:
+        raise invalid("body.at", "must not be in the future")
+    start, end = tracker.entries[key_result_id].objective.period_bounds()
+    if not start.timestamp() <= at < end.timestamp():
+        raise invalid(
+            "body.at",
+            f"outside the objective's period ({start:%Y-%m-%d} to "
+            f"{end - timedelta(days=1):%Y-%m-%d}, UTC); a value there would not count",
+        )
+    return at
+
+
+@router.post(
+    "/values",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses={
+        **errors_for(400, 404, 409, 413),
+        201: {
+            "description": "The value, stored, and the Key Result's status after it.",
+            "links": {
+                "Samples": link_to(
+                    "/api/v1/key-results/{key_result_id}/samples",
+                    "get",
+                    key_result_id="$response.body#/key_result_id",
+                ),
+                "KeyResult": link_to(
+                    "/api/v1/key-results/{key_result_id}",
+                    "get",
+                    key_result_id="$response.body#/key_result_id",
+                ),
+            },
+        },
+    },
+)
 def post_value(
-    key_result_id: str, body: ValueIn, session: SessionDep, tracker: TrackerDep
+    key_result_id: KeyResultId, body: ValueIn, session: SessionDep, tracker: TrackerDep
 ) -> ValueOut:
-    """Record a value for a manual Key Result and re-evaluate it."""
+    """Record a value for a manual Key Result and re-evaluate it.
+
+    A value is never overwritten: a second value at the same second (`at`, or now when it
+    is left out) is refused with 409; post again a second later or give another `at`.
+    """
     get_key_result_or_404(session, key_result_id)
     if not tracker.accepts_manual_values(key_result_id):
         raise HTTPException(
@@ -59,19 +106,22 @@ def post_value(
             f"Key Result {key_result_id!r} is sampled from its data source; "
             "values cannot be posted",
         )
-    at = _ts(body.at, "body.at") if body.at else tracker.now()
-    assert at is not None
-    if at > tracker.now() + 300:
-        raise HTTPException(422, "body.at: must not be in the future")
-    outcome = store_manual_value(
-        tracker,
-        kr_id=key_result_id,
-        ts=at,
-        value=body.value,
-        numerator=body.numerator,
-        denominator=body.denominator,
-        note=body.note,
-    )
+    given = _ts(body.at, "body.at")
+    at = _checked_at(tracker, key_result_id, tracker.now() if given is None else given)
+    try:
+        outcome = store_manual_value(
+            tracker,
+            kr_id=key_result_id,
+            ts=at,
+            value=body.value,
+            numerator=body.numerator,
+            denominator=body.denominator,
+            note=body.note,
+            session=session,
+        )
+    except ValueAlreadyStored as exc:
+        hint = "post it again in a second" if given is None else "give another `at`"
+        raise HTTPException(409, f"{exc}; values are never replaced: {hint}", RETRY) from None
     return ValueOut(
         key_result_id=key_result_id,
         at=iso(at),

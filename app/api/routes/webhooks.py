@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
+from app.api.params import DeliverySeq, DeliveryState, SeqCursor, WebhookName
+from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for, link_to
 from app.api.schemas import iso
 from app.config import WebhookConfig
 from app.delivery import PENDING, SENDING
@@ -126,7 +128,20 @@ def _webhook_out(
     )
 
 
-@router.get("/webhooks", dependencies=[ReadAccess])
+@router.get(
+    "/webhooks",
+    dependencies=[ReadAccess],
+    responses={
+        200: {
+            "description": "The webhooks, configured or with deliveries left.",
+            "links": {
+                "Test": link_to(
+                    "/api/v1/webhooks/{name}/test", "post", name="$response.body#/0/name"
+                ),
+            },
+        }
+    },
+)
 def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
     """List configured webhooks, then unconfigured ones that still have deliveries waiting."""
     configured = {w.name: w for w in tracker.loaded.config.webhooks}
@@ -180,14 +195,14 @@ def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[Deliver
     return [_delivery_out(d, by_seq[d.seq]) for d in deliveries if d.seq is not None]
 
 
-@router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess])
+@router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess], responses=NOT_FOUND)
 def get_deliveries(
-    name: str,
+    name: WebhookName,
     session: SessionDep,
     tracker: TrackerDep,
     limit: int = Query(50, ge=1, le=500),
-    before: int | None = Query(None, description="a seq cursor"),
-    state: str | None = None,
+    before: SeqCursor = None,
+    state: DeliveryState | None = None,
 ) -> DeliveryPage:
     """List a webhook's deliveries newest first, with their tries and last error."""
     query = select(Delivery).where(col(Delivery.webhook) == name)
@@ -204,8 +219,13 @@ def get_deliveries(
     )
 
 
-@router.post("/deliveries/{seq}/redeliver", status_code=202, dependencies=[WriteAccess])
-def post_redeliver(seq: int, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+@router.post(
+    "/deliveries/{seq}/redeliver",
+    status_code=202,
+    dependencies=[WriteAccess],
+    responses=errors_for(404, 409, 413),
+)
+def post_redeliver(seq: DeliverySeq, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a delivery again, now, with the same event id (receivers deduplicate on it)."""
     delivery = session.get(Delivery, seq)
     if delivery is None:
@@ -228,8 +248,26 @@ def _configured_or_404(tracker: TrackerDep, name: str) -> WebhookConfig:
     raise HTTPException(404, f"no webhook named {name!r} in the config")
 
 
-@router.post("/webhooks/{name}/test", status_code=202, dependencies=[WriteAccess])
-def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
+@router.post(
+    "/webhooks/{name}/test",
+    status_code=202,
+    dependencies=[WriteAccess],
+    responses={
+        **WRITE_NOT_FOUND,
+        202: {
+            "description": "The test event, queued.",
+            "links": {
+                "Redeliver": link_to(
+                    "/api/v1/deliveries/{seq}/redeliver", "post", seq="$response.body#/seq"
+                ),
+                "Deliveries": link_to(
+                    "/api/v1/webhooks/{name}/deliveries", "get", name="$request.path.name"
+                ),
+            },
+        },
+    },
+)
+def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a `krtracker.test` event for the webhook through the outbox."""
     _configured_or_404(tracker, name)
     now = tracker.now()
@@ -249,8 +287,8 @@ def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOu
     return _with_attempts(session, [delivery])[0]
 
 
-@router.post("/webhooks/{name}/enable", dependencies=[WriteAccess])
-def post_enable(name: str, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
+@router.post("/webhooks/{name}/enable", dependencies=[WriteAccess], responses=WRITE_NOT_FOUND)
+def post_enable(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
     """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
     webhook = _configured_or_404(tracker, name)
     state = session.get(WebhookState, name)
