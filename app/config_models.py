@@ -7,6 +7,7 @@ Unknown keys are errors (`extra="forbid"`). Checks that span several keys live i
 from __future__ import annotations
 
 import re
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,12 @@ from app.durations import parse_duration
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+CURRENT_QUARTER = "current-quarter"
+
+
+def quarter_of(day: date) -> str:
+    """Return the quarter `day` falls in, written as the config writes it ("2026-Q4")."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 class _Strict(BaseModel):
@@ -276,8 +283,14 @@ class ObjectiveConfig(_Strict):
     @field_validator("period")
     @classmethod
     def _period_is_quarter(cls, value: str | None) -> str | None:
+        # "current-quarter" is resolved once, when the file is loaded (at every start), so
+        # an example or a team's standing config never ages into a closed period.
+        if value == CURRENT_QUARTER:
+            return quarter_of(datetime.fromtimestamp(time_module.time(), UTC).date())
         if value is not None and not _QUARTER.match(value):
-            raise ValueError(f'{value!r} is not a quarter; write it as "2026-Q4"')
+            raise ValueError(
+                f'{value!r} is not a quarter; write it as "2026-Q4" or "{CURRENT_QUARTER}"'
+            )
         return value
 
     def period_bounds(self) -> tuple[datetime, datetime]:
