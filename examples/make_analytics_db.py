@@ -27,7 +27,13 @@ def build(path: Path, *, now: datetime) -> int:
         # Adoption grows as days get more recent: more distinct users use Feature X.
         users = 40 + (DAYS - day) // 3
         for user in range(users):
-            rows.append(("feature_x", f"user-{user}", (at - timedelta(minutes=user)).strftime("%Y-%m-%d %H:%M:%S")))
+            rows.append(
+                (
+                    "feature_x",
+                    f"user-{user}",
+                    (at - timedelta(minutes=user)).strftime("%Y-%m-%d %H:%M:%S"),
+                )
+            )
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE feature_events (feature TEXT, user_id TEXT, happened_at TEXT)")
         db.execute("CREATE INDEX ix_events ON feature_events (feature, happened_at)")

@@ -42,7 +42,9 @@ def checkout(tmp_path: Path) -> Checkout:
     root = tmp_path / "krtracker"
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for name in filter(None, files):
         source = REPO_ROOT / name.decode()
@@ -84,7 +86,10 @@ def started_in_200_days(checkout: Checkout) -> Iterator[tuple[str, Checkout]]:
     with log_path.open("w") as log:
         process = subprocess.Popen(
             ["bash", "scripts/start", "--port", str(port)],
-            cwd=checkout.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=checkout.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env=_env(
                 checkout,
                 KRTRACKER_WRITE_TOKEN=TOKEN,
@@ -120,7 +125,8 @@ def _live(base: str) -> list[dict]:
         kr
         for objective in objectives
         for kr in objective["key_results"]
-        if kr["current"] is not None and kr["current"]["value"] is not None
+        if kr["current"] is not None
+        and kr["current"]["value"] is not None
         and kr["progress"] is not None
     ]
 
@@ -147,21 +153,35 @@ def test_quickstart_shows_live_key_results_200_days_from_now(
     assert TOKEN not in log and "using the write token" in log
     posted = httpx.post(
         f"{base}/api/v1/key-results/feature-x-satisfaction/values",
-        headers={"Authorization": f"Bearer {TOKEN}"}, json={"value": 4.1}, timeout=10,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"value": 4.1},
+        timeout=10,
     )
     assert posted.status_code == 201, posted.text
 
 
 def test_bootstrap_does_not_reinstall_when_nothing_changed(checkout: Checkout) -> None:
     """An unchanged pyproject.toml runs no pip; a changed one does (pip is refused here)."""
-    done = subprocess.run(["bash", "scripts/bootstrap"], cwd=checkout.root,
-                          capture_output=True, text=True, env=_env(checkout), timeout=60)
+    done = subprocess.run(
+        ["bash", "scripts/bootstrap"],
+        cwd=checkout.root,
+        capture_output=True,
+        text=True,
+        env=_env(checkout),
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert not checkout.calls.exists() or "pip" not in checkout.calls.read_text()
     with (checkout.root / "pyproject.toml").open("a") as pyproject:
         pyproject.write("\n# changed\n")
-    changed = subprocess.run(["bash", "scripts/bootstrap"], cwd=checkout.root,
-                             capture_output=True, text=True, env=_env(checkout), timeout=60)
+    changed = subprocess.run(
+        ["bash", "scripts/bootstrap"],
+        cwd=checkout.root,
+        capture_output=True,
+        text=True,
+        env=_env(checkout),
+        timeout=60,
+    )
     assert changed.returncode == 97 and "pip must not run" in changed.stderr
 
 
