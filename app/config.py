@@ -24,6 +24,7 @@ from app.config_checks import (
     ConfiguredConnector,
     Problem,
     check_connectors,
+    check_database,
     check_objectives,
     check_tokens,
     check_webhooks,
@@ -164,6 +165,7 @@ def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     queries = check_objectives(cfg, connectors, problems)
     check_webhooks(cfg, problems)
     check_tokens(cfg, problems)
+    check_database(database_url(cfg), problems)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])

@@ -326,6 +326,11 @@ def evaluate(
             why = 'no baseline: set baseline in the config or use "first_sample"'
         elif value is None:
             why = f"no samples in the {_ago(spec.aggregate_window or 0)} aggregation window"
+        elif baseline == 0 and spec.relative_target is not None:
+            why = (
+                f"the baseline is 0, so a relative target ({spec.relative_target * 100:+g}%) "
+                "is 0 too and progress is undefined: give an absolute target"
+            )
         else:
             why = "progress is undefined (target equals baseline)"
         return replace(result, reason=why)

@@ -534,3 +534,12 @@ def test_huge_finite_samples_do_not_raise(aggregate: Aggregate | None) -> None:
     result = run(kr, points, at(1) + 5 * HOUR)
     for _, number in float_fields(result):
         assert number is None or math.isfinite(number)  # type: ignore[arg-type]
+
+
+def test_relative_target_of_a_zero_first_sample_says_why_progress_is_undefined() -> None:
+    """A "+20%" target whose first sample is 0 names the zero baseline in its reason."""
+    kr = spec(baseline=None, baseline_from_first_sample=True, target=None, relative_target=0.2)
+    result = run(kr, [(at(1), 0.0), (at(2), 5.0)], now=at(2) + 60)
+    assert result.progress is None
+    assert "baseline is 0" in result.reason and "+20%" in result.reason
+    assert "absolute target" in result.reason
