@@ -119,7 +119,7 @@ class AlertRouting:
             },
             webhooks=list(cfg.webhooks),
             teams={o.id: o.team for o in cfg.objectives},
-            public_url=cfg.api.public_url.rstrip("/"),
+            public_url=cfg.api.link_base(),
         )
 
     def webhooks_for(self, event: AlertEvent, objective_id: str) -> list[WebhookConfig]:

@@ -28,6 +28,7 @@ SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 CURRENT_QUARTER = "current-quarter"
+DEFAULT_PUBLIC_URL = "http://localhost:8080"
 
 
 def quarter_of(day: date) -> str:
@@ -82,7 +83,12 @@ class ApiConfig(_Strict):
 
     tokens: list[ApiToken] = []
     require_token_for_reads: bool = False
-    public_url: str = "http://localhost:8080"
+    # Unset: `serve` uses the address it listens on (http://localhost:PORT).
+    public_url: str | None = None
+
+    def link_base(self) -> str:
+        """Return the base of links to this service, without a trailing slash."""
+        return (self.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
 class StatusConfig(_Strict):

@@ -227,7 +227,7 @@ def post_test(name: str, session: SessionDep, tracker: TrackerDep) -> DeliveryOu
         key_result_id="",
         created_ts=now,
         next_attempt_ts=now,
-        payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.public_url),
+        payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.link_base()),
     )
     session.add(delivery)
     session.commit()
