@@ -28,6 +28,8 @@ from connectors.base import ConnectorError, Measurement, SupportsHistory
 log = logging.getLogger(__name__)
 
 BACKFILL_MAX_POINTS = 10_000
+# Changes stored samples inside `store_outcome`'s transaction (see there).
+SessionWrite = Callable[[Session, KeyResult], None]
 
 
 class AttemptTimedOut(ConnectorError):
@@ -62,8 +64,13 @@ def store_outcome(
     error: ConnectorError | None,
     source: str,
     duration_ms: int,
+    write: SessionWrite | None = None,
 ) -> SampleOutcome:
-    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction."""
+    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction.
+
+    `write`, when given, replaces the attempt and sample: it changes stored samples itself
+    (a corrected or deleted manual value), and the Key Result is re-evaluated the same way.
+    """
     now = tracker.now()
     with Session(tracker.engine) as session:
         kr = session.get(KeyResult, kr_id)
@@ -71,29 +78,18 @@ def store_outcome(
             raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
         objective = session.get(Objective, kr.objective_id)
         assert objective is not None
-        add_attempt(
-            session,
-            SamplingAttempt(
-                key_result_id=kr_id,
-                scheduled_ts=scheduled_ts,
-                attempted_ts=now,
-                ok=error is None,
-                error_kind=error.kind if error else None,
-                error_message=error.reason if error else None,
-                duration_ms=duration_ms,
-            ),
-        )
-        if measurement is not None:
-            upsert_sample(
+        if write is not None:
+            write(session, kr)
+        else:
+            _write_attempt(
                 session,
-                key_result_id=kr_id,
-                ts=scheduled_ts,
-                value=measurement.value,
-                numerator=measurement.numerator,
-                denominator=measurement.denominator,
+                kr_id=kr_id,
+                scheduled_ts=scheduled_ts,
+                now=now,
+                measurement=measurement,
+                error=error,
                 source=source,
-                details=measurement.details or None,
-                recorded_ts=now,
+                duration_ms=duration_ms,
             )
         session.flush()
         evaluation = evaluate_key_result(
@@ -106,7 +102,7 @@ def store_outcome(
             objective=objective,
             evaluation=evaluation,
             now_ts=now,
-            sample_ts=scheduled_ts if measurement is not None else None,
+            sample_ts=scheduled_ts if measurement is not None or write is not None else None,
         )
         session.commit()
     if deliveries:
@@ -120,6 +116,44 @@ def store_outcome(
         status=evaluation.status.value,
         status_reason=evaluation.reason,
     )
+
+
+def _write_attempt(
+    session: Session,
+    *,
+    kr_id: str,
+    scheduled_ts: int,
+    now: int,
+    measurement: Measurement | None,
+    error: ConnectorError | None,
+    source: str,
+    duration_ms: int,
+) -> None:
+    """Add the attempt, and its sample when it succeeded."""
+    add_attempt(
+        session,
+        SamplingAttempt(
+            key_result_id=kr_id,
+            scheduled_ts=scheduled_ts,
+            attempted_ts=now,
+            ok=error is None,
+            error_kind=error.kind if error else None,
+            error_message=error.reason if error else None,
+            duration_ms=duration_ms,
+        ),
+    )
+    if measurement is not None:
+        upsert_sample(
+            session,
+            key_result_id=kr_id,
+            ts=scheduled_ts,
+            value=measurement.value,
+            numerator=measurement.numerator,
+            denominator=measurement.denominator,
+            source=source,
+            details=measurement.details or None,
+            recorded_ts=now,
+        )
 
 
 def fetch_backfill(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[Measurement] | None:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     alerts,
+    attempts,
     check_ins,
     health,
     key_results,
@@ -31,7 +32,8 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     install_problem_handlers(app)
-    for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
+    routers = (objectives, key_results, samples, check_ins, revisions, alerts, webhooks, attempts)
+    for router in routers:
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(metrics.router)

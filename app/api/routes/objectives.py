@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from app.api.deps import ReadAccess, SessionDep
+from app.api.deps import Include, ReadAccess, SessionDep
 from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
 from app.models import Objective
 from app.store import count_objectives, key_result_summaries, list_objectives
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[Read
 def get_objectives(
     request: Request,
     session: SessionDep,
+    include: Include = None,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -29,6 +30,7 @@ def get_objectives(
     one page: `X-Total-Count` gives the total and a `Link: <…>; rel="next"` header the next
     page, as large installations (thousands of Key Results) need.
     """
+    include_archived = include_archived or include == "archived"
     objectives = list_objectives(
         session, include_archived=include_archived, limit=limit, offset=offset
     )
