@@ -102,11 +102,13 @@ def assert_one_line(result: subprocess.CompletedProcess[str]) -> str:
 # ---- item: one line, not a traceback ------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["status"], ["sample"], ["serve", "--port", "0"], ["worker"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["sample"], ["serve", "--port", "0"], ["worker"], ["db", "upgrade"]]
+)
 def test_unreachable_database_is_one_line_naming_host_and_port(
     tmp_path: Path, command: list[str]
 ) -> None:
-    """serve, status, sample and worker say which database is unreachable, never its password."""
+    """serve, status, sample, worker, db upgrade: which database is unreachable, no password."""
     port = free_port()
     config = write_config(
         tmp_path / "k.toml",

@@ -41,7 +41,9 @@ def exec_form(name: str) -> list[str]:
 
 def test_every_copied_path_is_in_the_build_context() -> None:
     """Each COPY source exists and is not excluded by .dockerignore."""
-    ignored = [p.strip() for p in (REPO_ROOT / ".dockerignore").read_text().splitlines() if p.strip()]
+    ignored = [
+        p.strip() for p in (REPO_ROOT / ".dockerignore").read_text().splitlines() if p.strip()
+    ]
     sources = []
     for args in instruction("COPY"):
         if args.startswith("--from"):
@@ -70,7 +72,7 @@ def test_readme_builds_and_runs_the_image_with_the_write_token() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     assert "docker build -t krtracker ." in readme
     run = next(line for line in readme.splitlines() if "docker run" in line)
-    block = readme[readme.index(run):].split("```", 1)[0]
+    block = readme[readme.index(run) :].split("```", 1)[0]
     assert "-e KRTRACKER_WRITE_TOKEN" in block and "/config/krtracker.toml" in block
     assert "/config/krtracker.toml" in exec_form("CMD")
 
@@ -79,7 +81,10 @@ def test_entrypoint_and_cmd_serve_and_pass_the_healthcheck(tmp_path: Path) -> No
     """ENTRYPOINT + CMD, with the image's environment, serve a starter config on /healthz."""
     config = tmp_path / "config" / "krtracker.toml"
     config.parent.mkdir()
-    assert subprocess.run([*krtracker_command(), "init", str(config)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run([*krtracker_command(), "init", str(config)], capture_output=True).returncode
+        == 0
+    )
     port = str(free_port())
     command = [*exec_form("ENTRYPOINT"), *exec_form("CMD")]
     assert command[0] == "krtracker" and "--port" in command and "8080" in command
@@ -92,10 +97,12 @@ def test_entrypoint_and_cmd_serve_and_pass_the_healthcheck(tmp_path: Path) -> No
     data = tmp_path / "data"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRTRACKER_")}
-    env.update(KRTRACKER_DATABASE_URL=database.replace("/data/", f"{data}/"),
-               KRTRACKER_WRITE_TOKEN=TOKEN)
-    process = subprocess.Popen(command, cwd=data, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    env.update(
+        KRTRACKER_DATABASE_URL=database.replace("/data/", f"{data}/"), KRTRACKER_WRITE_TOKEN=TOKEN
+    )
+    process = subprocess.Popen(
+        command, cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -110,9 +117,12 @@ def test_entrypoint_and_cmd_serve_and_pass_the_healthcheck(tmp_path: Path) -> No
         probe = [sys.executable, *probe[1:]]
         probe[-1] = probe[-1].replace("127.0.0.1:8080", f"127.0.0.1:{port}")
         assert subprocess.run(probe, timeout=10).returncode == 0
-        check_in = httpx.post(f"http://127.0.0.1:{port}/api/v1/key-results/first-key-result/check-ins",
-                              headers={"Authorization": f"Bearer {TOKEN}"},
-                              json={"confidence": 0.5}, timeout=5)
+        check_in = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/key-results/first-key-result/check-ins",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"confidence": 0.5},
+            timeout=5,
+        )
         assert check_in.status_code == 201, check_in.text
         assert (data / "krtracker.db").exists()
     finally:

@@ -151,3 +151,10 @@ def test_archived_key_results_are_listed_on_request(tmp_path: Path, database_url
             assert [k["id"] for k in objectives[0]["key_results"]] == ["coverage", "rollback-rate"]
     finally:
         trimmed.close()
+
+
+def test_interactive_documentation_is_served_at_docs(client: TestClient) -> None:  # noqa: F811
+    """/docs, which the README points to, serves the interactive API documentation."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "openapi.json" in page.text
+    assert "/docs" in (Path(__file__).resolve().parents[2] / "README.md").read_text()
