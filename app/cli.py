@@ -13,12 +13,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -29,7 +27,7 @@ from app.leader import leader_lock_for
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.starter_config import starter_config
-from app.store import list_key_results, list_objectives
+from app.status_table import print_status
 from app.tracker import Tracker, open_tracker
 
 app = typer.Typer(help="Keep engineering Key Results honest.", no_args_is_help=True)
@@ -39,17 +37,6 @@ console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
-STATUS_STYLE = {
-    "achieved": "bold green",
-    "on_track": "green",
-    "at_risk": "yellow",
-    "off_track": "red",
-    "error": "bold red",
-    "stale": "magenta",
-    "no_data": "dim",
-    "not_started": "dim",
-    "closed": "blue",
-}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -115,7 +102,7 @@ def _open(config: Path, *, serves_api: bool = False, public_url: str | None = No
     return tracker
 
 
-def _database_failed(config: Path | None, exc: Exception, *, url: str | None = None) -> None:
+def _database_failed(config: Path | None, exc: Exception, *, url: str | None = None) -> NoReturn:
     """Print why the database could not be used, in one line without secrets, and exit 1."""
     if url is None and config is not None:
         url = database_url(load_config(config, serves_api=False).config)
@@ -286,37 +273,8 @@ def status(config: ConfigOption) -> None:
     tracker = _open(config)
     reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now())
     with Session(tracker.engine) as session:
-        krs = list_key_results(session)
-        for objective in list_objectives(session):
-            table = Table(
-                title=f"{objective.title} [dim]({objective.id}, {objective.team or '-'})[/]",
-                title_justify="left",
-                expand=True,
-            )
-            for column in ("Key Result", "Current", "Target", "Progress", "Status"):
-                table.add_column(column)
-            for kr in (k for k in krs if k.objective_id == objective.id):
-                progress = kr.progress if kr.progress is not None else 0.0
-                bar = ProgressBar(total=1.0, completed=max(0.0, min(progress, 1.0)), width=20)
-                current = "-" if kr.current_value is None else f"{kr.current_value:.4g} {kr.unit}"
-                target = "-" if kr.target_value is None else f"{kr.target_value:.4g} {kr.unit}"
-                label = "" if kr.progress is None else f" {kr.progress:.0%}"
-                style = STATUS_STYLE.get(kr.status, "")
-                table.add_row(
-                    f"{kr.title}\n[dim]{kr.id}[/]",
-                    current,
-                    target,
-                    _bar_cell(bar, label),
-                    f"[{style}]{kr.status}[/]\n[dim]{kr.status_reason}[/]",
-                )
-            console.print(table)
+        print_status(console, session)
     tracker.close()
-
-
-def _bar_cell(bar: ProgressBar, label: str) -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_row(bar, label)
-    return grid
 
 
 @app.command()
