@@ -25,7 +25,7 @@ def build(path: Path, *, now: datetime) -> int:
     for day in range(DAYS):
         at = now - timedelta(days=day)
         # Adoption grows as days get more recent: more distinct users use Feature X.
-        users = 40 + (DAYS - day) // 3
+        users = 60 + (DAYS - day) // 8
         for user in range(users):
             rows.append(
                 (
