@@ -121,7 +121,7 @@ class AlertRouting:
             },
             webhooks=list(cfg.webhooks),
             teams={o.id: o.team for o in cfg.objectives},
-            public_url=cfg.api.public_url.rstrip("/"),
+            public_url=cfg.api.link_base(),
             redactor=redactor or redactor_for(loaded),
         )
 

@@ -1,29 +1,35 @@
-"""The `krtracker` command (a public contract): serve, worker, validate, db, status, sample."""
+"""The `krtracker` command: init, validate, serve, worker, db, status, sample."""
 
 from __future__ import annotations
 
 import copy
+import errno
 import logging
 import os
 import signal
+import socket
 import threading
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.config import ConfigError, DatabaseConfig, database_url, load_config
-from app.db import upgrade_database
+from app.db import describe_database, upgrade_database
 from app.evaluation import reevaluate_all
 from app.leader import leader_lock_for
 from app.log_redaction import LOG_FILTER, install_log_redaction
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
-from app.store import list_key_results, list_objectives
+from app.starter_config import starter_config
+from app.status_table import print_status
 from app.tracker import Tracker, open_tracker
 
 app = typer.Typer(help="Keep engineering Key Results honest.", no_args_is_help=True)
@@ -33,26 +39,57 @@ console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
-STATUS_STYLE = {
-    "achieved": "bold green",
-    "on_track": "green",
-    "at_risk": "yellow",
-    "off_track": "red",
-    "error": "bold red",
-    "stale": "magenta",
-    "no_data": "dim",
-    "not_started": "dim",
-    "closed": "blue",
-}
-
-
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _configure_logging(level: int = logging.WARNING) -> None:
+class LogLevel(StrEnum):
+    """The levels `--log-level` accepts."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+_options: dict[str, LogLevel | None] = {"log_level": None}
+
+
+def _package_version() -> str:
+    try:
+        return version("krtracker")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"krtracker {_package_version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option("--log-level", help="Log level (serve and worker: info; others: warning)."),
+    ] = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Keep engineering Key Results honest."""
+    _options["log_level"] = log_level
+
+
+def _configure_logging(default: LogLevel) -> LogLevel:
     """Log to stderr through the redacting filter (URLs are cut before any secret is known)."""
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    level = _options["log_level"] or default
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
     install_log_redaction()
+    return level
 
 
 def _uvicorn_log_config() -> dict[str, Any]:
@@ -66,17 +103,41 @@ def _uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
-def _open(config: Path) -> Tracker:
+def _open(config: Path, *, serves_api: bool = False, public_url: str | None = None) -> Tracker:
+    """Open the tracker, or print one line per problem and exit (2: config, 1: database)."""
     if not logging.getLogger().handlers:
-        _configure_logging()
+        _configure_logging(LogLevel.WARNING)
     try:
-        tracker = open_tracker(config)
+        tracker = open_tracker(config, serves_api=serves_api, public_url=public_url)
     except ConfigError as exc:
         _print_problems(config, exc)
         raise typer.Exit(2) from None
+    except (OperationalError, DBAPIError) as exc:
+        _database_failed(config, exc)
     # From here on the log filter knows the config's secrets (`app.config_secrets`).
     install_log_redaction(tracker.redactor)
+    for warning in tracker.loaded.warnings:
+        _print_problem("warning", warning.path, warning.message)
     return tracker
+
+
+def _database_failed(config: Path | None, exc: Exception, *, url: str | None = None) -> NoReturn:
+    """Print why the database could not be used, in one line without secrets, and exit 1."""
+    if url is None and config is not None:
+        url = database_url(load_config(config, serves_api=False).config)
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if url:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password if "://" in url else None
+        if password:
+            reason = reason.replace(str(password), "***")
+    where = describe_database(url or "")
+    errors.print(
+        f"error: cannot use the database ({where}): {reason}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(1)
 
 
 def _print_problem(severity: str, where: str, message: str) -> None:
@@ -90,6 +151,10 @@ def _print_problem(severity: str, where: str, message: str) -> None:
 def _print_problems(path: Path, exc: ConfigError) -> None:
     for problem in exc.problems:
         _print_problem(problem.severity, problem.path or str(path), problem.message)
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @app.command()
@@ -111,6 +176,19 @@ def validate(file: Annotated[Path, typer.Argument(help="The TOML config file.")]
     )
 
 
+@app.command()
+def init(
+    file: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("krtracker.toml"),
+) -> None:
+    """Write a starter config for the current quarter (never over an existing file)."""
+    if file.exists():
+        errors.print(f"{file} exists; choose another name or remove it first", highlight=False)
+        raise typer.Exit(2)
+    today = datetime.fromtimestamp(time.time(), UTC).date()
+    file.write_text(starter_config(name=str(file), today=today), encoding="utf-8")
+    console.print(f"wrote {file}; check it with: krtracker validate {file}", highlight=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
@@ -118,24 +196,48 @@ def db_upgrade(
         str | None, typer.Option("--url", help="Database URL (else config or env).")
     ] = None,
 ) -> None:
-    """Apply pending migrations (also done at every start)."""
+    """Apply pending migrations (also done at every start) and say which ran."""
     if url is None:
         if config is not None:
             try:
-                url = database_url(load_config(config).config)
+                url = database_url(load_config(config, serves_api=False).config)
             except ConfigError as exc:
                 _print_problems(config, exc)
                 raise typer.Exit(2) from None
         else:
             url = os.environ.get("KRTRACKER_DATABASE_URL") or DatabaseConfig().url
-    upgrade_database(url)
-    console.print("database is up to date")
+    try:
+        applied = upgrade_database(url)
+    except (OperationalError, DBAPIError) as exc:
+        _database_failed(None, exc, url=url)
+    for migration in applied:
+        console.print(f"applied {migration}", highlight=False)
+    if not applied:
+        console.print("the database is already up to date")
 
 
 def _start_scheduler(tracker: Tracker) -> LeaderElectedScheduler:
     scheduler = LeaderElectedScheduler(tracker, leader_lock_for(tracker.engine))
     scheduler.start()
     return scheduler
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket, or print one line and exit 1 (before anything starts)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        errors.print(
+            f"error: cannot listen on {host}:{port}: {reason}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -150,27 +252,31 @@ def serve(
 
     from app.api import create_app
 
-    _configure_logging(logging.INFO)
-    tracker = _open(config)
+    level = _configure_logging(LogLevel.INFO)
+    # Bind first: a port in use must fail before this process becomes the scheduler leader.
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost") else host
+    tracker = _open(config, serves_api=True, public_url=f"http://{shown}:{bound_port}")
     sampler = _start_scheduler(tracker) if scheduler else None
     try:
-        uvicorn.run(
-            create_app(tracker),
-            host=host,
-            port=port,
-            log_level="info",
-            log_config=_uvicorn_log_config(),
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(tracker), log_level=level.value, log_config=_uvicorn_log_config()
+            )
         )
+        server.run(sockets=[sock])
     finally:
         if sampler:
             sampler.stop()
         tracker.close()
+        sock.close()
 
 
 @app.command()
 def worker(config: ConfigOption) -> None:
     """Run only the sampler (leader-elected: several workers may run, one samples)."""
-    _configure_logging(logging.INFO)
+    _configure_logging(LogLevel.INFO)
     tracker = _open(config)
     sampler = _start_scheduler(tracker)
     stop = threading.Event()
@@ -186,52 +292,24 @@ def status(config: ConfigOption) -> None:
     """Print objectives and Key Results with progress bars and status."""
     from sqlmodel import Session
 
+    _configure_logging(LogLevel.WARNING)
     tracker = _open(config)
     reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now())
     with Session(tracker.engine) as session:
-        krs = list_key_results(session)
-        for objective in list_objectives(session):
-            table = Table(
-                title=f"{objective.title} [dim]({objective.id}, {objective.team or '-'})[/]",
-                title_justify="left",
-                expand=True,
-            )
-            for column in ("Key Result", "Current", "Target", "Progress", "Status"):
-                table.add_column(column)
-            for kr in (k for k in krs if k.objective_id == objective.id):
-                progress = kr.progress if kr.progress is not None else 0.0
-                bar = ProgressBar(total=1.0, completed=max(0.0, min(progress, 1.0)), width=20)
-                current = "-" if kr.current_value is None else f"{kr.current_value:.4g} {kr.unit}"
-                target = "-" if kr.target_value is None else f"{kr.target_value:.4g} {kr.unit}"
-                label = "" if kr.progress is None else f" {kr.progress:.0%}"
-                style = STATUS_STYLE.get(kr.status, "")
-                table.add_row(
-                    f"{kr.title}\n[dim]{kr.id}[/]",
-                    current,
-                    target,
-                    _bar_cell(bar, label),
-                    f"[{style}]{kr.status}[/]\n[dim]{kr.status_reason}[/]",
-                )
-            console.print(table)
+        print_status(console, session)
     tracker.close()
-
-
-def _bar_cell(bar: ProgressBar, label: str) -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_row(bar, label)
-    return grid
 
 
 @app.command()
 def sample(
     config: ConfigOption,
     kr: Annotated[str | None, typer.Option("--kr", help="Only this Key Result.")] = None,
-    once: Annotated[bool, typer.Option("--once", help="Sample now, once, and exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Accepted for compatibility: sampling is always once.")
+    ] = True,
 ) -> None:
-    """Sample now and print what was stored (use `worker` to sample on schedule)."""
-    if not once:
-        errors.print("krtracker sample needs --once; use `krtracker worker` to sample on schedule")
-        raise typer.Exit(2)
+    """Sample now, once, and print what was stored (`worker` samples on schedule)."""
+    _configure_logging(LogLevel.WARNING)
     tracker = _open(config)
     targets = [kr] if kr else [k for k in tracker.entries if tracker.is_polled(k)]
     if kr and not tracker.is_polled(kr):
@@ -257,8 +335,8 @@ def sample(
         )
         if outcome.ok:
             console.print(
-                f"{kr_id}: stored {outcome.value!r} at {outcome.scheduled_ts} -> {outcome.status} "
-                f"({outcome.status_reason})",
+                f"{kr_id}: stored {outcome.value!r} at {_utc(outcome.scheduled_ts)} -> "
+                f"{outcome.status} ({outcome.status_reason})",
                 highlight=False,
                 soft_wrap=True,
             )

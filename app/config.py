@@ -24,6 +24,7 @@ from app.config_checks import (
     ConfiguredConnector,
     Problem,
     check_connectors,
+    check_database,
     check_objectives,
     check_tokens,
     check_webhooks,
@@ -150,10 +151,20 @@ def _interpolate(node: Any, path: tuple[int | str, ...], problems: list[Problem]
     return node
 
 
-def parse_config(raw: dict[str, Any]) -> LoadedConfig:
-    """Check a parsed TOML document; raise ConfigError listing every problem."""
+_TOKEN_PATH = re.compile(r"^api\.tokens\[\d+\]\.token$")
+
+
+def parse_config(raw: dict[str, Any], *, serves_api: bool = True) -> LoadedConfig:
+    """Check a parsed TOML document; raise ConfigError listing every problem.
+
+    With `serves_api=False` (commands that do not serve the API: status, sample, worker) a
+    token whose environment variable is unset is not an error: the token is ignored, with
+    the one warning `check_tokens` gives for an empty token.
+    """
     problems: list[Problem] = []
     data = _interpolate(raw, (), problems)
+    if not serves_api:
+        problems = [p for p in problems if not _TOKEN_PATH.match(p.path)]
     try:
         cfg = KrTrackerConfig.model_validate(data)
     except ValidationError as exc:
@@ -164,12 +175,13 @@ def parse_config(raw: dict[str, Any]) -> LoadedConfig:
     queries = check_objectives(cfg, connectors, problems)
     check_webhooks(cfg, problems)
     check_tokens(cfg, problems)
+    check_database(database_url(cfg), problems)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])
 
 
-def load_config(path: str | Path) -> LoadedConfig:
+def load_config(path: str | Path, *, serves_api: bool = True) -> LoadedConfig:
     """Read and check a config file; raise ConfigError listing every problem."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -177,7 +189,7 @@ def load_config(path: str | Path) -> LoadedConfig:
         raise ConfigError([Problem("", f"{path}: cannot read: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem("", f"{path}: not valid TOML: {exc}")]) from None
-    return parse_config(raw)
+    return parse_config(raw, serves_api=serves_api)
 
 
 def database_url(cfg: KrTrackerConfig) -> str:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from standardwebhooks import Webhook
 
 from app.config_models import KeyResultConfig, KrTrackerConfig, ObjectiveConfig
+from app.config_runtime import check_every, private_target_warning
 from app.connector_registry import UnknownConnectorType, connector_class
 from app.domain import Direction
 from connectors.base import (
@@ -200,6 +201,10 @@ def _check_sources(
         queries[kr.id] = connectors[name].cls.Query.model_validate(kr.source.query_fields())
     except ValidationError as exc:
         problems.extend(validation_problems(exc, source_path))
+    if kr.interval_seconds is not None:
+        warning = check_every(kr.interval_seconds, connectors[name].type, connectors[name].cls)
+        if warning:
+            problems.append(Problem(format_path((*path, "every")), warning, "warning"))
 
 
 def check_objectives(
@@ -291,6 +296,15 @@ def check_objectives(
     return queries
 
 
+def check_database(url: str, problems: list[Problem]) -> None:
+    """Refuse a database URL that krtracker cannot open with the installed drivers."""
+    from app.config_runtime import database_url_problem
+
+    message = database_url_problem(url)
+    if message:
+        problems.append(Problem("database.url", message))
+
+
 def check_tokens(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
     kept = []
     for i, token in enumerate(cfg.api.tokens):
@@ -325,8 +339,9 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
             )
         names.add(webhook.name)
         if webhook.format == "generic" and webhook.secret is not None:
+            secret = webhook.secret.get_secret_value()
             try:
-                Webhook(webhook.secret.get_secret_value())
+                Webhook(secret)
             except Exception:  # the library raises several types for a bad key
                 problems.append(
                     Problem(
@@ -334,6 +349,20 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                         "not a Standard Webhooks secret: use whsec_ followed by base64",
                     )
                 )
+            else:
+                if not secret.startswith("whsec_"):
+                    problems.append(
+                        Problem(
+                            format_path((*path, "secret")),
+                            "a base64 key without the whsec_ prefix: it signs, but receivers "
+                            "given the same value by the Standard Webhooks libraries expect "
+                            "whsec_ followed by base64",
+                            "warning",
+                        )
+                    )
+        private = private_target_warning(webhook.url, cfg.alerts.allow_private_targets)
+        if private:
+            problems.append(Problem(format_path((*path, "url")), private, "warning"))
         if webhook.format == "generic" and webhook.secret is None:
             problems.append(
                 Problem(

@@ -7,6 +7,7 @@ Unknown keys are errors (`extra="forbid"`). Checks that span several keys live i
 from __future__ import annotations
 
 import re
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,13 @@ from app.durations import parse_duration
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+CURRENT_QUARTER = "current-quarter"
+DEFAULT_PUBLIC_URL = "http://localhost:8080"
+
+
+def quarter_of(day: date) -> str:
+    """Return the quarter `day` falls in, written as the config writes it ("2026-Q4")."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 class _Strict(BaseModel):
@@ -75,9 +83,14 @@ class ApiConfig(_Strict):
 
     tokens: list[ApiToken] = []
     require_token_for_reads: bool = False
-    public_url: str = "http://localhost:8080"
+    # Unset: `serve` uses the address it listens on (http://localhost:PORT).
+    public_url: str | None = None
     # Larger request bodies are refused with 413 before they are read.
     max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+
+    def link_base(self) -> str:
+        """Return the base of links to this service, without a trailing slash."""
+        return (self.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
 class StatusConfig(_Strict):
@@ -289,8 +302,14 @@ class ObjectiveConfig(_Strict):
     @field_validator("period")
     @classmethod
     def _period_is_quarter(cls, value: str | None) -> str | None:
+        # "current-quarter" is resolved once, when the file is loaded (at every start), so
+        # an example or a team's standing config never ages into a closed period.
+        if value == CURRENT_QUARTER:
+            return quarter_of(datetime.fromtimestamp(time_module.time(), UTC).date())
         if value is not None and not _QUARTER.match(value):
-            raise ValueError(f'{value!r} is not a quarter; write it as "2026-Q4"')
+            raise ValueError(
+                f'{value!r} is not a quarter; write it as "2026-Q4" or "{CURRENT_QUARTER}"'
+            )
         return value
 
     def period_bounds(self) -> tuple[datetime, datetime]:

@@ -7,7 +7,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_plain_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -52,9 +57,40 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade_database(url: str) -> None:
-    """Apply every pending migration (idempotent; run at every start)."""
-    command.upgrade(alembic_config(url), "head")
+def current_revision(url: str) -> str | None:
+    """Return the database's Alembic revision (None for an empty database)."""
+    engine = create_plain_engine(normalise_url(url))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(url: str) -> list[str]:
+    """Apply every pending migration (idempotent; run at every start); return what ran.
+
+    Each entry is "REVISION: first line of its message", oldest first.
+    """
+    config = alembic_config(url)
+    before = current_revision(url)
+    command.upgrade(config, "head")
+    script = ScriptDirectory.from_config(config)
+    applied = list(script.iterate_revisions("heads", before or "base"))
+    return [f"{rev.revision}: {(rev.doc or '').splitlines()[0]}" for rev in reversed(applied)]
+
+
+def describe_database(url: str) -> str:
+    """Name a database for messages: host and port, or the SQLite file; never the password."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        return "the configured database"
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database or ':memory:'}"
+    port = parsed.port or (5432 if parsed.get_backend_name() == "postgresql" else None)
+    where = f"{parsed.host or 'localhost'}:{port}" if port else parsed.host or "localhost"
+    return f"{parsed.get_backend_name()} at {where}"
 
 
 def make_probe_engine(url: str) -> Engine:

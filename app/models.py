@@ -230,3 +230,19 @@ class WebhookState(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     disabled_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     disabled_reason: str | None = None
+
+
+class ValueChange(SQLModel, table=True):
+    """A manual value corrected or deleted through the API: what, when, and by whose token."""
+
+    __tablename__ = "value_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_result_id: str = Field(foreign_key="key_results.id", index=True, max_length=64)
+    sample_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str = Field(max_length=16)
+    old_value: float | None = None
+    new_value: float | None = None
+    author: str = Field(max_length=200)
+    changed_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    note: str | None = None

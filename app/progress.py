@@ -379,11 +379,17 @@ def _evaluate(
             why = 'no baseline: set baseline in the config or use "first_sample"'
         elif value is None and overflowed:
             why = (
-                f"the {spec.aggregate} of the samples in the {_ago(spec.aggregate_window or 0)} "
-                "aggregation window is beyond the range of a 64-bit float"
+                f"the {spec.aggregate} of the samples in the "
+                f"{ago_text(spec.aggregate_window or 0)} aggregation window "
+                "is beyond the range of a 64-bit float"
             )
         elif value is None:
             why = f"no samples in the {ago_text(spec.aggregate_window or 0)} aggregation window"
+        elif baseline == 0 and spec.relative_target is not None:
+            why = (
+                f"the baseline is 0, so a relative target ({spec.relative_target * 100:+g}%) "
+                "is 0 too and progress is undefined: give an absolute target"
+            )
         else:
             why = "progress is undefined (target equals baseline)"
         return replace(result, reason=why)

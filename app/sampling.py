@@ -28,6 +28,8 @@ from connectors.base import ConnectorError, Measurement, SupportsHistory
 log = logging.getLogger(__name__)
 
 BACKFILL_MAX_POINTS = 10_000
+# Changes stored samples inside `store_outcome`'s transaction (see there).
+SessionWrite = Callable[[Session, KeyResult], None]
 
 
 class AttemptTimedOut(ConnectorError):
@@ -73,12 +75,15 @@ def store_outcome(
     duration_ms: int,
     session: Session | None = None,
     replace: bool = True,
+    write: SessionWrite | None = None,
 ) -> SampleOutcome:
     """Write the attempt (and the sample if any), re-evaluate, commit in one transaction.
 
     With `session` (an API request's), that session is used and committed, so a request
     holds one connection. With `replace=False` an existing sample at the instant is kept and
-    `ValueAlreadyStored` is raised (nothing is written).
+    `ValueAlreadyStored` is raised (nothing is written). `write`, when given, replaces the
+    attempt and sample: it changes stored samples itself (a corrected or deleted manual
+    value), and the Key Result is re-evaluated the same way.
     """
     if session is None:
         with Session(tracker.engine) as own:
@@ -92,6 +97,7 @@ def store_outcome(
                 duration_ms=duration_ms,
                 session=own,
                 replace=replace,
+                write=write,
             )
     now = tracker.now()
     # Secrets a source echoed stay out of the rows (the recorder's path: `LiveStore.redacted`).
@@ -109,6 +115,60 @@ def store_outcome(
         raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
     objective = session.get(Objective, kr.objective_id)
     assert objective is not None
+    if write is not None:
+        write(session, kr)
+    else:
+        _write_attempt(
+            session,
+            kr_id=kr_id,
+            scheduled_ts=scheduled_ts,
+            now=now,
+            measurement=measurement,
+            error=error,
+            source=source,
+            duration_ms=duration_ms,
+            replace=replace,
+        )
+    session.flush()
+    evaluation = evaluate_key_result(
+        session, kr, objective, now_ts=now, thresholds=tracker.thresholds
+    )
+    deliveries = raise_alerts(
+        session,
+        tracker.routing,
+        kr=kr,
+        objective=objective,
+        evaluation=evaluation,
+        now_ts=now,
+        sample_ts=scheduled_ts if measurement is not None or write is not None else None,
+    )
+    session.commit()
+    if deliveries:
+        tracker.notify_outbox()
+    return SampleOutcome(
+        key_result_id=kr_id,
+        scheduled_ts=scheduled_ts,
+        value=measurement.value if measurement else None,
+        error_kind=error.kind if error else None,
+        error=error.reason if error else None,
+        status=evaluation.status.value,
+        status_reason=evaluation.reason,
+    )
+
+
+def _write_attempt(
+    session: Session,
+    *,
+    kr_id: str,
+    scheduled_ts: int,
+    now: int,
+    measurement: Measurement | None,
+    error: ConnectorError | None,
+    source: str,
+    duration_ms: int,
+    replace: bool,
+) -> None:
+    """Add the attempt, and its sample when it succeeded (kept if one exists, unless `replace`)."""
     if measurement is not None:
         row = {
             "key_result_id": kr_id,
@@ -136,31 +196,6 @@ def store_outcome(
             error_message=error.reason if error else None,
             duration_ms=duration_ms,
         ),
-    )
-    session.flush()
-    evaluation = evaluate_key_result(
-        session, kr, objective, now_ts=now, thresholds=tracker.thresholds
-    )
-    deliveries = raise_alerts(
-        session,
-        tracker.routing,
-        kr=kr,
-        objective=objective,
-        evaluation=evaluation,
-        now_ts=now,
-        sample_ts=scheduled_ts if measurement is not None else None,
-    )
-    session.commit()
-    if deliveries:
-        tracker.notify_outbox()
-    return SampleOutcome(
-        key_result_id=kr_id,
-        scheduled_ts=scheduled_ts,
-        value=measurement.value if measurement else None,
-        error_kind=error.kind if error else None,
-        error=error.reason if error else None,
-        status=evaluation.status.value,
-        status_reason=evaluation.reason,
     )
 
 

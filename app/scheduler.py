@@ -232,9 +232,19 @@ class LeaderElectedScheduler:
 
     def _run(self) -> None:
         poll = self.tracker.loaded.config.scheduler.leader_poll_seconds
+        standing_by = False
         while not self._stop.is_set():
             try:
-                if self.sampler is None and self.lock.try_acquire():
+                if self.sampler is None and not self.lock.try_acquire():
+                    if not standing_by:
+                        log.info(
+                            "another process is the scheduler leader; standing by "
+                            "(checking every %g s)",
+                            poll,
+                        )
+                    standing_by = True
+                elif self.sampler is None:
+                    standing_by = False
                     log.info("this process is now the scheduler leader")
                     # Another leader may have written since this process last sampled.
                     self.tracker.recorder.forget()

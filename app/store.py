@@ -47,6 +47,7 @@ from app.models import (
     Sample,
     SamplingAttempt,
     TargetRevision,
+    ValueChange,
 )
 from app.progress import LastAttempt, SampleView
 from app.redaction import Redactor
@@ -231,15 +232,22 @@ def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
 
 
 def list_attempts(
-    session: Session, key_result_id: str, *, limit: int = 50
+    session: Session, key_result_id: str, *, limit: int = 50, offset: int = 0
 ) -> Sequence[SamplingAttempt]:
-    """Return the latest attempts of a Key Result, newest first."""
+    """Return the latest attempts of a Key Result, newest first (ties: latest stored first)."""
     return session.exec(
         select(SamplingAttempt)
         .where(SamplingAttempt.key_result_id == key_result_id)
-        .order_by(col(SamplingAttempt.attempted_ts).desc())
+        .order_by(col(SamplingAttempt.attempted_ts).desc(), col(SamplingAttempt.id).desc())
+        .offset(offset)
         .limit(limit)
     ).all()
+
+
+def count_attempts(session: Session, key_result_id: str) -> int:
+    """Return how many attempts a Key Result has."""
+    statement = select(func.count()).where(SamplingAttempt.key_result_id == key_result_id)
+    return int(session.exec(statement).one())
 
 
 @dataclass(frozen=True)
@@ -626,3 +634,29 @@ def redact_stored_secrets(engine: Engine, redactor: Redactor, *, now_ts: int) ->
             updated_ts=now_ts,
         )
     return changed
+def sample_at(session: Session, key_result_id: str, ts: int) -> Sample | None:
+    """Return the Key Result's sample at instant `ts`, if one is stored."""
+    statement = select(Sample).where(Sample.key_result_id == key_result_id, Sample.ts == ts)
+    return session.exec(statement).first()
+
+
+def delete_sample(session: Session, sample: Sample) -> None:
+    """Remove one sample."""
+    session.delete(sample)
+
+
+def add_value_change(session: Session, change: ValueChange) -> None:
+    """Record a correction or deletion of a manual value."""
+    session.add(change)
+
+
+def list_value_changes(
+    session: Session, key_result_id: str, *, limit: int = 100
+) -> Sequence[ValueChange]:
+    """Return a Key Result's value changes, newest first."""
+    return session.exec(
+        select(ValueChange)
+        .where(ValueChange.key_result_id == key_result_id)
+        .order_by(col(ValueChange.changed_ts).desc(), col(ValueChange.id).desc())
+        .limit(limit)
+    ).all()

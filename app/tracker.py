@@ -152,9 +152,16 @@ def open_tracker(
     *,
     migrate: bool = True,
     clock: Callable[[], float] = time.time,
+    serves_api: bool = True,
+    public_url: str | None = None,
 ) -> Tracker:
-    """Load the config, open and migrate the database, sync definitions, return a Tracker."""
-    loaded = load_config(config_path)
+    """Load the config, open and migrate the database, sync definitions, return a Tracker.
+
+    `public_url` is where this process serves the API, used when the file sets none.
+    """
+    loaded = load_config(config_path, serves_api=serves_api)
+    if loaded.config.api.public_url is None and public_url is not None:
+        loaded.config.api.public_url = public_url
     url = database_url(loaded.config)
     if migrate:
         upgrade_database(url)

@@ -144,7 +144,9 @@ class Connector(Protocol):
     """A data source. Implementations set the two model classes and `measure`.
 
     It is constructed as `cls(settings, state=StateStore)`. `scheduled = False` marks
-    sources that are not polled (values are pushed, as for the manual connector).
+    sources that are not polled (values are pushed, as for the manual connector). An optional
+    `min_interval_seconds` class attribute says how often the source can sensibly be sampled:
+    `krtracker validate` warns about a shorter `every`.
     """
 
     Settings: ClassVar[type[ConnectorSettings]]

@@ -109,6 +109,8 @@ class CoverageConnector:
     Settings: ClassVar[type[CoverageSettings]] = CoverageSettings
     Query: ClassVar[type[CoverageQuery]] = CoverageQuery
     scheduled: ClassVar[bool] = True
+    # A coverage report changes once per CI run.
+    min_interval_seconds: ClassVar[int] = 60
 
     def __init__(self, settings: CoverageSettings, state: StateStore | None = None) -> None:
         self.settings = settings

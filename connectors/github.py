@@ -72,6 +72,8 @@ class GithubConnector:
     Settings: ClassVar[type[GithubSettings]] = GithubSettings
     Query: ClassVar[type[GithubQuery]] = GithubQuery
     scheduled: ClassVar[bool] = True
+    # Each sample costs API requests against a rate limit of 5,000 an hour.
+    min_interval_seconds: ClassVar[int] = 60
 
     def __init__(self, settings: GithubSettings, state: StateStore | None = None) -> None:
         self.settings = settings

@@ -97,6 +97,8 @@ class HttpJsonConnector:
     Settings: ClassVar[type[HttpJsonSettings]] = HttpJsonSettings
     Query: ClassVar[type[HttpJsonQuery]] = HttpJsonQuery
     scheduled: ClassVar[bool] = True
+    # An HTTP API is someone else's service: no faster than every 10 s.
+    min_interval_seconds: ClassVar[int] = 10
 
     def __init__(self, settings: HttpJsonSettings, state: StateStore | None = None) -> None:
         self.settings = settings

@@ -75,6 +75,8 @@ class PrometheusConnector:
     Settings: ClassVar[type[PrometheusSettings]] = PrometheusSettings
     Query: ClassVar[type[PrometheusQuery]] = PrometheusQuery
     scheduled: ClassVar[bool] = True
+    # Prometheus scrapes every 10-60 s: sampling faster repeats the same value.
+    min_interval_seconds: ClassVar[int] = 10
     # Prometheus refuses a range query with more than 11,000 points per series.
     max_points_per_chunk: int = 11_000
 

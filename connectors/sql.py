@@ -84,6 +84,8 @@ class SqlConnector:
     Settings: ClassVar[type[SqlSettings]] = SqlSettings
     Query: ClassVar[type[SqlQuery]] = SqlQuery
     scheduled: ClassVar[bool] = True
+    # A query on a production database: no faster than every 10 s.
+    min_interval_seconds: ClassVar[int] = 10
 
     def __init__(self, settings: SqlSettings, state: StateStore | None = None) -> None:
         self.settings = settings

@@ -25,7 +25,7 @@ def test_example_validates_with_the_cli() -> None:
     result = subprocess.run([*krtracker_command(), "validate", str(EXAMPLE)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "OK (3 objectives, 8 Key Results" in result.stdout
+    assert "OK (3 objectives, 9 Key Results" in result.stdout
 
 
 def test_example_documents_every_top_level_section() -> None:

@@ -571,3 +571,12 @@ def test_overflowing_sum_says_so() -> None:
     assert result.current_value is None
     assert "no samples" not in result.reason
     assert "sum" in result.reason and "beyond the range of a 64-bit float" in result.reason
+
+
+def test_relative_target_of_a_zero_first_sample_says_why_progress_is_undefined() -> None:
+    """A "+20%" target whose first sample is 0 names the zero baseline in its reason."""
+    kr = spec(baseline=None, baseline_from_first_sample=True, target=None, relative_target=0.2)
+    result = run(kr, [(at(1), 0.0), (at(2), 5.0)], now=at(2) + 60)
+    assert result.progress is None
+    assert "baseline is 0" in result.reason and "+20%" in result.reason
+    assert "absolute target" in result.reason

@@ -9,6 +9,7 @@ from app.api.params import UnknownQueryRefused
 from app.api.problems import API_ERRORS, install_problem_handlers
 from app.api.routes import (
     alerts,
+    attempts,
     check_ins,
     health,
     key_results,
@@ -34,7 +35,8 @@ def create_app(tracker: Tracker) -> FastAPI:
     app.state.tracker = tracker
     install_problem_handlers(app)
     app.add_middleware(RequestLimits, tracker=tracker)
-    for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
+    routers = (objectives, key_results, samples, check_ins, revisions, alerts, webhooks, attempts)
+    for router in routers:
         app.include_router(
             router.router,
             prefix=API_PREFIX,

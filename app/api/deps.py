@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from app.config import ApiToken
 from app.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False)
@@ -34,12 +35,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _token_scopes(tracker: Tracker, presented: str) -> set[str] | None:
-    """Return the scopes of the matching token, comparing every token in constant time."""
-    found: set[str] | None = None
+def _matching_token(tracker: Tracker, presented: str) -> ApiToken | None:
+    """Return the matching token, comparing every token in constant time."""
+    found: ApiToken | None = None
     for token in tracker.loaded.config.api.tokens:
         if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
-            found = set(token.scopes)
+            found = token
     return found
 
 
@@ -53,26 +54,29 @@ def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPExce
     kind, _, presented = (authorization or "").partition(" ")
     if kind.lower() != "bearer" or not presented.strip():
         return HTTPException(401, f"a bearer token with {scope} scope is required", challenge)
-    scopes = _token_scopes(tracker, presented.strip())
-    if scopes is None:
+    token = _matching_token(tracker, presented.strip())
+    if token is None:
         return HTTPException(401, "the bearer token is not valid", challenge)
-    if scope not in scopes:
+    if scope not in token.scopes:
         return HTTPException(403, f"the bearer token lacks the {scope} scope")
     return None
 
 
-def _require(
-    tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str
-) -> None:
+def _require(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str) -> str:
+    """Return the name of the presented token, or refuse without the scope."""
     header = f"Bearer {credentials.credentials}" if credentials else None
     refused = refusal(tracker, header, scope)
     if refused is not None:
         raise refused
+    assert credentials is not None
+    token = _matching_token(tracker, credentials.credentials)
+    assert token is not None
+    return token.name
 
 
-def require_write(tracker: TrackerDep, credentials: Credentials) -> None:
-    """Refuse a write without a token that has write scope."""
-    _require(tracker, credentials, "write")
+def require_write(tracker: TrackerDep, credentials: Credentials) -> str:
+    """Refuse a write without a token that has write scope; return the token's name."""
+    return _require(tracker, credentials, "write")
 
 
 def require_read(tracker: TrackerDep, credentials: Credentials) -> None:
@@ -83,3 +87,10 @@ def require_read(tracker: TrackerDep, credentials: Credentials) -> None:
 
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
+# The name of the write token a request presented ("who made this change").
+Writer = Annotated[str, Depends(require_write)]
+# `?include=archived`: listings add Key Results and objectives removed from the file.
+Include = Annotated[
+    Literal["archived"] | None,
+    Query(description="archived: also list what was removed from the config file"),
+]

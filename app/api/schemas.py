@@ -138,13 +138,44 @@ class ValueIn(BaseModel):
 
 
 class ValueOut(BaseModel):
-    """What a manual value changed."""
+    """What a manual value changed (`value` is null after a deletion)."""
 
     key_result_id: str
     at: datetime
-    value: float
+    value: float | None
     status: str
     status_reason: str
+
+
+class ValueCorrectionIn(BaseModel):
+    """The corrected value of a manual sample, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(allow_inf_nan=False)
+    note: str | None = Field(None, max_length=2000)
+
+
+class ValueChangeOut(BaseModel):
+    """A manual value corrected or deleted, with who did it."""
+
+    at: datetime
+    action: str
+    old_value: float | None
+    new_value: float | None
+    author: str
+    changed_at: datetime
+    note: str | None
+
+
+class AttemptOut(BaseModel):
+    """One try to sample a Key Result, with its error when it failed."""
+
+    scheduled_at: datetime
+    attempted_at: datetime
+    ok: bool
+    error_kind: str | None
+    error: str | None
+    duration_ms: int
 
 
 class CheckInIn(BaseModel):
@@ -153,7 +184,7 @@ class CheckInIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     confidence: Number = Field(ge=0.0, le=1.0)
     note: PlainText = Field("", max_length=5000)
-    author: PlainText | None = Field(None, max_length=200)
+    # No `author`: a check-in is signed with the name of the token that wrote it.
 
 
 class RevisionOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import ReadAccess, SessionDep
+from app.api.deps import Include, ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId, ObjectiveFilter
 from app.api.problems import NOT_FOUND
@@ -23,11 +23,16 @@ router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[Re
 
 @router.get("", response_model=list[KeyResultSummary])
 def get_key_results(
-    session: SessionDep, objective_id: ObjectiveFilter = None, include_archived: bool = False
+    session: SessionDep,
+    objective_id: ObjectiveFilter = None,
+    include: Include = None,
+    include_archived: bool = False,
 ) -> Response:
-    """List Key Results, optionally of one objective."""
+    """List Key Results, optionally of one objective; `?include=archived` adds archived ones."""
     rows = key_result_summaries(
-        session, objective_id=objective_id, include_archived=include_archived
+        session,
+        objective_id=objective_id,
+        include_archived=include_archived or include == "archived",
     )
     return listing_response([summary_of_row(row) for row in rows])
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from app.api.deps import ReadAccess, SessionDep
+from app.api.deps import Include, ReadAccess, SessionDep
 from app.api.params import ObjectiveId, Offset
 from app.api.problems import NOT_FOUND
 from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[Read
 def get_objectives(
     request: Request,
     session: SessionDep,
+    include: Include = None,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Offset = 0,
@@ -31,6 +32,7 @@ def get_objectives(
     one page: `X-Total-Count` gives the total and a `Link: <…>; rel="next"` header the next
     page, as large installations (thousands of Key Results) need.
     """
+    include_archived = include_archived or include == "archived"
     objectives = list_objectives(
         session, include_archived=include_archived, limit=limit, offset=offset
     )

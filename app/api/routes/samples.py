@@ -6,14 +6,23 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 
-from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
+from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess, Writer
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
 from app.api.problems import NOT_FOUND, errors_for, invalid, link_to
-from app.api.schemas import SamplePointOut, SamplesOut, ValueIn, ValueOut, iso
+from app.api.schemas import (
+    SamplePointOut,
+    SamplesOut,
+    ValueChangeOut,
+    ValueCorrectionIn,
+    ValueIn,
+    ValueOut,
+    iso,
+)
 from app.sampling import ValueAlreadyStored, store_manual_value
-from app.store import sample_points
+from app.store import list_value_changes, sample_points
 from app.tracker import Tracker
+from app.value_changes import NoSuchValue, ValueEdit, edit_manual_value
 
 router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
 RETRY = {"Retry-After": "1"}
@@ -68,6 +77,16 @@ def _checked_at(tracker: Tracker, key_result_id: str, at: int) -> int:
     return at
 
 
+def _manual_or_409(session: SessionDep, tracker: TrackerDep, key_result_id: str) -> None:
+    get_key_result_or_404(session, key_result_id)
+    if not tracker.accepts_manual_values(key_result_id):
+        raise HTTPException(
+            409,
+            f"Key Result {key_result_id!r} is sampled from its data source; "
+            "its values are not typed in",
+        )
+
+
 @router.post(
     "/values",
     status_code=201,
@@ -99,13 +118,7 @@ def post_value(
     A value is never overwritten: a second value at the same second (`at`, or now when it
     is left out) is refused with 409; post again a second later or give another `at`.
     """
-    get_key_result_or_404(session, key_result_id)
-    if not tracker.accepts_manual_values(key_result_id):
-        raise HTTPException(
-            409,
-            f"Key Result {key_result_id!r} is sampled from its data source; "
-            "values cannot be posted",
-        )
+    _manual_or_409(session, tracker, key_result_id)
     given = _ts(body.at, "body.at")
     at = _checked_at(tracker, key_result_id, tracker.now() if given is None else given)
     try:
@@ -129,3 +142,67 @@ def post_value(
         status=outcome.status,
         status_reason=outcome.status_reason,
     )
+
+
+def _edit(tracker: TrackerDep, session: SessionDep, edit: ValueEdit) -> ValueOut:
+    try:
+        outcome = edit_manual_value(tracker, edit, session=session)
+    except NoSuchValue:
+        raise HTTPException(404, f"no value of {edit.kr_id!r} at {iso(edit.ts)}") from None
+    return ValueOut(
+        key_result_id=edit.kr_id,
+        at=iso(edit.ts),  # type: ignore[arg-type]
+        value=edit.new_value,
+        status=outcome.status,
+        status_reason=outcome.status_reason,
+    )
+
+
+@router.put("/values/{at}", responses=errors_for(400, 404, 409, 413))
+def put_value(
+    key_result_id: KeyResultId,
+    at: datetime,
+    body: ValueCorrectionIn,
+    session: SessionDep,
+    tracker: TrackerDep,
+    writer: Writer,
+) -> ValueOut:
+    """Correct a manual value at its instant; the change is kept with the token's name."""
+    _manual_or_409(session, tracker, key_result_id)
+    ts = _ts(at, "at")
+    assert ts is not None
+    edit = ValueEdit(key_result_id, ts, body.value, author=writer, note=body.note)
+    return _edit(tracker, session, edit)
+
+
+@router.delete("/values/{at}", responses=errors_for(404, 409))
+def delete_value(
+    key_result_id: KeyResultId,
+    at: datetime,
+    session: SessionDep,
+    tracker: TrackerDep,
+    writer: Writer,
+) -> ValueOut:
+    """Delete a manual value; the change is kept with the token's name."""
+    _manual_or_409(session, tracker, key_result_id)
+    ts = _ts(at, "at")
+    assert ts is not None
+    return _edit(tracker, session, ValueEdit(key_result_id, ts, None, author=writer))
+
+
+@router.get("/values/changes", dependencies=[ReadAccess], responses=NOT_FOUND)
+def get_value_changes(key_result_id: KeyResultId, session: SessionDep) -> list[ValueChangeOut]:
+    """List corrections and deletions of manual values, newest first."""
+    get_key_result_or_404(session, key_result_id)
+    return [
+        ValueChangeOut(
+            at=iso(c.sample_ts),  # type: ignore[arg-type]
+            action=c.action,
+            old_value=c.old_value,
+            new_value=c.new_value,
+            author=c.author,
+            changed_at=iso(c.changed_ts),  # type: ignore[arg-type]
+            note=c.note,
+        )
+        for c in list_value_changes(session, key_result_id)
+    ]

@@ -279,7 +279,7 @@ def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> De
         key_result_id="",
         created_ts=now,
         next_attempt_ts=now,
-        payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.public_url),
+        payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.link_base()),
     )
     session.add(delivery)
     session.commit()
