@@ -1,4 +1,4 @@
-"""The backoff rule: one failure per connector per instant, one probe after the delay, resume on answer."""
+"""The backoff rule: one failure per connector per instant, one probe, resume on the answer."""
 
 from __future__ import annotations
 
@@ -18,10 +18,19 @@ from app.backoff import (
 BACKOFF_MAX = 3600
 
 
-def fail(health: SourceHealth, *, instant: int, now: int, probe: bool = False) -> tuple[SourceHealth, Change | None]:
+def fail(
+    health: SourceHealth, *, instant: int, now: int, probe: bool = False
+) -> tuple[SourceHealth, Change | None]:
     """Record one failed attempt of a 1 s Key Result."""
-    return after_attempt(health, instant=instant, now=now, failure="connection refused",
-                         probe=probe, interval=1, backoff_max=BACKOFF_MAX)
+    return after_attempt(
+        health,
+        instant=instant,
+        now=now,
+        failure="connection refused",
+        probe=probe,
+        interval=1,
+        backoff_max=BACKOFF_MAX,
+    )
 
 
 @given(jobs_per_instant=st.integers(1, 60), instants=st.integers(1, 12))
@@ -32,12 +41,16 @@ def test_failures_count_instants_not_key_results(jobs_per_instant: int, instants
         for _ in range(jobs_per_instant):
             health, _ = fail(health, instant=instant, now=instant)
     assert health.failures == instants
-    assert health.next_try_ts == 1000 + instants - 1 + backoff_delay(instants, interval=1, backoff_max=BACKOFF_MAX)
+    assert health.next_try_ts == 1000 + instants - 1 + backoff_delay(
+        instants, interval=1, backoff_max=BACKOFF_MAX
+    )
 
 
 @given(failures=st.integers(1, 200), interval=st.integers(1, 86400), cap=st.integers(1, 86400))
-def test_delay_doubles_from_the_interval_and_never_passes_the_cap(failures: int, interval: int, cap: int) -> None:
-    """The delay starts at the interval (at most 60 s), doubles per failed instant, and stays under backoff_max."""
+def test_delay_doubles_from_the_interval_and_never_passes_the_cap(
+    failures: int, interval: int, cap: int
+) -> None:
+    """The delay starts at the interval (at most 60 s), doubles, and stays under backoff_max."""
     delay = backoff_delay(failures, interval=interval, backoff_max=cap)
     assert 1 <= delay <= cap or cap < 1
     assert delay <= backoff_delay(failures + 1, interval=interval, backoff_max=cap)
@@ -47,7 +60,7 @@ def test_delay_doubles_from_the_interval_and_never_passes_the_cap(failures: int,
 
 @given(now_offsets=st.lists(st.integers(0, 100), min_size=1, max_size=50))
 def test_after_the_delay_exactly_one_job_probes(now_offsets: list[int]) -> None:
-    """While down, jobs before the next try skip; after it the first job probes and the rest skip until it answers."""
+    """While down, jobs skip until the next try; then one job probes and the rest skip."""
     health, change = fail(SourceHealth(), instant=1000, now=1000)
     assert change is Change.DOWN
     probes = 0
@@ -69,23 +82,31 @@ def test_the_first_answer_resumes_every_key_result(down_for: int) -> None:
     now = max(health.next_try_ts, 1000 + down_for)
     decision, health = decide(health, now=now)
     assert decision is Decision.PROBE
-    health, change = after_attempt(health, instant=now, now=now, failure=None, probe=True,
-                                   interval=1, backoff_max=BACKOFF_MAX)
+    health, change = after_attempt(
+        health, instant=now, now=now, failure=None, probe=True, interval=1, backoff_max=BACKOFF_MAX
+    )
     assert change is Change.UP and not health.down
     assert decide(health, now=now)[0] is Decision.ASK
 
 
 def test_a_late_failure_from_before_the_recovery_is_old_news() -> None:
-    """A slow job's failure for an instant before the last success does not take the source down again."""
+    """A slow job's failure for an instant before the last success is old news."""
     health, _ = fail(SourceHealth(), instant=1000, now=1000)
-    health, _ = after_attempt(health, instant=1005, now=1005, failure=None, probe=True, interval=1,
-                              backoff_max=BACKOFF_MAX)
+    health, _ = after_attempt(
+        health,
+        instant=1005,
+        now=1005,
+        failure=None,
+        probe=True,
+        interval=1,
+        backoff_max=BACKOFF_MAX,
+    )
     health, change = fail(health, instant=1003, now=1006)
     assert change is None and not health.down
 
 
 def test_a_failed_probe_is_one_more_failure_even_at_the_same_instant() -> None:
-    """A probe that fails extends the backoff (a Key Result of an hourly schedule probes within its instant)."""
+    """A failed probe extends the backoff, even within its instant (hourly Key Results)."""
     health, _ = fail(SourceHealth(), instant=3600, now=3600)
     _, health = decide(health, now=3700)
     health, change = fail(health, instant=3600, now=3700, probe=True)
@@ -97,6 +118,7 @@ def test_skip_reason_names_since_when_and_the_next_try_in_utc() -> None:
     health, _ = fail(SourceHealth(), instant=1_800_000_000, now=1_800_000_000)
     reason = skip_reason(health, now=1_800_000_000)
     assert reason == (
-        "source unavailable since 08:00:00 UTC, next try 08:00:01 UTC (last error: connection refused)"
+        "source unavailable since 08:00:00 UTC, next try 08:00:01 UTC"
+        " (last error: connection refused)"
     )
     assert "2027-01-15 08:00:00 UTC" in skip_reason(health, now=1_800_000_000 + 86400)

@@ -39,23 +39,28 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, every: float 
     return bool(predicate())
 
 
-def live_prometheus(tmp_path: Path, *, past_seconds: int = 120, ahead_seconds: int = 1800) -> RunningPrometheus:
+def live_prometheus(
+    tmp_path: Path, *, past_seconds: int = 120, ahead_seconds: int = 1800
+) -> RunningPrometheus:
     """Start a real Prometheus whose history runs from a little before now to after the test."""
     now = int(time.time())
     history = synthetic_history(
         end=now + ahead_seconds, duration_seconds=past_seconds + ahead_seconds, step_seconds=1
     )
     return start_prometheus(
-        tmp_path, openmetrics_text=history.text,
-        prometheus=require_binary("prometheus"), promtool=require_binary("promtool"),
+        tmp_path,
+        openmetrics_text=history.text,
+        prometheus=require_binary("prometheus"),
+        promtool=require_binary("promtool"),
     )
 
 
 def prometheus_series(url: str, query: str, *, start: int, end: int) -> dict[int, float]:
-    """Ask Prometheus itself for `query` at every second in [start, end] (independent of krtracker)."""
+    """Ask Prometheus itself for `query` at every second in [start, end] (not through krtracker)."""
     answer = httpx.get(
         f"{url}/api/v1/query_range",
-        params={"query": query, "start": start, "end": end, "step": 1}, timeout=30,
+        params={"query": query, "start": start, "end": end, "step": 1},
+        timeout=30,
     ).json()
     values: dict[int, float] = {}
     for series in answer["data"]["result"]:
@@ -98,15 +103,18 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run([*self._as_user, *args], capture_output=True, text=True, check=False,
-                                timeout=120)
+        result = subprocess.run(
+            [*self._as_user, *args], capture_output=True, text=True, check=False, timeout=120
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
-        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+        self._run(
+            self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (`immediate` is a crash: no checkpoint, connections cut)."""
@@ -124,8 +132,15 @@ class PrivatePostgres:
 class ServiceProcess:
     """A `krtracker serve` or `worker` process with its log; SIGKILL and start it again at will."""
 
-    def __init__(self, command: str, config: Path, log: Path, *, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        config: Path,
+        log: Path,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.command, self.config, self.log, self.port = command, config, log, port
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -136,12 +151,16 @@ class ServiceProcess:
         if self.port is not None:
             args += ["--port", str(self.port)]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+            self.process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=self.env
+            )
 
     @property
     def pid(self) -> int | None:
         """Return the running process's id."""
-        return self.process.pid if self.process is not None and self.process.poll() is None else None
+        return (
+            self.process.pid if self.process is not None and self.process.poll() is None else None
+        )
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Wait until `/readyz` answers 200 (serve only)."""
@@ -152,7 +171,9 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 pytest.fail(f"krtracker {self.command} exited:\n{self.log.read_text()[-3000:]}")
             try:
-                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200
+                return (
+                    httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200
+                )
             except httpx.TransportError:
                 return False
 
@@ -195,7 +216,9 @@ class CountingProxy:
                     self.end_headers()
                     return
                 self.send_response(answer.status_code)
-                self.send_header("content-type", answer.headers.get("content-type", "application/json"))
+                self.send_header(
+                    "content-type", answer.headers.get("content-type", "application/json")
+                )
                 self.send_header("content-length", str(len(answer.content)))
                 self.end_headers()
                 self.wfile.write(answer.content)

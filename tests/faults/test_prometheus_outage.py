@@ -1,4 +1,4 @@
-"""A real Prometheus killed under 50 Key Results at `every = "1s"`: back off, resume, fill the hole."""
+"""A real Prometheus killed under 50 Key Results at `every = "1s"`: back off, resume, fill."""
 
 from __future__ import annotations
 
@@ -16,17 +16,25 @@ from app.models import KeyResult, Sample, SamplingAttempt
 from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
-from tests.faults.support import GAUGE, CountingProxy, live_prometheus, prometheus_series, wait_until
+from tests.faults.support import (
+    GAUGE,
+    CountingProxy,
+    live_prometheus,
+    prometheus_series,
+    wait_until,
+)
 
 KEY_RESULTS = 50
 
 
 def query(i: int) -> str:
-    """The PromQL of Key Result `i` (distinct per Key Result, so each one's requests can be told apart)."""
+    """Return the PromQL of Key Result `i` (distinct, so each one's requests can be told apart)."""
     return f"{GAUGE} + {i}"
 
 
-def config(url: str, *, backoff_max: str = "1h", timeout: int = 1, key_results: int = KEY_RESULTS) -> str:
+def config(
+    url: str, *, backoff_max: str = "1h", timeout: int = 1, key_results: int = KEY_RESULTS
+) -> str:
     """`key_results` Key Results sampled every second from one Prometheus connector."""
     today = datetime.now(UTC).date()
     krs = "\n".join(
@@ -98,12 +106,17 @@ class SchedulerLines(logging.Handler):
 
 
 @pytest.mark.parametrize(("outage", "backoff_max"), [(3, "1h"), (60, "4s")], ids=["3s", "60s"])
-def test_outage_backs_off_per_instant_and_resumes(tmp_path: Path, outage: int, backoff_max: str) -> None:
-    """Skipped Key Results say why, sampling resumes within an interval plus the backoff step, the hole is filled."""
+def test_outage_backs_off_per_instant_and_resumes(
+    tmp_path: Path, outage: int, backoff_max: str
+) -> None:
+    """Skipped Key Results say why; all resume within an interval plus the backoff step; no hole."""
     prometheus = live_prometheus(tmp_path / "prom")
     tracker = open_tracker(
-        write_config(tmp_path / "c.toml", config(prometheus.url, backoff_max=backoff_max),
-                     database_url=f"sqlite:///{tmp_path / 'k.db'}")
+        write_config(
+            tmp_path / "c.toml",
+            config(prometheus.url, backoff_max=backoff_max),
+            database_url=f"sqlite:///{tmp_path / 'k.db'}",
+        )
     )
     lines = SchedulerLines()
     logging.getLogger("app.scheduler").addHandler(lines)
@@ -111,14 +124,21 @@ def test_outage_backs_off_per_instant_and_resumes(tmp_path: Path, outage: int, b
     scheduler.start()
     try:
         started = int(time.time())
-        assert wait_until(lambda: len(sampled_since(tracker, started + 1)) == KEY_RESULTS, timeout=60)
+        assert wait_until(
+            lambda: len(sampled_since(tracker, started + 1)) == KEY_RESULTS, timeout=60
+        )
         killed_at = int(time.time())
         prometheus.kill()
+
         # While it is down, skipped Key Results show an error that says since when and the next try.
         def skipped_show_why() -> bool:
             with Session(tracker.engine) as session:
                 krs = session.exec(select(KeyResult)).all()
-            return sum("source unavailable since" in (kr.status_reason or "") for kr in krs) >= KEY_RESULTS // 2
+            return (
+                sum("source unavailable since" in (kr.status_reason or "") for kr in krs)
+                >= KEY_RESULTS // 2
+            )
+
         assert wait_until(skipped_show_why, timeout=outage + 5)
         time.sleep(max(0.0, killed_at + outage - time.time()))
         if outage > 10:  # no sample for more than 3 intervals: stale, still saying why
@@ -131,14 +151,16 @@ def test_outage_backs_off_per_instant_and_resumes(tmp_path: Path, outage: int, b
         health = scheduler.health["prom"]
         step = max(0.0, health.next_try_ts - back_at) if health.down else 0.0
         bound = 1 + step + 4  # one interval, the backoff step, and slack for a loaded machine
-        assert wait_until(lambda: len(sampled_since(tracker, int(back_at) + 1)) == KEY_RESULTS,
-                          timeout=bound + 30)
+        assert wait_until(
+            lambda: len(sampled_since(tracker, int(back_at) + 1)) == KEY_RESULTS, timeout=bound + 30
+        )
         lag = max(first_ok_after(tracker, int(back_at) + 1).values()) - back_at
         assert lag <= bound, (lag, bound, health)
         resumed = int(time.time())
         # The hole is filled from Prometheus's history: every instant has its value, once.
         assert wait_until(lambda: holes(tracker, killed_at - 2, resumed) == 0, timeout=20), holes(
-            tracker, killed_at - 2, resumed)
+            tracker, killed_at - 2, resumed
+        )
     finally:
         scheduler.shutdown()
         logging.getLogger("app.scheduler").removeHandler(lines)
@@ -168,15 +190,20 @@ def holes(tracker: Tracker, start: int, end: int) -> int:
 
 
 def check_series(tracker: Tracker, url: str, *, start: int, end: int) -> None:
-    """Every stored value in [start, end] equals Prometheus's own for that instant; live samples keep their label."""
+    """Check stored values in [start, end] equal Prometheus's own; live samples keep their label."""
     with Session(tracker.engine) as session:
         rows = session.exec(
-            select(Sample.key_result_id, Sample.ts, Sample.value, Sample.source)
-            .where(col(Sample.ts) >= start, col(Sample.ts) <= end)
+            select(Sample.key_result_id, Sample.ts, Sample.value, Sample.source).where(
+                col(Sample.ts) >= start, col(Sample.ts) <= end
+            )
         ).all()
-        live = set(session.exec(
-            select(SamplingAttempt.key_result_id, SamplingAttempt.scheduled_ts).where(col(SamplingAttempt.ok))
-        ).all())
+        live = set(
+            session.exec(
+                select(SamplingAttempt.key_result_id, SamplingAttempt.scheduled_ts).where(
+                    col(SamplingAttempt.ok)
+                )
+            ).all()
+        )
     truth = {i: prometheus_series(url, query(i), start=start, end=end) for i in range(KEY_RESULTS)}
     for kr_id, ts, value, source in rows:
         assert value == truth[int(kr_id.split("-")[1])][ts], (kr_id, ts)
@@ -184,17 +211,23 @@ def check_series(tracker: Tracker, url: str, *, start: int, end: int) -> None:
 
 
 def test_catch_up_and_scheduled_start_backfill_each_key_result_once(tmp_path: Path) -> None:
-    """Started together, the catch-up run and the scheduled jobs fetch each Key Result's history once and sample each instant once."""
+    """Catch-up and scheduled jobs started together fetch history once, sample each instant once."""
     prometheus = live_prometheus(tmp_path / "prom")
     proxy = CountingProxy(prometheus.url)
     tracker = open_tracker(
-        write_config(tmp_path / "c.toml", config(proxy.url, timeout=10), database_url=f"sqlite:///{tmp_path / 'k.db'}")
+        write_config(
+            tmp_path / "c.toml",
+            config(proxy.url, timeout=10),
+            database_url=f"sqlite:///{tmp_path / 'k.db'}",
+        )
     )
     scheduler = SamplingScheduler(tracker)
     scheduler.start()
     try:
         started = int(time.time())
-        assert wait_until(lambda: len(sampled_since(tracker, started + 3)) == KEY_RESULTS, timeout=60)
+        assert wait_until(
+            lambda: len(sampled_since(tracker, started + 3)) == KEY_RESULTS, timeout=60
+        )
     finally:
         scheduler.shutdown()
     try:
@@ -204,11 +237,13 @@ def test_catch_up_and_scheduled_start_backfill_each_key_result_once(tmp_path: Pa
             if path.startswith("/api/v1/query_range"):
                 params = parse_qs(urlparse(path).query)
                 kr = int(params["query"][0].rsplit("+", 1)[1])
-                ranges.setdefault(kr, []).append((float(params["start"][0]), float(params["end"][0])))
+                ranges.setdefault(kr, []).append(
+                    (float(params["start"][0]), float(params["end"][0]))
+                )
         assert set(ranges) == set(range(KEY_RESULTS))
         for kr, spans in ranges.items():
             spans.sort()
-            assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), (kr, spans)
+            assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False)), (kr, spans)
             assert sum(start <= started - 100 for start, _ in spans) == 1, (kr, spans)
         with Session(tracker.engine) as session:
             twice = session.exec(
