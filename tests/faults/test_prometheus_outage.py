@@ -127,6 +127,7 @@ def test_outage_backs_off_per_instant_and_resumes(
         assert wait_until(
             lambda: len(sampled_since(tracker, started + 1)) == KEY_RESULTS, timeout=60
         )
+        lines.lines.clear()
         killed_at = int(time.time())
         prometheus.kill()
 
@@ -145,7 +146,6 @@ def test_outage_backs_off_per_instant_and_resumes(
             with Session(tracker.engine) as session:
                 statuses = Counter(kr.status for kr in session.exec(select(KeyResult)))
             assert statuses["stale"] >= KEY_RESULTS // 2, statuses
-        lines.lines.clear()
         prometheus.start()
         back_at = time.time()
         health = scheduler.health["prom"]
@@ -174,7 +174,10 @@ def test_outage_backs_off_per_instant_and_resumes(
             ).all()
         assert per_instant == [], per_instant[:5]
         # One line per state change (down, each failed probe, up), not one per skipped job.
-        assert len(lines.lines) <= 3, lines.lines
+        # With 50 jobs a second that is a handful of lines where it was thousands.
+        assert all(line.startswith("connector prom ") for line in lines.lines), lines.lines
+        assert len(lines.lines) <= (8 if outage < 10 else 25), lines.lines
+        assert any("answers again" in line for line in lines.lines), lines.lines
     finally:
         tracker.close()
         prometheus.stop()
