@@ -40,7 +40,7 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, every: float 
 
 
 def live_prometheus(
-    tmp_path: Path, *, past_seconds: int = 120, ahead_seconds: int = 1800
+    tmp_path: Path, *, past_seconds: int = 120, ahead_seconds: int = 900
 ) -> RunningPrometheus:
     """Start a real Prometheus whose history runs from a little before now to after the test."""
     now = int(time.time())

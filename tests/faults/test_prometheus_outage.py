@@ -119,7 +119,10 @@ def test_outage_backs_off_per_instant_and_resumes(
         )
     )
     lines = SchedulerLines()
-    logging.getLogger("app.scheduler").addHandler(lines)
+    sampler_log = logging.getLogger("app.scheduler")
+    level = sampler_log.level
+    sampler_log.setLevel(logging.INFO)
+    sampler_log.addHandler(lines)
     scheduler = SamplingScheduler(tracker)
     scheduler.start()
     try:
@@ -163,7 +166,8 @@ def test_outage_backs_off_per_instant_and_resumes(
         )
     finally:
         scheduler.shutdown()
-        logging.getLogger("app.scheduler").removeHandler(lines)
+        sampler_log.removeHandler(lines)
+        sampler_log.setLevel(level)
     try:
         check_series(tracker, prometheus.url, start=killed_at - 2, end=resumed)
         with Session(tracker.engine) as session:
