@@ -38,7 +38,9 @@ class SourceHealth:
     """A connector's failure streak: since when, how many failed instants, when to try again.
 
     `failures` counts distinct failed sampling instants in a row; `probing` is set while
-    the one job allowed after the backoff delay waits for its answer.
+    the one job allowed after the backoff delay waits for its answer, and `probe_id`
+    numbers the probes, so that the answer of a probe from an outage already over does
+    not release the current one.
     """
 
     failures: int = 0
@@ -47,6 +49,7 @@ class SourceHealth:
     last_ok_instant: int | None = None
     next_try_ts: int = 0
     probing: bool = False
+    probe_id: int = 0
     last_reason: str | None = None
 
     @property
@@ -61,7 +64,7 @@ def decide(health: SourceHealth, *, now: int) -> tuple[Decision, SourceHealth]:
         return Decision.ASK, health
     if health.probing or now < health.next_try_ts:
         return Decision.SKIP, health
-    return Decision.PROBE, replace(health, probing=True)
+    return Decision.PROBE, replace(health, probing=True, probe_id=health.probe_id + 1)
 
 
 def backoff_delay(failures: int, *, interval: int, backoff_max: int) -> int:
@@ -76,27 +79,28 @@ def after_attempt(
     instant: int,
     now: int,
     failure: str | None,
-    probe: bool,
+    probe: int | None,
     interval: int,
     backoff_max: int,
 ) -> tuple[SourceHealth, Change | None]:
     """Return the state after an attempt at `instant` ended (`failure`: its reason, or None).
 
-    Several Key Results failing at one instant count once. An answer about an instant older
-    than the latest success is old news and changes nothing (a slow job of the past must
-    not take a recovered source down again).
+    `probe` is the `probe_id` of a probing job (None for the others). Several Key Results
+    failing at one instant count once. An answer about an instant older than the latest
+    success is old news and changes nothing (a slow job of the past must not take a
+    recovered source down again).
     """
-    if probe:
+    if probe is not None and probe == health.probe_id:
         health = replace(health, probing=False)
     if failure is None:
         ok_instant = max(instant, health.last_ok_instant or instant)
         if not health.down:
             return replace(health, last_ok_instant=ok_instant), None
-        return SourceHealth(last_ok_instant=ok_instant), Change.UP
+        return SourceHealth(last_ok_instant=ok_instant, probe_id=health.probe_id), Change.UP
     if health.last_ok_instant is not None and instant <= health.last_ok_instant:
         return health, None
     if health.down and health.last_failed_instant is not None:
-        if instant <= health.last_failed_instant and not probe:
+        if instant <= health.last_failed_instant and probe is None:
             return replace(health, last_reason=failure), None
     failures = health.failures + 1
     delay = backoff_delay(failures, interval=interval, backoff_max=backoff_max)

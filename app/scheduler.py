@@ -151,13 +151,14 @@ class SamplingScheduler:
                 return None
             self.sampled_instants[kr_id] = instant
             health = self.health.get(connector, SourceHealth())
-            decision, self.health[connector] = backoff.decide(health, now=now)
+            decision, claimed = backoff.decide(health, now=now)
+            self.health[connector] = claimed
         if decision is Decision.SKIP:
             skipped = BackingOff(backoff.skip_reason(health, now=now))
             return self.tracker.recorder.submit(
                 SampleToStore(kr_id, instant, connector, error=skipped)
             )
-        probe = decision is Decision.PROBE
+        probe = claimed.probe_id if decision is Decision.PROBE else None
         claim = None
         try:
             claim = self.coverage.claim(kr_id, instant)
@@ -172,8 +173,8 @@ class SamplingScheduler:
         except BaseException:
             if claim is not None:
                 self.coverage.release(claim)
-            if probe:  # another job may probe
-                with self._lock:
+            with self._lock:  # another job may probe
+                if probe is not None and self.health[connector].probe_id == probe:
                     self.health[connector] = replace(self.health[connector], probing=False)
             raise
         interval = entry.schedule.approx_interval_seconds()
@@ -189,7 +190,7 @@ class SamplingScheduler:
         *,
         instant: int,
         error: ConnectorError | None,
-        probe: bool,
+        probe: int | None,
         interval: int,
     ) -> None:
         """Update the connector's health after an attempt; log only when its state changes."""

@@ -19,7 +19,7 @@ BACKOFF_MAX = 3600
 
 
 def fail(
-    health: SourceHealth, *, instant: int, now: int, probe: bool = False
+    health: SourceHealth, *, instant: int, now: int, probe: int | None = None
 ) -> tuple[SourceHealth, Change | None]:
     """Record one failed attempt of a 1 s Key Result."""
     return after_attempt(
@@ -83,7 +83,13 @@ def test_the_first_answer_resumes_every_key_result(down_for: int) -> None:
     decision, health = decide(health, now=now)
     assert decision is Decision.PROBE
     health, change = after_attempt(
-        health, instant=now, now=now, failure=None, probe=True, interval=1, backoff_max=BACKOFF_MAX
+        health,
+        instant=now,
+        now=now,
+        failure=None,
+        probe=health.probe_id,
+        interval=1,
+        backoff_max=BACKOFF_MAX,
     )
     assert change is Change.UP and not health.down
     assert decide(health, now=now)[0] is Decision.ASK
@@ -97,7 +103,7 @@ def test_a_late_failure_from_before_the_recovery_is_old_news() -> None:
         instant=1005,
         now=1005,
         failure=None,
-        probe=True,
+        probe=None,
         interval=1,
         backoff_max=BACKOFF_MAX,
     )
@@ -109,7 +115,7 @@ def test_a_failed_probe_is_one_more_failure_even_at_the_same_instant() -> None:
     """A failed probe extends the backoff, even within its instant (hourly Key Results)."""
     health, _ = fail(SourceHealth(), instant=3600, now=3600)
     _, health = decide(health, now=3700)
-    health, change = fail(health, instant=3600, now=3700, probe=True)
+    health, change = fail(health, instant=3600, now=3700, probe=health.probe_id)
     assert change is Change.STILL_DOWN and health.failures == 2 and not health.probing
 
 
@@ -122,3 +128,42 @@ def test_skip_reason_names_since_when_and_the_next_try_in_utc() -> None:
         " (last error: connection refused)"
     )
     assert "2027-01-15 08:00:00 UTC" in skip_reason(health, now=1_800_000_000 + 86400)
+
+
+@given(
+    script=st.lists(
+        st.tuples(st.sampled_from(["start", "ok", "fail"]), st.integers(0, 5)), max_size=80
+    )
+)
+def test_one_probe_at_a_time_and_never_stuck(script: list[tuple[str, int]]) -> None:
+    """Whatever the interleaving of jobs and answers, one probe counts at a time; none stuck.
+
+    An answer from another job may end an outage while its probe is out; that probe's
+    answer then releases nothing of a later outage.
+    """
+    health, _ = fail(SourceHealth(), instant=0, now=0)
+    now = 0
+    out: list[tuple[int, int | None]] = []  # (instant, probe id) of jobs not answered yet
+    for action, wait in script:
+        now += wait
+        if action == "start":
+            decision, health = decide(health, now=now)
+            if decision is not Decision.SKIP:
+                out.append((now, health.probe_id if decision is Decision.PROBE else None))
+        elif out:
+            instant, probe = out.pop(0)
+            failure = "refused" if action == "fail" else None
+            health, _ = after_attempt(
+                health,
+                instant=instant,
+                now=now,
+                failure=failure,
+                probe=probe,
+                interval=1,
+                backoff_max=BACKOFF_MAX,
+            )
+        # The probe the state waits for is out, and it is the latest one granted.
+        if health.probing:
+            assert health.probe_id in {p for _, p in out}
+    if health.down and not health.probing:
+        assert decide(health, now=health.next_try_ts)[0] is Decision.PROBE
