@@ -34,6 +34,11 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
+# Failure kinds that say the source is away (not that one Key Result's query is wrong): the
+# scheduler backs off on them, and a Key Result failing only with them turns `stale` in time.
+SOURCE_AWAY_KINDS = frozenset({"source_unavailable", "rate_limited", "timeout", "backing_off"})
+
+
 class Aggregate(StrEnum):
     """How the samples inside an aggregation window become the current value."""
 

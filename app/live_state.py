@@ -137,11 +137,22 @@ class SeriesSummary:
 
 
 def next_attempt(
-    previous: LastAttempt | None, *, ts: int, ok: bool, reason: str | None
+    previous: LastAttempt | None,
+    *,
+    ts: int,
+    ok: bool,
+    reason: str | None,
+    kind: str | None = None,
 ) -> LastAttempt:
     """Return the last-attempt record after one more attempt, as `store.last_attempt` reads it."""
     failures = 0
     if not ok:
         streak = previous.consecutive_failures if previous is not None and not previous.ok else 0
         failures = min(streak + 1, FAILURE_STREAK_CAP)
-    return LastAttempt(ts=ts, ok=ok, reason=None if ok else reason, consecutive_failures=failures)
+    return LastAttempt(
+        ts=ts,
+        ok=ok,
+        reason=None if ok else reason,
+        consecutive_failures=failures,
+        kind=None if ok else kind,
+    )

@@ -25,6 +25,7 @@ from app.models import AlertStateRow, Delivery, KeyResult, Objective
 from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
 from app.redaction import Redactor
 from app.store import (
+    BACKFILLED_KEY,
     insert_attempts,
     last_attempt,
     load_sample_view,
@@ -38,15 +39,14 @@ from app.store import (
 )
 from connectors.base import ConnectorError, Measurement
 
-BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
-
 
 @dataclass(frozen=True)
 class SampleToStore:
     """One sampling attempt's result: a measurement or the error, and any backfilled history.
 
-    `backfill` is None when no backfill ran; a list (maybe empty) when it did, which also
-    records that the Key Result's backfill is done.
+    `backfill` is None when no history was fetched; a list (maybe empty) when it was, for
+    the instants up to `backfill_through`, which the connector's state then records (so an
+    empty history is not asked again after a restart).
     """
 
     kr_id: str
@@ -56,6 +56,7 @@ class SampleToStore:
     error: ConnectorError | None = None
     duration_ms: int = 0
     backfill: Sequence[Measurement] | None = None
+    backfill_through: int | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,10 @@ class LiveStore:
     def _write_backfills(
         self, tx: _Transaction, samples: Sequence[SampleToStore], now: int
     ) -> None:
-        """Write backfilled history and its done-marker; the Key Result is reloaded after."""
+        """Write backfilled history and how far it reaches; the Key Result is reloaded after.
+
+        History only fills holes: a sample already stored (a live one) is kept as it is.
+        """
         for s in samples:
             if s.backfill is None:
                 continue
@@ -284,12 +288,14 @@ class LiveStore:
                     )
                     for point in s.backfill
                 ],
+                keep_existing=True,
             )
+            through = s.backfill_through if s.backfill_through is not None else s.scheduled_ts - 1
             save_connector_state(
                 tx.connection,
                 connector=s.source,
                 key=BACKFILLED_KEY.format(kr_id=s.kr_id),
-                value={"ts": now, "points": len(s.backfill)},
+                value={"ts": now, "points": len(s.backfill), "through": through},
                 updated_ts=now,
             )
             self._live.pop(s.kr_id, None)
@@ -330,6 +336,7 @@ class LiveStore:
             ts=now,
             ok=item.error is None,
             reason=item.error.reason if item.error else None,
+            kind=item.error.kind if item.error else None,
         )
         if item.measurement is None:
             return None

@@ -90,15 +90,21 @@ def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> N
     )
 
 
-def upsert_samples(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert samples; one already stored for (Key Result, ts) is replaced (last row wins)."""
+def upsert_samples(
+    connection: Connection, rows: Sequence[dict[str, Any]], *, keep_existing: bool = False
+) -> None:
+    """Insert samples; one already stored for (Key Result, ts) is replaced (last row wins).
+
+    With `keep_existing` the stored row stays as it is (backfill never replaces a sample).
+    """
     rows = _last_per_key(rows, "key_result_id", "ts")
     source, select = _unnest(SAMPLE_COLUMNS)
     names = ", ".join(name for name, _ in SAMPLE_COLUMNS)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name, _ in SAMPLE_COLUMNS[2:])
+    conflict = "DO NOTHING" if keep_existing else f"DO UPDATE SET {updates}"
     connection.exec_driver_sql(
         f"INSERT INTO samples ({names}) SELECT {select} FROM {source} "
-        f"ON CONFLICT (key_result_id, ts) DO UPDATE SET {updates}",
+        f"ON CONFLICT (key_result_id, ts) {conflict}",
         tuple(_arrays(rows, SAMPLE_COLUMNS)),
     )
 

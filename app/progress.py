@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from app.domain import Aggregate, Direction, Status
+from app.domain import SOURCE_AWAY_KINDS, Aggregate, Direction, Status
 from app.forecast import Forecast, HistoryRule, deadline_forecast
 from app.quantities import holding
 from app.reason_text import ago_text, day_text, fmt, negative_zero, pct
@@ -73,6 +73,7 @@ class LastAttempt:
     ok: bool
     reason: str | None = None
     consecutive_failures: int = 0
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,16 +363,24 @@ def _evaluate(
         )
         return replace(result, status=Status.CLOSED, reason=reason, score=score)
     last_ts = view.recent[-1][0] if view.recent else None
+    interval = spec.interval_seconds or 0
+    stale = bool(interval and last_ts is not None)
+    stale = stale and now - (last_ts or 0) > thresholds.stale_after_intervals * interval
+    stale_reason = (
+        f"last sample {ago_text(now - (last_ts or 0))} ago; expected every {ago_text(interval)}"
+    )
     if last_attempt and not last_attempt.ok and (last_ts is None or last_attempt.ts > last_ts):
+        why = last_attempt.reason or "unknown error"
+        if stale and last_attempt.kind in SOURCE_AWAY_KINDS:
+            # The source is away, not the query wrong: the data is old, and this says why.
+            return replace(result, status=Status.STALE, reason=f"{stale_reason}; {why}")
         failures = max(last_attempt.consecutive_failures, 1)
-        reason = f"last {failures} attempt(s) failed: {last_attempt.reason or 'unknown error'}"
+        reason = f"last {failures} attempt(s) failed: {why}"
         return replace(result, status=Status.ERROR, reason=reason)
     if last_ts is None:
         return replace(result, reason="no samples yet in this period")
-    interval = spec.interval_seconds or 0
-    if interval and now - last_ts > thresholds.stale_after_intervals * interval:
-        reason = f"last sample {ago_text(now - last_ts)} ago; expected every {ago_text(interval)}"
-        return replace(result, status=Status.STALE, reason=reason)
+    if stale:
+        return replace(result, status=Status.STALE, reason=stale_reason)
     if progress is None:
         if target is None:
             why = "no target to measure against"

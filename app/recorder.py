@@ -15,10 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 
-from sqlmodel import Session
-
 from app.live_store import (
-    BACKFILLED_KEY,
     Item,
     LiveStore,
     Reevaluation,
@@ -26,7 +23,6 @@ from app.live_store import (
     SampleToStore,
     StoreFailed,
 )
-from app.models import ConnectorState
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +61,6 @@ class SampleRecorder:
         self.max_batch = max_batch
         self.max_batch_points = max_batch_points
         self.max_pending_points = max_pending_points
-        self._backfilled: set[str] = set()
         self._pending: list[tuple[Item, Future[SampleOutcome]]] = []
         self._pending_points = 0
         self._urgent = 0  # pending items whose caller waits
@@ -162,17 +157,6 @@ class SampleRecorder:
         """Drop what is remembered; call when another process may have written meanwhile."""
         with self._write_lock:
             self.store.forget()
-            self._backfilled.clear()
-
-    def backfill_done(self, kr_id: str, connector: str) -> bool:
-        """Return whether the Key Result's history was backfilled (remembered once seen)."""
-        if kr_id in self._backfilled:
-            return True
-        with Session(self.store.engine) as session:
-            marker = session.get(ConnectorState, (connector, BACKFILLED_KEY.format(kr_id=kr_id)))
-        if marker is not None:
-            self._backfilled.add(kr_id)
-        return marker is not None
 
     def _batch_full(self) -> bool:
         return (
@@ -229,9 +213,6 @@ class SampleRecorder:
 
     def _write(self, items: Sequence[Item]) -> list[SampleOutcome]:
         outcomes, raised_alerts = self.store.write(items)
-        self._backfilled.update(
-            i.kr_id for i in items if isinstance(i, SampleToStore) and i.backfill is not None
-        )
         if raised_alerts:
             self.on_outbox_written()
         return outcomes

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, select
 
 from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.live_store import SampleOutcome, SampleToStore
-from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import add_attempt, insert_sample_if_absent, upsert_sample
+from app.models import KeyResult, Objective, SamplingAttempt
+from app.schedule import missed_instants
+from app.store import add_attempt, covered_through, insert_sample_if_absent, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -199,39 +200,45 @@ def _write_attempt(
     )
 
 
-def fetch_backfill(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[Measurement] | None:
-    """Return the history to fill a new Key Result's period with, up to `until_ts`.
+def missed_since_stored(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[int]:
+    """Return the instants before `until_ts` to fill from history, judged from the database.
 
-    None when there is nothing to do (no history support, or backfill already done); an
-    empty list when the period already has samples (the recorder then marks it done).
+    Empty when the connector keeps no history. The first time, that is the period so far
+    (at most `BACKFILL_MAX_POINTS` steps); after that, the gap since the newest sample.
     """
     entry = tracker.entries[kr_id]
     if entry.connector is None or entry.schedule is None:
-        return None
+        return []
+    if not isinstance(tracker.connector(entry.connector), SupportsHistory):
+        return []
+    with Session(tracker.engine) as session:
+        covered = covered_through(session, {kr_id: entry.connector}).get(kr_id)
+    return missed_instants(
+        entry.schedule,
+        covered_through=covered,
+        period_start=int(entry.objective.period_bounds()[0].timestamp()),
+        until=until_ts,
+        limit=BACKFILL_MAX_POINTS,
+    )
+
+
+def fetch_backfill(tracker: Tracker, kr_id: str, *, instants: Sequence[int]) -> list[Measurement]:
+    """Return the connector's history at `instants` (one range query; no point without data)."""
+    entry = tracker.entries[kr_id]
+    assert entry.connector is not None and entry.schedule is not None and instants
     connector = tracker.connector(entry.connector)
     if not isinstance(connector, SupportsHistory):
-        return None
-    if tracker.recorder.backfill_done(kr_id, entry.connector):
-        return None
-    start = int(entry.objective.period_bounds()[0].timestamp())
-    with Session(tracker.engine) as session:
-        existing = session.exec(
-            select(func.count()).where(
-                Sample.key_result_id == kr_id, col(Sample.ts) >= start, col(Sample.ts) <= until_ts
-            )
-        ).one()
-    step = entry.schedule.approx_interval_seconds()
-    instants = entry.schedule.instants_between(
-        max(start, until_ts - step * BACKFILL_MAX_POINTS), until_ts, limit=BACKFILL_MAX_POINTS
-    )
-    if existing or not instants:
         return []
-    return connector.history(
+    history = connector.history(
         tracker.loaded.queries[kr_id],
         start=datetime.fromtimestamp(instants[0], UTC),
         end=datetime.fromtimestamp(instants[-1], UTC),
-        step_seconds=step,
+        step_seconds=entry.schedule.approx_interval_seconds(),
     )
+    wanted = set(instants)
+    if entry.schedule.interval_seconds is None:  # cron: the range's steps are not its instants
+        return [p for p in history if instants[0] <= p.at.timestamp() <= instants[-1]]
+    return [p for p in history if int(p.at.timestamp()) in wanted]
 
 
 def measure_key_result(
@@ -241,12 +248,13 @@ def measure_key_result(
     scheduled_ts: int,
     pool: ThreadPoolExecutor | None = None,
     timeout: float | None = None,
-    backfill: bool = True,
+    missed: Sequence[int] = (),
 ) -> SampleToStore:
     """Ask the Key Result's connector for its value at the scheduled instant (no storing).
 
-    The first time, the period so far is fetched from the connector's history too (when it
-    has one), so a new Key Result starts with a baseline and a trend.
+    The `missed` instants (the period so far for a new Key Result, or a gap left by an
+    outage) are fetched from the connector's history once the live query worked, so a new
+    Key Result starts with a trend and an outage leaves no hole.
     """
     entry = tracker.entries[kr_id]
     if entry.connector is None:
@@ -256,12 +264,6 @@ def measure_key_result(
     started = time.perf_counter()
     measurement: Measurement | None = None
     error: ConnectorError | None = None
-    history = None
-    if backfill:
-        try:
-            history = fetch_backfill(tracker, kr_id, until_ts=scheduled_ts - 1)
-        except Exception as exc:  # the live sample matters more; backfill is tried again next time
-            log.warning("backfill of %s failed (will retry): %s", kr_id, exc)
     try:
         connector = tracker.connector(entry.connector)
         measurement = measure_with_timeout(pool, lambda: connector.measure(query, at), timeout)
@@ -272,14 +274,23 @@ def measure_key_result(
         error = ConnectorError(
             f"internal error in connector {entry.connector}: {type(exc).__name__}: {exc}"
         )
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    history = None
+    # Only once the live query worked: a broken query or an away source would fail again.
+    if missed and error is None:
+        try:
+            history = fetch_backfill(tracker, kr_id, instants=missed)
+        except Exception as exc:  # the live sample matters more; the gap is tried again
+            log.warning("backfill of %s failed (will retry): %s", kr_id, exc)
     return SampleToStore(
         kr_id,
         scheduled_ts,
         entry.connector,
         measurement=measurement,
         error=error,
-        duration_ms=int((time.perf_counter() - started) * 1000),
+        duration_ms=duration_ms,
         backfill=history,
+        backfill_through=missed[-1] if history is not None else None,
     )
 
 
@@ -292,9 +303,14 @@ def sample_key_result(
     timeout: float | None = None,
     backfill: bool = True,
 ) -> SampleOutcome:
-    """Measure one Key Result at its scheduled instant, store what happened, and return it."""
+    """Measure one Key Result at its scheduled instant, store what happened, and return it.
+
+    With `backfill`, instants missed since the newest stored sample are filled from the
+    connector's history too.
+    """
+    missed = missed_since_stored(tracker, kr_id, until_ts=scheduled_ts) if backfill else []
     item = measure_key_result(
-        tracker, kr_id, scheduled_ts=scheduled_ts, pool=pool, timeout=timeout, backfill=backfill
+        tracker, kr_id, scheduled_ts=scheduled_ts, pool=pool, timeout=timeout, missed=missed
     )
     return tracker.recorder.record(item)
 

@@ -6,6 +6,7 @@ so a retried or duplicated run writes the same (Key Result, ts) row.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -100,6 +101,29 @@ class Schedule:
             )
         assert self.cron is not None
         return CroniterTrigger(self.cron)
+
+
+def missed_instants(
+    schedule: Schedule,
+    *,
+    covered_through: int | None,
+    period_start: int,
+    until: int,
+    limit: int,
+    pending: Collection[int] = (),
+) -> list[int]:
+    """Return the instants before `until` that no sample covers yet: the latest `limit`.
+
+    Those after `covered_through` (the newest stored sample, or how far history was
+    asked), from the period start at the earliest, and not `pending` (sampled, their write
+    still queued).
+    """
+    step = schedule.approx_interval_seconds()
+    start = period_start if covered_through is None else max(period_start, covered_through + 1)
+    start = max(start, until - step * limit)
+    if start >= until:
+        return []
+    return [i for i in schedule.instants_between(start, until - 1, limit=limit) if i not in pending]
 
 
 DEFAULT_INTERVAL_SECONDS = 3600

@@ -9,8 +9,12 @@ Job settings, chosen deliberately:
   counts for its instant, one that would run into the next instant is skipped;
 - a thread pool of `[scheduler] max_workers`, plus a small pool per connector
   (`per_connector_concurrency`) so one slow source cannot take every worker;
-- a failing source (unreachable, rate limited, timed out) backs off exponentially, up to
-  `backoff_max`; its Key Results show `error` with the reason meanwhile; others go on;
+- a failing source (unreachable, rate limited, timed out) backs off (`app.backoff`): one
+  failure per sampling instant, a delay doubling up to `backoff_max`, then one probe; its
+  skipped Key Results store an error saying since when and until when; others go on;
+- each Key Result's instant is claimed once, so the catch-up run and the scheduled job
+  never sample one instant twice; instants missed in an outage are filled from the
+  source's history by the next job that reaches it (`app.coverage`);
 - a job measures, hands the result to the tracker's recorder and returns without waiting
   for the database (`app.recorder` writes batches from its own thread).
 """
@@ -20,33 +24,34 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, func, select
 
+from app import backoff
+from app.backoff import Decision, SourceHealth
+from app.coverage import SampleCoverage
 from app.delivery import DeliveryWorker
+from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
-from app.live_store import SampleOutcome
+from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
 from app.sampling import measure_key_result
 from app.tracker import Tracker
 from connectors.base import ConnectorError
 
 log = logging.getLogger(__name__)
-BACKING_OFF_KINDS = {"source_unavailable", "rate_limited", "timeout"}
 
 
-@dataclass
-class Backoff:
-    """A connector's failure streak and when it may be asked again."""
+class BackingOff(ConnectorError):
+    """The Key Result was not sampled: its source is away and backs off."""
 
-    failures: int = 0
-    next_allowed_ts: int = 0
+    kind = "backing_off"
 
 
 class SamplingScheduler:
@@ -58,7 +63,8 @@ class SamplingScheduler:
         self.settings = settings
         self.backoff_max = parse_duration(settings.backoff_max)
         self.pools: dict[str, ThreadPoolExecutor] = {}
-        self.backoffs: dict[str, Backoff] = {}
+        self.health: dict[str, SourceHealth] = {}
+        self.coverage = SampleCoverage(tracker)
         # The latest instant each Key Result was sampled for in this process: its write may
         # still be queued in the recorder, where `catch_up` cannot see it.
         self.sampled_instants: dict[str, int] = {}
@@ -123,61 +129,88 @@ class SamplingScheduler:
                     self.scheduler.add_job(
                         self.run_sample,
                         args=[kr_id],
-                        kwargs={"only_if_new": True},
                         id=f"catch-up:{kr_id}",
                         replace_existing=True,
                     )
 
-    def run_sample(self, kr_id: str, *, only_if_new: bool = False) -> Future[SampleOutcome] | None:
+    def run_sample(self, kr_id: str) -> Future[SampleOutcome] | None:
         """Sample one Key Result for its latest scheduled instant, unless its source backs off.
 
-        The job hands the measurement to the recorder and returns without waiting for the
-        write; the future says what was stored. `only_if_new` (the catch-up run) skips an
-        instant this process has already sampled.
+        The job hands the measurement (or, while the source backs off, why there is none)
+        to the recorder and returns without waiting for the write; the future says what was
+        stored. None when this process already took this instant (a catch-up run and the
+        scheduled job that start together).
         """
         entry = self.tracker.entries[kr_id]
         assert entry.schedule is not None and entry.connector is not None
+        connector = entry.connector
         now = self.tracker.now()
-        backoff = self.backoffs.setdefault(entry.connector, Backoff())
-        if now < backoff.next_allowed_ts:
-            log.info(
-                "skipping %s: connector %s backs off until %s",
-                kr_id,
-                entry.connector,
-                backoff.next_allowed_ts,
-            )
-            return None
         instant = entry.schedule.instant_at_or_before(now)
         with self._lock:
-            if only_if_new and self.sampled_instants.get(kr_id, -1) >= instant:
+            if self.sampled_instants.get(kr_id, -1) >= instant:
                 return None
             self.sampled_instants[kr_id] = instant
-        item = measure_key_result(
-            self.tracker,
-            kr_id,
-            scheduled_ts=instant,
-            pool=self._pool(entry.connector),
-            timeout=self.settings.attempt_timeout_seconds,
-        )
-        self._note(entry.connector, item.error, interval=entry.schedule.approx_interval_seconds())
-        return self.tracker.recorder.submit(item)
-
-    def _note(self, connector: str, error: ConnectorError | None, *, interval: int) -> None:
-        with self._lock:
-            backoff = self.backoffs.setdefault(connector, Backoff())
-            if error is None or error.kind not in BACKING_OFF_KINDS:
-                backoff.failures, backoff.next_allowed_ts = 0, 0
-                return
-            backoff.failures += 1
-            delay = min(self.backoff_max, min(interval, 60) * 2 ** (backoff.failures - 1))
-            backoff.next_allowed_ts = self.tracker.now() + delay
-            log.warning(
-                "connector %s failed %d time(s) in a row (%s); next try in %d s",
-                connector,
-                backoff.failures,
-                error.reason,
-                delay,
+            health = self.health.get(connector, SourceHealth())
+            decision, claimed = backoff.decide(health, now=now)
+            self.health[connector] = claimed
+        if decision is Decision.SKIP:
+            skipped = BackingOff(backoff.skip_reason(health, now=now))
+            return self.tracker.recorder.submit(
+                SampleToStore(kr_id, instant, connector, error=skipped)
             )
+        probe = claimed.probe_id if decision is Decision.PROBE else None
+        claim = None
+        try:
+            claim = self.coverage.claim(kr_id, instant)
+            item = measure_key_result(
+                self.tracker,
+                kr_id,
+                scheduled_ts=instant,
+                pool=self._pool(connector),
+                timeout=self.settings.attempt_timeout_seconds,
+                missed=claim.missed,
+            )
+        except BaseException:
+            if claim is not None:
+                self.coverage.release(claim)
+            with self._lock:  # another job may probe
+                if probe is not None and self.health[connector].probe_id == probe:
+                    self.health[connector] = replace(self.health[connector], probing=False)
+            raise
+        interval = entry.schedule.approx_interval_seconds()
+        self._note(connector, instant=instant, error=item.error, probe=probe, interval=interval)
+        future = self.tracker.recorder.submit(item)
+        history = item.backfill is not None
+        future.add_done_callback(lambda done: self.coverage.settle(claim, done, history=history))
+        return future
+
+    def _note(
+        self,
+        connector: str,
+        *,
+        instant: int,
+        error: ConnectorError | None,
+        probe: int | None,
+        interval: int,
+    ) -> None:
+        """Update the connector's health after an attempt; log only when its state changes."""
+        failure = error.reason if error is not None and error.kind in SOURCE_AWAY_KINDS else None
+        now = self.tracker.now()
+        with self._lock:
+            health, change = backoff.after_attempt(
+                self.health.get(connector, SourceHealth()),
+                instant=instant,
+                now=now,
+                failure=failure,
+                probe=probe,
+                interval=interval,
+                backoff_max=self.backoff_max,
+            )
+            before = self.health.get(connector, SourceHealth())
+            self.health[connector] = health
+        if change is not None:
+            line = backoff.change_message(change, connector, before=before, after=health, now=now)
+            log.log(logging.INFO if change is backoff.Change.UP else logging.WARNING, "%s", line)
 
     def reevaluate(self) -> None:
         """Re-evaluate every Key Result: status moves with time even without new data.

@@ -53,6 +53,8 @@ from app.progress import LastAttempt, SampleView
 from app.redaction import Redactor
 
 MEAN_SCALE = 2.0**-64
+# The connector-state key recording how far a Key Result's history was fetched.
+BACKFILLED_KEY = "krtracker.backfilled:{kr_id}"
 KEY_RESULT_STATE_COLUMNS = tuple(name for name, _ in pg_bulk.KEY_RESULT_STATE_COLUMNS)
 SAMPLE_COLUMNS = (
     "key_result_id",
@@ -105,23 +107,29 @@ def sample_row(
     }
 
 
-def upsert_samples(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_samples(
+    connection: Connection, rows: Sequence[dict[str, Any]], *, keep_existing: bool = False
+) -> None:
     """Store `sample_row`s in one statement; a second sample for (Key Result, ts) replaces it.
 
-    The write helpers take a Core connection (`session.connection()` from an ORM session):
-    the sampler writes in batches without the ORM's unit of work.
+    With `keep_existing` a row already stored wins instead (backfilled history never
+    replaces, nor relabels, a live sample). The write helpers take a Core connection
+    (`session.connection()` from an ORM session): the sampler writes in batches without the
+    ORM's unit of work.
     """
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        pg_bulk.upsert_samples(connection, rows)
+        pg_bulk.upsert_samples(connection, rows, keep_existing=keep_existing)
         return
-    statement = _upsert(
-        connection.dialect.name,
-        Sample.__table__,  # type: ignore[attr-defined]
-        ("key_result_id", "ts"),
-        SAMPLE_COLUMNS[2:],
-    )
+    table = Sample.__table__  # type: ignore[attr-defined]
+    if keep_existing:
+        keys = ["key_result_id", "ts"]
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+    else:
+        statement = _upsert(
+            connection.dialect.name, table, ("key_result_id", "ts"), SAMPLE_COLUMNS[2:]
+        )
     connection.execute(statement, list(rows))
 
 
@@ -195,6 +203,37 @@ def save_connector_state(
     )
 
 
+def covered_through(session: Session, sources: dict[str, str]) -> dict[str, int]:
+    """Return, per Key Result (id → connector), its newest sample or how far history was asked.
+
+    Instants after it are the ones a backfill may still fill; Key Results with neither are
+    left out.
+    """
+    if not sources:
+        return {}
+    latest: dict[str, int] = dict(
+        session.exec(  # type: ignore[arg-type]
+            select(Sample.key_result_id, func.max(col(Sample.ts)))
+            .where(col(Sample.key_result_id).in_(list(sources)))
+            .group_by(col(Sample.key_result_id))
+        ).all()
+    )
+    markers = session.exec(
+        select(ConnectorState).where(
+            col(ConnectorState.key).in_([BACKFILLED_KEY.format(kr_id=k) for k in sources])
+        )
+    ).all()
+    for marker in markers:
+        kr_id = marker.key.split(":", 1)[1]
+        if sources.get(kr_id) != marker.connector or not isinstance(marker.value, dict):
+            continue
+        # Markers written before gap backfill have no "through": they were written then.
+        through = marker.value.get("through", marker.value.get("ts"))
+        if isinstance(through, int):
+            latest[kr_id] = max(latest.get(kr_id, through), through)
+    return latest
+
+
 def save_alert_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store the alert rules' state of Key Results (`key_result_id`, `state`, `updated_ts`)."""
     if rows:
@@ -228,6 +267,7 @@ def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
         ok=head.ok,
         reason=head.error_message,
         consecutive_failures=failures,
+        kind=head.error_kind,
     )
 
 

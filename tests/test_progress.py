@@ -249,6 +249,28 @@ def test_error_when_the_last_attempt_failed_after_the_last_sample(
         assert f"last {attempt.consecutive_failures} attempt(s) failed" in result.reason
 
 
+@pytest.mark.parametrize(
+    ("kind", "age", "status"),
+    [
+        ("backing_off", 2 * HOUR, Status.ERROR),
+        ("backing_off", 4 * HOUR, Status.STALE),
+        ("source_unavailable", 4 * HOUR, Status.STALE),
+        ("query_rejected", 4 * HOUR, Status.ERROR),
+        (None, 4 * HOUR, Status.ERROR),
+    ],
+)
+def test_an_away_source_is_an_error_then_stale(kind: str | None, age: int, status: Status) -> None:
+    """A source that is away makes an error, then stale once the samples are old; a broken query stays an error."""
+    now = at(50)
+    reason = "source unavailable since 09:00:00 UTC, next try 10:04:00 UTC"
+    attempt = LastAttempt(now - 60, False, reason, 3, kind=kind)
+    result = run(spec(), [(now - age, 50.0)], now, last_attempt=attempt)
+    assert result.status is status, result.reason
+    assert reason in result.reason
+    if status is Status.STALE:
+        assert "every 1h" in result.reason
+
+
 def test_error_without_a_reason_still_explains() -> None:
     """A failed attempt with no stored reason still gives a non-empty reason."""
     result = run(spec(), [], at(50), last_attempt=LastAttempt(at(50), False))

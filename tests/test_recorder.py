@@ -22,6 +22,7 @@ from app.evaluation import reevaluate_all
 from app.live_store import SampleToStore, StoreFailed
 from app.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
 from app.sampling import store_outcome
+from app.store import covered_through
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement, SourceUnavailable
 from tests.conftest import write_config
@@ -252,33 +253,60 @@ def test_a_sample_that_cannot_be_stored_becomes_a_failed_attempt(tmp_path: Path)
 
 
 @pytest.mark.parametrize("points", [0, 3])
-def test_backfill_is_written_with_its_marker_and_remembered(tmp_path: Path, points: int) -> None:
+def test_backfill_is_written_with_how_far_it_reaches(tmp_path: Path, points: int) -> None:
+    """Backfilled history is stored under its own label, and a fresh process knows how far it reached."""
     clock = {"now": float(START + 10 * HOUR)}
     tracker = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
     history = [
         Measurement(100.0 + i, datetime.fromtimestamp(START + i * HOUR, UTC)) for i in range(points)
     ]
-    assert not tracker.recorder.backfill_done("users", "api")
+    with Session(tracker.engine) as session:
+        assert covered_through(session, {"users": "api"}) == {}
     outcome = tracker.recorder.record(
         SampleToStore(
             "users",
             START + 9 * HOUR,
             "api",
-            measurement=Measurement(150.0, datetime.fromtimestamp(START + 9 * HOUR, UTC)),
+            error=SourceUnavailable("down"),
             backfill=history,
+            backfill_through=START + 8 * HOUR,
         )
     )
     assert outcome.backfilled == points
-    assert tracker.recorder.backfill_done("users", "api")
     with Session(tracker.engine) as session:
         rows = session.exec(select(Sample.ts, Sample.source).order_by(col(Sample.ts))).all()
-        kr = session.get(KeyResult, "users")
-    assert [s for _, s in rows] == ["api (backfill)"] * points + ["api"]
-    assert kr is not None and kr.current_value == 150.0
-    # A fresh process finds the marker in the database.
+    assert [s for _, s in rows] == ["api (backfill)"] * points
+    # A fresh process reads how far history was asked, even when it held no point.
     other = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
-    assert other.recorder.backfill_done("users", "api")
+    with Session(other.engine) as session:
+        assert covered_through(session, {"users": "api"}) == {"users": START + 8 * HOUR}
     other.close()
+    tracker.close()
+
+
+def test_backfill_never_replaces_a_live_sample(tmp_path: Path) -> None:
+    """History that reaches an instant already sampled live keeps the live row and its label."""
+    clock = {"now": float(START + 10 * HOUR)}
+    tracker = open_at(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", clock)
+    at = START + 5 * HOUR
+    live = Measurement(150.0, datetime.fromtimestamp(at, UTC))
+    assert tracker.recorder.record(SampleToStore("users", at, "api", measurement=live)).ok
+    history = [Measurement(99.0, datetime.fromtimestamp(START + i * HOUR, UTC)) for i in range(9)]
+    tracker.recorder.record(
+        SampleToStore(
+            "users",
+            START + 9 * HOUR,
+            "api",
+            measurement=Measurement(151.0, datetime.fromtimestamp(START + 9 * HOUR, UTC)),
+            backfill=history,
+            backfill_through=START + 8 * HOUR,
+        )
+    )
+    with Session(tracker.engine) as session:
+        row = session.exec(select(Sample).where(Sample.ts == at)).one()
+        count = len(session.exec(select(Sample)).all())
+    assert (row.value, row.source) == (150.0, "api")
+    assert count == 10
     tracker.close()
 
 

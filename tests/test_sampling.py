@@ -177,13 +177,16 @@ def test_failing_source_backs_off(tmp_path: Path, source: MetricsSource) -> None
     failed = scheduler.run_sample("sessions")
     assert failed is not None and failed.result().error_kind == "source_unavailable"
     before = len(source.requests)
-    assert scheduler.run_sample("weekly-users") is None  # same connector: backing off
+    skipped = scheduler.run_sample("weekly-users")  # same connector: backing off
+    assert skipped is not None
+    assert skipped.result().error_kind == "backing_off" and skipped.result().status == "error"
+    assert "source unavailable since 08:00:00 UTC, next try 08:01:00 UTC" in (skipped.result().error or "")
     assert len(source.requests) == before
-    clock["now"] += 61
+    clock["now"] += 3600
     source.failing = False
     stored = scheduler.run_sample("weekly-users")
     assert stored is not None and stored.result().ok
-    assert scheduler.backoffs["analytics"].failures == 0
+    assert not scheduler.health["analytics"].down
     scheduler.shutdown()
     tracker.close()
 
@@ -198,10 +201,10 @@ def test_catch_up_skips_an_instant_whose_write_is_still_queued(tmp_path: Path, s
     assert scheduler.scheduler.get_job("catch-up:sessions") is None
     assert scheduler.scheduler.get_job("catch-up:weekly-users") is not None
     before = len(source.requests)
-    assert scheduler.run_sample("sessions", only_if_new=True) is None
+    assert scheduler.run_sample("sessions") is None
     assert len(source.requests) == before
     clock["now"] += 3600  # the next instant is new again
-    stored = scheduler.run_sample("sessions", only_if_new=True)
+    stored = scheduler.run_sample("sessions")
     assert stored is not None and stored.result().ok
     scheduler.shutdown()
     tracker.close()

@@ -273,3 +273,25 @@ def test_parse_duration_refuses(text: str, message: str) -> None:
     """Anything but a positive whole number and one unit letter is a ValueError saying why."""
     with pytest.raises(ValueError, match=message):
         parse_duration(text)
+
+
+@given(
+    step=st.sampled_from([1, 60, 300, 3600]),
+    covered=st.one_of(st.none(), st.integers(0, 20_000)),
+    until=st.integers(0, 40_000),
+    limit=st.integers(1, 500),
+    pending=st.sets(st.integers(0, 40_000), max_size=5),
+)
+def test_missed_instants_are_the_uncovered_scheduled_instants(
+    step: int, covered: int | None, until: int, limit: int, pending: set[int]
+) -> None:
+    """Missed instants: every scheduled instant after the covered one and before `until`, within `limit` steps, none pending."""
+    from app.schedule import missed_instants
+
+    schedule = Schedule(interval_seconds=step)
+    missed = missed_instants(schedule, covered_through=covered, period_start=100, until=until,
+                             limit=limit, pending=pending)
+    low = max(100, (covered + 1) if covered is not None else 100, until - step * limit)
+    expected = [t for t in range(0, until, step) if t >= low and t not in pending]
+    assert missed == expected
+    assert len(missed) <= limit
