@@ -674,6 +674,8 @@ def redact_stored_secrets(engine: Engine, redactor: Redactor, *, now_ts: int) ->
             updated_ts=now_ts,
         )
     return changed
+
+
 def sample_at(session: Session, key_result_id: str, ts: int) -> Sample | None:
     """Return the Key Result's sample at instant `ts`, if one is stored."""
     statement = select(Sample).where(Sample.key_result_id == key_result_id, Sample.ts == ts)
