@@ -100,4 +100,6 @@ def test_parallel_values_are_all_kept_or_refused(server: RunningServer) -> None:
             assert answer.headers["retry-after"] == "1"
             assert "already" in answer.json()["detail"]
     assert elapsed < 30, f"the burst took {elapsed:.1f} s"
-    assert readyz and max(readyz) < 1.0, f"/readyz took up to {max(readyz):.2f} s"
+    # Before the fix /readyz waited for the exhausted pool (30 s); 5 s leaves room for a busy
+    # 2-core machine without hiding that wait.
+    assert readyz and max(readyz) < 5.0, f"/readyz took up to {max(readyz):.2f} s"
