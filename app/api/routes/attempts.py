@@ -8,19 +8,21 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
+from app.api.params import INT64_MAX, KeyResultId
+from app.api.problems import NOT_FOUND
 from app.api.schemas import AttemptOut, iso_text, listing_response
 from app.store import count_attempts, list_attempts
 
 router = APIRouter(prefix="/key-results/{key_result_id}/attempts", tags=["attempts"])
 
 
-@router.get("", response_model=list[AttemptOut], dependencies=[ReadAccess])
+@router.get("", response_model=list[AttemptOut], dependencies=[ReadAccess], responses=NOT_FOUND)
 def get_attempts(
-    key_result_id: str,
+    key_result_id: KeyResultId,
     request: Request,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Response:
     """List sampling attempts, newest first: `X-Total-Count` and a `Link` to the next page."""
     get_key_result_or_404(session, key_result_id)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, func, select, update
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
-from app.api.params import DeliverySeq, DeliveryState, SeqCursor, WebhookName
+from app.api.params import INT32_MAX, DeliverySeq, DeliveryState, SeqCursor, WebhookName
 from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for, link_to
 from app.api.schemas import iso
 from app.config import WebhookConfig
@@ -206,8 +206,9 @@ def get_deliveries(
 ) -> DeliveryPage:
     """List a webhook's deliveries newest first, with their tries and last error."""
     query = select(Delivery).where(col(Delivery.webhook) == name)
-    if before is not None:
-        query = query.where(col(Delivery.seq) < before)
+    # seq is a 32-bit column: a cursor beyond it bounds nothing (above) or everything (below).
+    if before is not None and before <= INT32_MAX:
+        query = query.where(col(Delivery.seq) < max(before, -INT32_MAX))
     if state is not None:
         query = query.where(col(Delivery.state) == state)
     rows = list(session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1)).all())
