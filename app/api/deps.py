@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from app.config_models import ApiToken
 from app.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False)
@@ -34,13 +35,23 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _token_scopes(tracker: Tracker, presented: str) -> set[str] | None:
-    """Return the scopes of the matching token, comparing every token in constant time."""
-    found: set[str] | None = None
+def find_token(tracker: Tracker, presented: str) -> ApiToken | None:
+    """Return the configured token equal to `presented`, comparing every token in constant time.
+
+    The dashboard's sign-in uses it too, so a browser session proves exactly what a bearer
+    token proves.
+    """
+    found: ApiToken | None = None
     for token in tracker.loaded.config.api.tokens:
         if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
-            found = set(token.scopes)
+            found = token
     return found
+
+
+def _token_scopes(tracker: Tracker, presented: str) -> set[str] | None:
+    """Return the scopes of the matching token, or None."""
+    token = find_token(tracker, presented)
+    return None if token is None else set(token.scopes)
 
 
 def _require(

@@ -1,0 +1,94 @@
+"""The store's queries that only the dashboard's pages need (the rest come from `app.store`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from app.models import CheckIn, Delivery, KeyResult
+
+
+@dataclass(frozen=True)
+class Health:
+    """A Key Result's last error and latest check-in, shown beside its summary."""
+
+    last_error: str | None
+    last_error_ts: int | None
+    confidence: float | None
+    confidence_ts: int | None
+
+
+def key_result_health(session: Session, key_result_ids: Sequence[str]) -> dict[str, Health]:
+    """Return each Key Result's last error and latest check-in's confidence, in two queries."""
+    if not key_result_ids:
+        return {}
+    errors: Sequence[Any] = session.execute(
+        sa_select(col(KeyResult.id), col(KeyResult.last_error), col(KeyResult.last_error_ts)).where(
+            col(KeyResult.id).in_(key_result_ids)
+        )
+    ).all()
+    newest = (
+        sa_select(func.max(col(CheckIn.id)).label("id"))
+        .where(col(CheckIn.key_result_id).in_(key_result_ids))
+        .group_by(col(CheckIn.key_result_id))
+        .subquery()
+    )
+    check_ins: Sequence[Any] = session.execute(
+        sa_select(col(CheckIn.key_result_id), col(CheckIn.confidence), col(CheckIn.ts)).where(
+            col(CheckIn.id).in_(sa_select(newest.c.id))
+        )
+    ).all()
+    confidence = {kr_id: (value, ts) for kr_id, value, ts in check_ins}
+    return {
+        kr_id: Health(error, error_ts, *confidence.get(kr_id, (None, None)))
+        for kr_id, error, error_ts in errors
+    }
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert event raised for a Key Result (once, whatever webhooks it went to)."""
+
+    event_id: str
+    event_type: str
+    ts: int
+    summary: str
+
+
+def alert_events(
+    session: Session, key_result_id: str, *, since: int, limit: int = 200
+) -> list[AlertEvent]:
+    """Return the alert events raised for a Key Result since `since`, oldest first."""
+    rows: Sequence[Any] = session.execute(
+        sa_select(
+            col(Delivery.event_id),
+            col(Delivery.event_type),
+            func.min(col(Delivery.created_ts)),
+            func.min(col(Delivery.seq)),
+        )
+        .where(col(Delivery.key_result_id) == key_result_id, col(Delivery.created_ts) >= since)
+        .group_by(col(Delivery.event_id), col(Delivery.event_type))
+        .order_by(func.min(col(Delivery.created_ts)))
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    payloads = dict(
+        session.execute(
+            sa_select(col(Delivery.seq), col(Delivery.payload)).where(
+                col(Delivery.seq).in_([seq for *_, seq in rows])
+            )
+        ).all()
+    )
+    events = []
+    for event_id, event_type, ts, seq in rows:
+        data = (payloads.get(seq) or {}).get("data") or {}
+        events.append(
+            AlertEvent(event_id, event_type, int(ts), str(data.get("status_reason") or ""))
+        )
+    return events
