@@ -54,6 +54,11 @@ def utc_text(ts: int | None) -> str:
     return "–" if ts is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
+def utc_date(ts: int) -> str:
+    """Return the UTC day of a UNIX time (periods are whole UTC days)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
 def ago(ts: int | None, now: int) -> str:
     """Say how long ago `ts` was, coarsely ("3 min ago", "2 days ago")."""
     if ts is None:
@@ -83,7 +88,7 @@ def static_url(name: str) -> str:
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     env = templates.env
-    env.filters.update(number=number, percent=percent, utc_iso=utc_iso, utc_text=utc_text)
+    env.filters.update(number=number, percent=percent, utc_iso=utc_iso, utc_text=utc_text, utc_date=utc_date)
     env.globals.update(static_url=static_url, ago=ago, STATUS_WORDS=STATUS_WORDS)
     env.trim_blocks = True
     env.lstrip_blocks = True

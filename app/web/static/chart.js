@@ -41,8 +41,8 @@
     if (d.forecast && d.points.t.length) {
       var n = d.points.t.length - 1, last = [d.points.t[n], d.points.value[n]];
       add("Forecast", line([last, [d.forecast.at_ts, d.forecast.value]]), COLORS.forecast, [4, 4]);
-      var high = add("Forecast high", line([last, [d.forecast.at_ts, d.forecast.high]]), "rgba(130,80,223,0.35)", [2, 2]);
-      var low = add("Forecast low", line([last, [d.forecast.at_ts, d.forecast.low]]), "rgba(130,80,223,0.35)", [2, 2]);
+      var high = add("95% high", line([last, [d.forecast.at_ts, d.forecast.high]]), "rgba(130,80,223,0.35)", [2, 2]);
+      var low = add("95% low", line([last, [d.forecast.at_ts, d.forecast.low]]), "rgba(130,80,223,0.35)", [2, 2]);
       bands.push({ series: [high, low], fill: "rgba(130,80,223,0.10)" });
     }
     var events = [];
