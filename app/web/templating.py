@@ -88,7 +88,9 @@ def static_url(name: str) -> str:
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     env = templates.env
-    env.filters.update(number=number, percent=percent, utc_iso=utc_iso, utc_text=utc_text, utc_date=utc_date)
+    env.filters.update(
+        number=number, percent=percent, utc_iso=utc_iso, utc_text=utc_text, utc_date=utc_date
+    )
     env.globals.update(static_url=static_url, ago=ago, STATUS_WORDS=STATUS_WORDS)
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -1,5 +1,4 @@
-"""Fixtures of the dashboard's browser tests: Chromium, a page that fails on console errors,
-and `krtracker serve` running config.example.toml."""
+"""Fixtures of the dashboard's browser tests: Chromium, pages, and the example served."""
 
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ def console_errors() -> list[str]:
 
 @pytest.fixture
 def page(browser, console_errors: list[str]) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """A fresh browser page at 1280×800; the test fails if the console shows an error."""
+    """Open a fresh page at 1280×800; fail the test if the console shows an error."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)

@@ -79,7 +79,10 @@ def serve(
         command.append("--no-scheduler")
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, **env},
         )
         served = Served(f"http://127.0.0.1:{port}", log_path)

@@ -49,7 +49,10 @@ def test_the_chart_is_handed_the_apis_figures(example_server: Served, page: Any)
     assert data["expected"] == [[start, 3.8], [end, 4.5]]
     forecast = detail["forecast"]
     assert data["forecast"]["value"] == forecast["value"]
-    assert (data["forecast"]["low"], data["forecast"]["high"]) == (forecast["low"], forecast["high"])
+    assert (data["forecast"]["low"], data["forecast"]["high"]) == (
+        forecast["low"],
+        forecast["high"],
+    )
     assert data["forecast"]["at_ts"] == _ts(forecast["at"])
     drawn = page.evaluate(
         """() => ({values: window.krtracker.chart.data[1].filter(v => v !== null),
@@ -71,7 +74,9 @@ def test_signing_in_and_checking_in_stores_a_check_in(example_server: Served, pa
         "Survey panel doubled this week.",
         "team-lead",
     )
-    assert "Survey panel doubled this week." in page.locator("#check-ins").locator("..").inner_text()
+    assert (
+        "Survey panel doubled this week." in page.locator("#check-ins").locator("..").inner_text()
+    )
 
 
 def test_a_value_entered_on_the_page_becomes_the_current_value(
@@ -111,13 +116,17 @@ def test_check_ins_without_sign_in_or_from_another_site_are_refused(
     )
     assert cross_site.status_code == 403 and "another site" in cross_site.text
     tokenless = httpx.post(
-        url, data={"confidence": "0.1", "note": "no csrf"}, cookies=cookies,
+        url,
+        data={"confidence": "0.1", "note": "no csrf"},
+        cookies=cookies,
         headers={"Origin": example_server.base},
     )
     assert tokenless.status_code == 403 and "session token" in tokenless.text
     assert len(example_server.api(f"/key-results/{KR}/check-ins")) == before
     accepted = httpx.post(
-        url, data={"confidence": "0.1", "note": "same origin", "csrf": csrf}, cookies=cookies,
+        url,
+        data={"confidence": "0.1", "note": "same origin", "csrf": csrf},
+        cookies=cookies,
         headers={"Origin": example_server.base},
     )
     assert accepted.status_code == 303  # the same request from the page itself is accepted

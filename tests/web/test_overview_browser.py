@@ -40,7 +40,9 @@ def _api_snapshot(served: Served) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def test_overview_lists_the_examples_okrs_as_the_api_does(example_server: Served, page: Any) -> None:
+def test_overview_lists_the_examples_okrs_as_the_api_does(
+    example_server: Served, page: Any
+) -> None:
     """Every objective and Key Result of the example is shown with the API's status and value."""
     wait_until(
         lambda: example_server.api("/key-results/test-coverage")["current"]["value"] is not None,
@@ -65,8 +67,10 @@ def test_overview_lists_the_examples_okrs_as_the_api_does(example_server: Served
 def test_failing_sources_are_marked_with_their_error(example_server: Served, page: Any) -> None:
     """A Key Result whose source is down says so, with the stored error."""
     kr = wait_until(
-        lambda: (k := example_server.api("/key-results/payments-p99-latency"))["status"] == "error"
-        and k,
+        lambda: (
+            (k := example_server.api("/key-results/payments-p99-latency"))["status"] == "error"
+            and k
+        ),
         what="the unreachable Prometheus to be recorded as an error",
     )
     page.goto(f"{example_server.base}/")
@@ -109,14 +113,17 @@ def test_nothing_scrolls_sideways_at_390_px(example_server: Served, page: Any) -
     for path in ("/", "/?sort=worst", "/key-results/test-coverage", "/sign-in"):
         page.goto(f"{example_server.base}{path}")
         page.wait_for_load_state("load")
-        width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        width = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
         assert width[0] <= width[1], (path, width)
 
 
 def test_worst_first_puts_failing_key_results_first(example_server: Served, page: Any) -> None:
     """`?sort=worst` orders by status severity (errors first, achieved last)."""
     page.goto(f"{example_server.base}/?sort=worst")
-    statuses = [s for s in page.locator("article.kr").evaluate_all("els => els.map(e => e.dataset.status)")]
+    cards = page.locator("article.kr")
+    statuses = cards.evaluate_all("els => els.map(e => e.dataset.status)")
     from app.web.overview_view import SEVERITY
 
     assert statuses == sorted(statuses, key=lambda s: SEVERITY[s])

@@ -128,8 +128,13 @@ def value(
         with Session(tracker.engine) as session:
             if build_key_result_page(session, key_result_id) is None:
                 return _not_found(request, key_result_id)
-        message = "this Key Result is sampled from its data source; values cannot be entered"
-        return _show(request, key_result_id, status_code=409, value=form, value_error=message)
+        return error_page(
+            request,
+            status_code=409,
+            title="Values cannot be entered here",
+            message=f"Key Result {key_result_id!r} is sampled from its data source; values "
+            "cannot be entered by hand.",
+        )
     try:
         body = ValueIn(value=value.strip() or None, note=note or None)  # type: ignore[arg-type]
     except ValidationError as exc:
