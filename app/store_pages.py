@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, func, literal, true, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from app.models import CheckIn, Delivery, KeyResult
+from app.models import CheckIn, Delivery, KeyResult, Sample
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,38 @@ def alert_events(
             AlertEvent(event_id, event_type, int(ts), str(data.get("status_reason") or ""))
         )
     return events
+
+
+def values_at(
+    session: Session, key_result_ids: Sequence[str], instants: Sequence[int]
+) -> dict[str, list[tuple[int, float]]]:
+    """Return each Key Result's latest value at or before each instant (one statement).
+
+    Each (Key Result, instant) pair is one seek in the (key_result_id, ts, value) index, so
+    a sparkline costs the same at 100 samples as at 100,000; averaging buckets instead would
+    read every sample of every Key Result on the page.
+    """
+    if not key_result_ids or not instants:
+        return {}
+    moments = union_all(*(sa_select(literal(t, BigInteger).label("at_ts")) for t in instants))
+    at = moments.subquery("moments")
+    kr = col(KeyResult.id)
+    value = (
+        sa_select(col(Sample.value))
+        .where(col(Sample.key_result_id) == kr, col(Sample.ts) <= at.c.at_ts)
+        .order_by(col(Sample.ts).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows: Sequence[Any] = session.execute(
+        sa_select(kr, at.c.at_ts, value)
+        .select_from(KeyResult)
+        .join(at, true())
+        .where(kr.in_(key_result_ids))
+        .order_by(kr, at.c.at_ts)
+    ).all()
+    series: dict[str, list[tuple[int, float]]] = {}
+    for kr_id, ts, found in rows:
+        if found is not None:
+            series.setdefault(kr_id, []).append((int(ts), float(found)))
+    return series

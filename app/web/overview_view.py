@@ -86,17 +86,13 @@ def _decorate(
     *,
     sparklines: SparklineCache,
     periods: dict[str, tuple[int, int]],
+    now: int,
 ) -> None:
     """Add each card's last error, latest confidence and sparkline."""
     health = key_result_health(session, [c["id"] for c in cards])
     for card in cards:
         card["health"] = health.get(card["id"])
-        card["sparkline"] = sparklines.get(
-            session,
-            card["id"],
-            current_ts=card["current_ts"],
-            period=periods[card["objective_id"]],
-        )
+    sparklines.fill(session, cards, periods=periods, now=now)
 
 
 def _card(row: Any) -> dict[str, Any]:
@@ -122,6 +118,7 @@ def build_overview(
     page: int,
     page_size: int,
     sparklines: SparklineCache,
+    now: int,
 ) -> Overview:
     """Filter by team and owner, order (tree or worst first), and cut one page."""
     everything = list(list_objectives(session))
@@ -142,7 +139,7 @@ def build_overview(
         worst = cards[(page - 1) * size : page * size]
         for card in worst:
             card["objective_title"] = titles.get(card["objective_id"], card["objective_id"])
-        _decorate(session, worst, sparklines=sparklines, periods=periods)
+        _decorate(session, worst, sparklines=sparklines, periods=periods, now=now)
     else:
         ordered = _tree_order(chosen)
         pages = max(1, math.ceil(len(ordered) / page_size))
@@ -160,6 +157,7 @@ def build_overview(
             [c for n in nodes for c in n.key_results],
             sparklines=sparklines,
             periods=periods,
+            now=now,
         )
     return Overview(
         nodes=nodes,

@@ -1,22 +1,25 @@
-"""Sparklines of a Key Result's period: the store's downsampled points drawn as inline SVG.
+"""Sparklines of a Key Result's period, drawn on the server as inline SVG (no JavaScript).
 
-Drawing on the server keeps the overview readable without JavaScript. The points come from
-`store.sample_points` (the query behind `GET /api/v1/key-results/{id}/samples`), cached per
-Key Result until its latest sample changes or the entry is older than `MAX_AGE_SECONDS`.
+A sparkline is the Key Result's value at 40 evenly spaced instants from the period's start
+to now (`store_pages.values_at`: one index seek per point). Lines are cached per Key Result
+until its latest sample changes or `MAX_AGE_SECONDS` pass (a value posted for an earlier
+time shows within that age).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
-from app.store import sample_points
+from app.store_pages import values_at
 
 POINTS = 40
 WIDTH, HEIGHT, PAD = 120.0, 28.0, 2.0
-MAX_AGE_SECONDS = 600
+MAX_AGE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Sparkline:
     count: int
 
 
-def draw(series: list[tuple[int, float]], *, start: int, end: int) -> Sparkline | None:
+def draw(series: Sequence[tuple[int, float]], *, start: int, end: int) -> Sparkline | None:
     """Scale (ts, value) pairs into the viewBox: time across the period, values to their range."""
     if not series:
         return None
@@ -46,29 +49,41 @@ def draw(series: list[tuple[int, float]], *, start: int, end: int) -> Sparkline 
     return Sparkline(text, coords[-1][0], coords[-1][1], len(coords))
 
 
+def instants(start: int, end: int, now: int) -> list[int]:
+    """Return `POINTS` evenly spaced instants from the period's start to now (or its end)."""
+    last = min(now, end - 1)
+    if last <= start:
+        return []
+    step = (last - start) / (POINTS - 1)
+    return sorted({start + round(i * step) for i in range(POINTS)})
+
+
 class SparklineCache:
     """Sparklines by Key Result, kept while their latest sample is unchanged."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[int | None, float, Sparkline | None]] = {}
 
-    def get(
+    def fill(
         self,
         session: Session,
-        key_result_id: str,
+        cards: Sequence[dict[str, Any]],
         *,
-        current_ts: int | None,
-        period: tuple[int, int],
-    ) -> Sparkline | None:
-        """Return the Key Result's sparkline, querying the store only when it changed."""
-        cached = self._entries.get(key_result_id)
-        now = time.monotonic()
-        if cached is not None and cached[0] == current_ts and now - cached[1] < MAX_AGE_SECONDS:
-            return cached[2]
-        start, end = period
-        points = sample_points(
-            session, key_result_id, since=start, until=end - 1, max_points=POINTS
-        )
-        line = draw([(p.ts, p.value) for p in points], start=start, end=end)
-        self._entries[key_result_id] = (current_ts, now, line)
-        return line
+        periods: dict[str, tuple[int, int]],
+        now: int,
+    ) -> None:
+        """Set each card's `sparkline`, querying only the Key Results that changed."""
+        clock = time.monotonic()
+        stale: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for card in cards:
+            cached = self._entries.get(card["id"])
+            if cached and cached[0] == card["current_ts"] and clock - cached[1] < MAX_AGE_SECONDS:
+                card["sparkline"] = cached[2]
+            else:
+                stale.setdefault(periods[card["objective_id"]], []).append(card)
+        for (start, end), group in stale.items():
+            series = values_at(session, [c["id"] for c in group], instants(start, end, now))
+            for card in group:
+                line = draw(series.get(card["id"], []), start=start, end=end)
+                self._entries[card["id"]] = (card["current_ts"], clock, line)
+                card["sparkline"] = line

@@ -36,6 +36,7 @@ def overview(
             page=page_number,
             page_size=tracker.loaded.config.web.page_size,
             sparklines=request.app.state.sparklines,
+            now=tracker.now(),
         )
     name = "_overview_content.html" if request.headers.get("hx-request") else "overview.html"
     return page(request, name, overview=data)
