@@ -56,14 +56,14 @@ def test_values_at_gives_the_latest_value_at_or_before_each_instant(
         add_check_in(session, CheckIn(key_result_id="a", ts=6, confidence=0.7))
         session.commit()
         series = values_at(session, ["a", "b"], [50, 100, 150, 299, 400])
-        health = key_result_health(session, ["a", "b"])
+        health = key_result_health(session)
     tracker.close()
     assert series == {
         "a": [(100, 1.0), (150, 1.0), (299, 2.0), (400, 3.0)],
         "b": [(299, 9.0), (400, 9.0)],
     }
     assert (health["a"].confidence, health["a"].confidence_ts) == (0.7, 6)
-    assert health["b"].confidence is None
+    assert "b" not in health  # neither an error nor a check-in
 
 
 def test_sparkline_instants_and_drawing() -> None:

@@ -14,9 +14,8 @@ from typing import Any
 from sqlmodel import Session
 
 from app.api.schemas import objective_out, summary_of_row
-from app.models import Objective
-from app.store import key_result_summaries, list_objectives
-from app.store_pages import key_result_health
+from app.store import key_result_summaries
+from app.store_pages import key_result_health, objective_rows
 from app.web.sparkline import SparklineCache
 
 # Worst first: what needs attention now, then what may, then what is fine.
@@ -60,14 +59,14 @@ class Overview:
     periods: list[tuple[int, int]]
 
 
-def _tree_order(objectives: list[Objective]) -> list[tuple[Objective, int]]:
+def _tree_order(objectives: list[Any]) -> list[tuple[Any, int]]:
     """Return objectives parent-first (depth-first in file order) with their depth."""
     ids = {o.id for o in objectives}
-    children: dict[str | None, list[Objective]] = {}
+    children: dict[str | None, list[Any]] = {}
     for o in objectives:
         parent = o.parent_id if o.parent_id in ids else None
         children.setdefault(parent, []).append(o)
-    ordered: list[tuple[Objective, int]] = []
+    ordered: list[tuple[Any, int]] = []
     stack = [(o, 0) for o in reversed(children.get(None, []))]
     seen: set[str] = set()
     while stack:
@@ -89,7 +88,7 @@ def _decorate(
     now: int,
 ) -> None:
     """Add each card's last error, latest confidence and sparkline."""
-    health = key_result_health(session, [c["id"] for c in cards])
+    health = key_result_health(session)
     for card in cards:
         card["health"] = health.get(card["id"])
     sparklines.fill(session, cards, periods=periods, now=now)
@@ -121,7 +120,7 @@ def build_overview(
     now: int,
 ) -> Overview:
     """Filter by team and owner, order (tree or worst first), and cut one page."""
-    everything = list(list_objectives(session))
+    everything = list(objective_rows(session))
     teams = sorted({o.team for o in everything if o.team})
     owners = sorted({o.owner for o in everything if o.owner})
     chosen = [

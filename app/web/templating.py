@@ -92,6 +92,16 @@ def _templates() -> Jinja2Templates:
         number=number, percent=percent, utc_iso=utc_iso, utc_text=utc_text, utc_date=utc_date
     )
     env.globals.update(static_url=static_url, ago=ago, STATUS_WORDS=STATUS_WORDS)
+    # Imported here: the fragments use the formatters above.
+    from app.web import fragments
+
+    env.globals.update(
+        time_tag=fragments.time_tag,
+        status_badge=fragments.status_badge,
+        progress_bar=fragments.progress_bar,
+        sparkline=fragments.sparkline,
+        json_script=fragments.json_script,
+    )
     env.trim_blocks = True
     env.lstrip_blocks = True
     return templates
