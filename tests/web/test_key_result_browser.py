@@ -145,3 +145,19 @@ def test_an_invalid_check_in_is_explained_on_the_page(
     # Chromium logs the page's honest 422 status; that is the only console entry allowed.
     assert [e for e in console_errors if "422" not in e] == []
     console_errors.clear()
+
+
+def test_pages_read_with_javascript_off(example_server: Served, browser: Any) -> None:
+    """Without JavaScript the figures, the samples table and the overview are all there."""
+    posted = example_server.client.post(f"/api/v1/key-results/{KR}/values", json={"value": 4.3})
+    assert posted.status_code == 201, posted.text
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{example_server.base}/key-results/{KR}")
+    assert page.locator(".figures .current").inner_text() == "4.3 score"
+    page.locator("details.samples-table summary").click()
+    assert "4.3 score" in page.locator("details.samples-table tbody tr").first.inner_text()
+    assert page.locator("#chart canvas").count() == 0  # no chart, and nothing missing for it
+    page.goto(f"{example_server.base}/")
+    assert page.locator('[data-kr="feature-x-satisfaction"] .current').inner_text() == "4.3 score"
+    context.close()

@@ -59,6 +59,7 @@
     function drawEvents(u) {
       var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
       ctx.save();
+      ctx.setLineDash([]);
       ctx.lineWidth = 2 * devicePixelRatio;
       events.forEach(function (e) {
         var px = u.valToPos(e.t, "x", true);
