@@ -291,3 +291,38 @@ def test_assets_are_cached_compressed_and_match_their_manifest(client: TestClien
     assert {p["name"] for p in manifest["packages"]} == {"uplot", "htmx.org"}
     for package in manifest["packages"]:
         assert package["license"] and any("LICENSE" in f["file"] for f in package["files"])
+
+
+def test_sign_out_ends_the_session(client: TestClient) -> None:
+    """After signing out the forms are gone and a write is refused."""
+    csrf = _signed_in(client)
+    assert client.get("/key-results/coverage", headers=HTML).text.count('id="check-in-form"') == 1
+    out = client.post("/sign-out", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    page = client.get("/key-results/coverage", headers=HTML).text
+    assert 'id="check-in-form"' not in page and "Sign in</a> with a write token" in page
+    refused = client.post(
+        "/key-results/coverage/check-ins", data={"confidence": "0.5", "csrf": csrf}
+    )
+    assert refused.status_code == 403
+
+
+def test_a_token_removed_from_the_config_ends_its_sessions(tmp_path: Path) -> None:
+    """The cookie names a token by fingerprint; once the config drops it, it proves nothing."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    tracker = _tracker(tmp_path, url)
+    with TestClient(create_app(tracker)) as client:
+        _signed_in(client)
+        cookies = dict(client.cookies)
+    tracker.close()
+    text = CONFIG.replace("READS", "false").replace(
+        f'{{ name = "ci", token = "{TOKEN}"',
+        '{ name = "ci", token = "another-token-0123456789abcdef"',
+    )
+    tracker = open_tracker(
+        write_config(tmp_path / "c2.toml", text, database_url=url), clock=lambda: NOW
+    )
+    with TestClient(create_app(tracker), cookies=cookies) as client:
+        page = client.get("/key-results/coverage", headers=HTML).text
+        assert "Signed in as" not in page and 'id="check-in-form"' not in page
+    tracker.close()
