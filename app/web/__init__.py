@@ -1,7 +1,11 @@
 """The dashboard: server-rendered pages at `/` beside the JSON API, same process and tokens.
 
-A new page is a router in `app/web/routes/<resource>.py` (added to `ROUTERS` below) and a
-template that extends `base.html` (see the README's "Dashboard" section).
+A new page is a router in `app/web/routes/<resource>.py`, added to `ROUTERS` below, whose
+handler returns `read_refusal(request)` when set, else `page(request, "<name>.html", **data)`
+(`app.web.pages`), with `data` from the function its JSON route uses. Its template extends
+`base.html` and fills the blocks `title`, `content`, and optionally `head` (stylesheets) and
+`scripts`; the globals `time_tag`, `status_badge`, `progress_bar`, `sparkline`, `json_script`
+and the filters `number`, `percent`, `utc_date` format figures as the other pages do.
 """
 
 from __future__ import annotations
