@@ -326,3 +326,18 @@ def test_a_token_removed_from_the_config_ends_its_sessions(tmp_path: Path) -> No
         page = client.get("/key-results/coverage", headers=HTML).text
         assert "Signed in as" not in page and 'id="check-in-form"' not in page
     tracker.close()
+
+
+def test_notes_cannot_inject_markup(client: TestClient) -> None:
+    """A note with HTML is shown as text and cannot close the chart's JSON block."""
+    note = "</script><script>alert(1)</script>"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    client.post(
+        "/api/v1/key-results/coverage/check-ins",
+        json={"confidence": 0.5, "note": note},
+        headers=auth,
+    )
+    page = client.get("/key-results/coverage", headers=HTML).text
+    assert note not in page and "&lt;/script&gt;&lt;script&gt;alert(1)" in page
+    block = re.search(r'id="chart-data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(block)["check_ins"][0]["note"] == note
