@@ -132,8 +132,14 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> Result
         base_url = f"http://127.0.0.1:{port}"
         with running_server(config, port=port, log=workdir / f"{backend}-server.log") as pid:
             with ProcessPoolExecutor(max_workers=1) as pool:
-                job = pool.submit(measure, base_url, server_pid=pid, plan=plan,
-                                  requests=args.requests, warmup=args.warmup)
+                job = pool.submit(
+                    measure,
+                    base_url,
+                    server_pid=pid,
+                    plan=plan,
+                    requests=args.requests,
+                    warmup=args.warmup,
+                )
                 result.latencies, result.cpu_ms = job.result()
             result.first_load, result.chart_ms = in_browser(base_url, plan=plan, charts=args.charts)
     finally:
@@ -160,28 +166,42 @@ def report(results: list[Result], args: argparse.Namespace, load: tuple[float, f
         for name, values in r.latencies.items():
             goal = GOALS_MS.get(name)
             p99 = _p99(values)
-            verdict = "floor" if goal is None else f"≤ {goal:.0f}: " + (
-                "yes" if p99 <= goal else "**no**"
+            verdict = (
+                "floor"
+                if goal is None
+                else f"≤ {goal:.0f}: " + ("yes" if p99 <= goal else "**no**")
             )
             lines.append(
                 f"| {r.backend} | `GET {PATHS[name]}` | {statistics.median(values):.1f} "
                 f"| {p99:.1f} | {max(values):.1f} | {r.cpu_ms[name]:.1f} | {verdict} |"
             )
-    lines += ["", "| backend | first load of `/`, kB transferred (gzip) | goal | chart draw ms "
-              "p50 / max | goal |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| backend | first load of `/`, kB transferred (gzip) | goal | chart draw ms "
+        "p50 / max | goal |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
         total = sum(size for _, size in r.first_load) / 1000
         met = "yes" if total <= GOAL_FIRST_LOAD_KB else "**no**"
-        chart = (f"{statistics.median(r.chart_ms):.1f} / {max(r.chart_ms):.1f}"
-                 if r.chart_ms else "–")
+        chart = (
+            f"{statistics.median(r.chart_ms):.1f} / {max(r.chart_ms):.1f}" if r.chart_ms else "–"
+        )
         chart_met = "yes" if r.chart_ms and max(r.chart_ms) <= GOAL_CHART_MS else "**no**"
-        lines.append(f"| {r.backend} | {total:.1f} | ≤ {GOAL_FIRST_LOAD_KB:.0f}: {met} "
-                     f"| {chart} | ≤ {GOAL_CHART_MS:.0f}: {chart_met} |")
+        lines.append(
+            f"| {r.backend} | {total:.1f} | ≤ {GOAL_FIRST_LOAD_KB:.0f}: {met} "
+            f"| {chart} | ≤ {GOAL_CHART_MS:.0f}: {chart_met} |"
+        )
     if results:
-        lines += ["", "First load, per resource (bytes transferred, " + results[0].backend + "):",
-                  ""]
-        lines += [f"- `{name.split('//', 1)[-1].split('/', 1)[-1] or '/'}`: {size:,}"
-                  for name, size in results[0].first_load]
+        lines += [
+            "",
+            "First load, per resource (bytes transferred, " + results[0].backend + "):",
+            "",
+        ]
+        lines += [
+            f"- `{name.split('//', 1)[-1].split('/', 1)[-1] or '/'}`: {size:,}"
+            for name, size in results[0].first_load
+        ]
     command = shlex.join(["python", "-m", "benchmarks.dashboard", *sys.argv[1:]])
     return "\n".join([*lines, "", f"Command: `{command}`"])
 
