@@ -161,3 +161,37 @@ def test_pages_read_with_javascript_off(example_server: Served, browser: Any) ->
     page.goto(f"{example_server.base}/")
     assert page.locator('[data-kr="feature-x-satisfaction"] .current').inner_text() == "4.3 score"
     context.close()
+
+
+def _tab_to(page: Any, selector: str, *, limit: int = 60) -> None:
+    """Press Tab until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"document.activeElement.matches({json.dumps(selector)})"):
+            return
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+def test_signing_in_and_checking_in_work_from_the_keyboard(
+    example_server: Served, page: Any
+) -> None:
+    """Every control of the flow is reached with Tab and used with the keyboard alone."""
+    page.goto(f"{example_server.base}/")
+    _tab_to(page, "a.skip")
+    _tab_to(page, 'a[href^="/sign-in"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sign-in**")
+    _tab_to(page, "#token")
+    page.keyboard.type(WRITE_TOKEN)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{example_server.base}/")
+    page.goto(f"{example_server.base}/key-results/{KR}")
+    _tab_to(page, "#confidence")
+    page.keyboard.type("0.55")
+    _tab_to(page, "#note")
+    page.keyboard.type("typed without a mouse")
+    _tab_to(page, "#check-in-form button")
+    page.keyboard.press("Enter")
+    page.get_by_text("Check-in saved.").wait_for()
+    newest = example_server.api(f"/key-results/{KR}/check-ins")[0]
+    assert (newest["confidence"], newest["note"]) == (0.55, "typed without a mouse")
