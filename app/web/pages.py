@@ -41,7 +41,11 @@ def read_refusal(request: Request) -> Response | None:
     if read_session(request).can("read"):
         return None
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+    sign_in = f"/sign-in?next={quote(target, safe='')}"
+    if request.headers.get("hx-request"):
+        # A refresh must not swap the sign-in page into the content: htmx navigates instead.
+        return Response(status_code=204, headers={"HX-Redirect": sign_in})
+    return RedirectResponse(sign_in, status_code=303)
 
 
 def base_context(request: Request, **extra: Any) -> dict[str, Any]:

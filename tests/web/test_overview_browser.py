@@ -146,3 +146,12 @@ def test_times_are_shown_in_the_viewers_zone_with_utc_on_hover(
     shown = updated.inner_text()
     assert "UTC" not in shown and f"{at.astimezone(ZoneInfo('Asia/Tokyo')):%H:%M}" in shown
     context.close()
+
+
+def test_choosing_a_team_filters_at_once(example_server: Served, page: Any) -> None:
+    """With JavaScript, picking a team applies the filter without pressing Apply."""
+    page.goto(f"{example_server.base}/")
+    page.get_by_label("Team").select_option("platform")
+    page.wait_for_url("**team=platform**")
+    titles = page.locator("section.objective h2").all_inner_texts()
+    assert titles == ["Ship with confidence"]

@@ -204,6 +204,8 @@ def test_reads_follow_require_token_for_reads(tmp_path: Path) -> None:
         refused = client.get("/key-results/coverage?x=1", headers=HTML, follow_redirects=False)
         assert refused.status_code == 303
         assert refused.headers["location"] == "/sign-in?next=%2Fkey-results%2Fcoverage%3Fx%3D1"
+        refresh = client.get("/", headers={**HTML, "HX-Request": "true"}, follow_redirects=False)
+        assert refresh.status_code == 204 and refresh.headers["HX-Redirect"] == "/sign-in?next=%2F"
         _signed_in(client, READ_TOKEN)
         assert client.get("/key-results/coverage", headers=HTML).status_code == 200
         csrf = _csrf(client.get("/key-results/coverage", headers=HTML).text)

@@ -18,7 +18,14 @@
 
   window.krtracker = window.krtracker || {};
   window.krtracker.formatTime = function (seconds) { return format.format(new Date(seconds * 1000)); };
-  document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    localise(document);
+    // Filters apply as soon as they change (the Apply button stays for pages without script).
+    var selects = document.querySelectorAll("form.filters select");
+    for (var i = 0; i < selects.length; i++) {
+      selects[i].addEventListener("change", function (event) { event.target.form.requestSubmit(); });
+    }
+  });
   // htmx swaps the overview's content in place; localise what it brought.
   document.addEventListener("htmx:afterSwap", function (event) { localise(event.target); });
 })();
