@@ -241,7 +241,7 @@ def event_payload(
             "baseline": evaluation.baseline,
             "progress": evaluation.progress,
             "forecast": evaluation.forecast.value if evaluation.forecast else None,
-            "link": f"{routing.public_url}/api/v1/key-results/{kr.id}",
+            "link": f"{routing.public_url}/key-results/{kr.id}",
         },
     }
     redacted: dict[str, Any] = routing.redactor.json(payload)

@@ -93,6 +93,14 @@ class ApiConfig(_Strict):
         return (self.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
+class WebConfig(_Strict):
+    """The dashboard's pages (see `app.web`)."""
+
+    refresh_seconds: int = Field(30, ge=1, le=3600)
+    session_secret: SecretStr | None = None
+    page_size: int = Field(25, ge=1, le=500)
+
+
 class StatusConfig(_Strict):
     """Thresholds of the status rules (see `app.progress`)."""
 
@@ -334,6 +342,7 @@ class KrTrackerConfig(_Strict):
 
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
+    web: WebConfig = WebConfig()
     status: StatusConfig = StatusConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()

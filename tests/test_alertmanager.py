@@ -109,7 +109,8 @@ def test_regression_fires_and_recovery_resolves_in_alertmanager(
         "condition": "regressed",
         "severity": "warning",
     }
-    link = "https://okr.example.com/api/v1/key-results/checkout-conversion"
+    # The link opens the Key Result's page in the dashboard (issue 10), not its JSON.
+    link = "https://okr.example.com/key-results/checkout-conversion"
     assert alert["annotations"]["value_vs_target"] == f"{80:g} % vs target {150:g} %"
     assert alert["annotations"]["link"] == link and alert["generatorURL"] == link
     assert KR_TITLE in alert["annotations"]["title"] and alert["annotations"]["status_reason"]

@@ -45,4 +45,8 @@ def create_app(tracker: Tracker) -> FastAPI:
         )
     app.include_router(health.router)
     app.include_router(metrics.router)
+    # Imported here: the pages reuse `app.api.deps`, so importing them first must work too.
+    from app.web import install_web
+
+    install_web(app, tracker)
     return app

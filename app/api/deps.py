@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from app.config import ApiToken
+from app.config_models import ApiToken
 from app.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False)
@@ -35,8 +35,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _matching_token(tracker: Tracker, presented: str) -> ApiToken | None:
-    """Return the matching token, comparing every token in constant time."""
+def find_token(tracker: Tracker, presented: str) -> ApiToken | None:
+    """Return the configured token equal to `presented`, comparing every token in constant time.
+
+    The dashboard's sign-in uses it too, so a browser session proves exactly what a bearer
+    token proves.
+    """
     found: ApiToken | None = None
     for token in tracker.loaded.config.api.tokens:
         if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
@@ -54,7 +58,7 @@ def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPExce
     kind, _, presented = (authorization or "").partition(" ")
     if kind.lower() != "bearer" or not presented.strip():
         return HTTPException(401, f"a bearer token with {scope} scope is required", challenge)
-    token = _matching_token(tracker, presented.strip())
+    token = find_token(tracker, presented.strip())
     if token is None:
         return HTTPException(401, "the bearer token is not valid", challenge)
     if scope not in token.scopes:
@@ -69,7 +73,7 @@ def _require(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None,
     if refused is not None:
         raise refused
     assert credentials is not None
-    token = _matching_token(tracker, credentials.credentials)
+    token = find_token(tracker, credentials.credentials)
     assert token is not None
     return token.name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import Session
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, Writer
 from app.api.lookup import get_key_result_or_404
@@ -32,16 +33,26 @@ def post_check_in(
 ) -> CheckInOut:
     """Record a check-in, signed with the name of the write token."""
     get_key_result_or_404(session, key_result_id)
+    row = record_check_in(
+        session, key_result_id=key_result_id, body=body, author=writer, now=tracker.now()
+    )
+    return check_in_out(row)
+
+
+def record_check_in(
+    session: Session, *, key_result_id: str, body: CheckInIn, author: str, now: int
+) -> CheckIn:
+    """Store and commit a check-in (the API and the dashboard's form both write through here)."""
     row = add_check_in(
         session,
         CheckIn(
             key_result_id=key_result_id,
-            ts=tracker.now(),
+            ts=now,
             confidence=body.confidence,
             note=body.note,
-            author=writer,
+            author=author,
         ),
     )
     session.commit()
     session.refresh(row)
-    return check_in_out(row)
+    return row
