@@ -95,7 +95,7 @@ def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) 
         assert payload["data"]["key_result"]["id"] == "coverage"
         assert payload["data"]["value"] == 72.0
         # The link opens the Key Result's page, which lists the alert it raised.
-        assert payload["data"]["link"] == "http://localhost:8080/key-results/coverage"
+        assert payload["data"]["link"] == f"http://localhost:{port}/key-results/coverage"
         page = httpx.get(f"{base}/key-results/coverage", timeout=10)
         assert page.headers["content-type"].startswith("text/html") and "kr.regressed" in page.text
         deliveries = httpx.get(f"{base}/api/v1/webhooks/okr-bot/deliveries", timeout=10).json()

@@ -83,7 +83,7 @@ def chart_data(page: KeyResultPage) -> dict[str, Any]:
     """Return the data handed to the chart (times in UNIX seconds)."""
     kr, objective = page.kr, page.objective
     forecast = None
-    if kr.forecast:
+    if kr.forecast and "at_ts" in kr.forecast:  # else {"unavailable": why}
         forecast = {k: kr.forecast[k] for k in ("at_ts", "value", "low", "high")}
     return {
         "id": kr.id,

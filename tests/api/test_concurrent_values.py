@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,7 +84,9 @@ async def _burst(url: str) -> tuple[list[tuple[dict[str, object], httpx.Response
 def test_parallel_values_are_all_kept_or_refused(server: RunningServer) -> None:
     """100 parallel POSTs: no 5xx, every 201 has its row, a same-second clash is a 409 problem."""
     started = time.monotonic()
-    results, readyz = asyncio.run(_burst(server.url))
+    # Its own thread: a browser test's Playwright may have left an event loop on this one.
+    with ThreadPoolExecutor(1) as pool:
+        results, readyz = pool.submit(asyncio.run, _burst(server.url)).result()
     elapsed = time.monotonic() - started
     statuses = [answer.status_code for _, answer in results]
     assert all(s in (201, 409) for s in statuses), sorted(set(statuses))
