@@ -72,7 +72,7 @@ class GithubQuery(ConnectorQuery):
     `"rollback_workflow"` a successful run of `rollback_workflow`; `"revert_pr"` a merged
     PR from a GitHub `revert-N-...` branch; `"incident_issue"` an issue labelled
     `incident_label`. Each signal blames the latest successful deployment at or before
-    it (`_github_metrics.failure_rate`). `window` is `"28d"`-style or a number of days;
+    it (`metrics.failure_rate`). `window` is `"28d"`-style or a number of days;
     `per` applies to frequency, `statistic` to duration, `branch` also filters the PRs
     of lead time by their base branch.
     """
