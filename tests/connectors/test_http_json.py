@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import ValidationError
 
+from connectors._http import retry_after
 from connectors.base import (
     AmbiguousResult,
     NoData,
@@ -24,7 +25,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
 )
-from connectors.http_json import HttpJsonConnector, HttpJsonQuery, HttpJsonSettings, retry_after
+from connectors.http_json import HttpJsonConnector, HttpJsonQuery, HttpJsonSettings
 from tests.conftest import free_port, require_binary
 
 AT = datetime(2026, 3, 1, 12, 30, 15, tzinfo=UTC)
