@@ -81,18 +81,13 @@ class PrometheusApi:
         except _TRANSIENT_ERRORS as exc:
             raise _Transient(f"{what}: cannot reach Prometheus at {self.url}: {exc}") from exc
         except httpx.RequestError as exc:
-            raise transport_error(
-                exc,
-                timed_out=f"{what}: Prometheus at {self.url} did not answer within "
-                f"{self.timeout_seconds} s",
-                failed=f"{what}: request to {self.url} failed: {exc}",
-            ) from exc
-        raise_for_status(
-            response.status_code,
-            response.headers,
-            describe=_describe(response, what),
-            unavailable=_Transient,
-        )
+            where = f"{what}: Prometheus at {self.url}"
+            late = f"{where} did not answer within {self.timeout_seconds} s"
+            failed = f"{what}: request to {self.url} failed: {exc}"
+            raise transport_error(exc, timed_out=late, failed=failed) from exc
+        status, describe = response.status_code, _describe(response, what)
+        # A 5xx is worth another try: the server may be restarting.
+        raise_for_status(status, response.headers, describe=describe, unavailable=_Transient)
         return response
 
 

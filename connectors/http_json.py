@@ -156,15 +156,11 @@ class HttpJsonConnector:
         except httpx.UnsupportedProtocol as exc:
             raise QueryRejected(f"{where}: {exc}") from None
         except httpx.RequestError as exc:
-            raise transport_error(
-                exc,
-                timed_out=f"{where}: no answer within {timeout:g} s",
-                failed=f"{where}: {type(exc).__name__}: {exc}",
-            ) from None
+            timed_out = f"{where}: no answer within {timeout:g} s"
+            raise transport_error(exc, timed_out=timed_out, failed=_failed(where, exc)) from None
         try:
-            raise_for_status(
-                response.status_code, response.headers, describe=_describe(response, where)
-            )
+            describe = _describe(response, where)
+            raise_for_status(response.status_code, response.headers, describe=describe)
             return response, self._read_body(response, where)
         finally:
             response.close()
@@ -175,16 +171,18 @@ class HttpJsonConnector:
         try:
             return read_capped(response, limit=limit, too_large=lambda _declared: too_large)
         except httpx.RequestError as exc:
-            raise transport_error(
-                exc,
-                timed_out=f"{where}: the answer did not finish within "
-                f"{self.settings.timeout_seconds:g} s",
-                failed=f"{where}: {type(exc).__name__}: {exc}",
-            ) from None
+            timeout = self.settings.timeout_seconds
+            timed_out = f"{where}: the answer did not finish within {timeout:g} s"
+            raise transport_error(exc, timed_out=timed_out, failed=_failed(where, exc)) from None
 
     def close(self) -> None:
         """Close the HTTP client and its connections."""
         self._client.close()
+
+
+def _failed(where: str, error: httpx.RequestError) -> str:
+    """Name a failed request by where it went and what went wrong."""
+    return f"{where}: {type(error).__name__}: {error}"
 
 
 def _describe(response: httpx.Response, where: str) -> Describe:

@@ -105,19 +105,13 @@ def _get_once(
             if response.is_redirect:
                 return response, b""
             # GitHub signals rate limits with 403 and its quota headers too.
-            raise_for_status(
-                response.status_code,
-                response.headers,
-                describe=_describe(what),
-                quota_headers=True,
-            )
+            status, describe = response.status_code, _describe(what)
+            raise_for_status(status, response.headers, describe=describe, quota_headers=True)
             return response, _read_body(response, limit=limit, what=what)
     except httpx.RequestError as error:
-        raise transport_error(
-            error,
-            timed_out=f"coverage: {what} timed out",
-            failed=f"coverage: {what} failed: {type(error).__name__}",
-        ) from None
+        late = f"coverage: {what} timed out"
+        failed = f"coverage: {what} failed: {type(error).__name__}"
+        raise transport_error(error, timed_out=late, failed=failed) from None
 
 
 def download(
