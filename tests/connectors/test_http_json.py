@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import ValidationError
 
-from connectors._http import retry_after
 from connectors.base import (
     AmbiguousResult,
     NoData,
@@ -289,13 +288,6 @@ def test_rate_limit_until_follows_retry_after(base_url: str) -> None:
     assert until is not None
     assert before + timedelta(seconds=RETRY_AFTER_SECONDS) <= until
     assert until <= after + timedelta(seconds=RETRY_AFTER_SECONDS)
-
-
-def test_retry_after_http_date() -> None:
-    """A Retry-After HTTP-date is read as that instant in UTC."""
-    until = retry_after("Wed, 21 Oct 2026 07:28:00 GMT", now=AT)
-    assert until == datetime(2026, 10, 21, 7, 28, tzinfo=UTC)
-    assert retry_after("soon", now=AT) is None
 
 
 def test_non_json_body_is_rejected(base_url: str) -> None:
