@@ -1,4 +1,10 @@
-"""Shared by the github connector tests: the recorded repositories, a connector on the replay."""
+"""Shared by the github connector tests: the recorded repositories, a connector on the replay.
+
+PyGithub talks real HTTP to `tests.github_replay.GithubReplay`. Expected values are
+computed plainly in the tests from the same fixture JSON, never copied from the connector.
+Where the recordings lack a state or a route, the test builds it from a recorded
+payload and says so in a `synthetic:` comment.
+"""
 
 from __future__ import annotations
 

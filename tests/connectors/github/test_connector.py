@@ -1,9 +1,6 @@
 """The github connector's metrics from deployments: frequency, failures, lead time.
 
-PyGithub talks real HTTP to `tests.github_replay.GithubReplay`. Expected values are
-computed plainly here from the same fixture JSON, never copied from the connector.
-Where the recordings lack a state or a route, the test builds it from a recorded
-payload and says so in a `synthetic:` comment.
+The replay and the rules for expected values: `tests.connectors.github.support`.
 """
 
 from __future__ import annotations
