@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from connectors.base import QueryRejected, RateLimited, SourceUnavailable, excerpt
+from connectors._http import Describe, raise_for_status, transport_error
+from connectors.base import ConnectorError, QueryRejected, SourceUnavailable, excerpt
 
 # Worth another try: the server may be restarting. A read timeout is not: the same query
 # would likely time out again, and retrying it would multiply the wait.
@@ -81,35 +80,41 @@ class PrometheusApi:
             response = self._client.get(path, params=params)
         except _TRANSIENT_ERRORS as exc:
             raise _Transient(f"{what}: cannot reach Prometheus at {self.url}: {exc}") from exc
-        except httpx.TimeoutException as exc:
-            raise SourceUnavailable(
-                f"{what}: Prometheus at {self.url} did not answer within {self.timeout_seconds} s"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise SourceUnavailable(f"{what}: request to {self.url} failed: {exc}") from exc
-        if response.status_code >= 500:
-            raise _Transient(
-                f"{what}: Prometheus answered HTTP {response.status_code}: {_error_text(response)}"
-            )
+        except httpx.RequestError as exc:
+            where = f"{what}: Prometheus at {self.url}"
+            late = f"{where} did not answer within {self.timeout_seconds} s"
+            failed = f"{what}: request to {self.url} failed: {exc}"
+            raise transport_error(exc, timed_out=late, failed=failed) from exc
+        status, describe = response.status_code, _describe(response, what)
+        # A 5xx is worth another try: the server may be restarting.
+        raise_for_status(status, response.headers, describe=describe, unavailable=_Transient)
         return response
 
 
-def _parse(response: httpx.Response, *, what: str) -> ApiResult:
-    status = response.status_code
-    if status in (400, 422):
-        raise QueryRejected(f"{what} was rejected by Prometheus: {_error_text(response)}")
-    if status in (401, 403):
-        raise QueryRejected(
-            f"{what}: Prometheus answered HTTP {status}; check credentials "
-            "(bearer_token, username/password or headers)"
-        )
-    if status == 429:
-        raise RateLimited(f"{what}: Prometheus answered HTTP 429", until=_retry_after(response))
-    if status != 200:
-        raise QueryRejected(
+def _describe(response: httpx.Response, what: str) -> Describe:
+    """Return Prometheus's words for a refused answer (`what` names the request)."""
+
+    def describe(status: int, _error: type[ConnectorError]) -> str:
+        if status >= 500:
+            return f"{what}: Prometheus answered HTTP {status}: {_error_text(response)}"
+        if status in (400, 422):
+            return f"{what} was rejected by Prometheus: {_error_text(response)}"
+        if status in (401, 403):
+            return (
+                f"{what}: Prometheus answered HTTP {status}; check credentials "
+                "(bearer_token, username/password or headers)"
+            )
+        if status == 429:
+            return f"{what}: Prometheus answered HTTP 429"
+        return (
             f"{what}: unexpected HTTP {status} from {response.url.path}; "
             f"check url: {_error_text(response)}"
         )
+
+    return describe
+
+
+def _parse(response: httpx.Response, *, what: str) -> ApiResult:
     try:
         body = response.json()
         data = body["data"]
@@ -131,15 +136,3 @@ def _error_text(response: httpx.Response) -> str:
         return f"{body['errorType']}: {body['error']}"
     except (ValueError, KeyError, TypeError):
         return excerpt(response.text) or "(empty body)"
-
-
-def _retry_after(response: httpx.Response) -> datetime | None:
-    """Return when a `Retry-After` header (seconds or an HTTP date) says to come back."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return datetime.now(UTC) + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

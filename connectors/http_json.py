@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ssl
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import ConfigDict, Field, FilePath, SecretStr, model_validator
 
+from connectors._http import Describe, raise_for_status, read_capped, transport_error
 from connectors._http_json_paths import (
     PathLanguage,
     check_expression,
@@ -18,12 +18,12 @@ from connectors._http_json_paths import (
     read_number,
 )
 from connectors.base import (
+    ConnectorError,
     ConnectorQuery,
     ConnectorSettings,
     Measurement,
     QueryRejected,
     RateLimited,
-    SourceUnavailable,
     StateStore,
 )
 
@@ -152,61 +152,51 @@ class HttpJsonConnector:
 
     def _send(self, request: httpx.Request, where: str) -> tuple[httpx.Response, bytes]:
         """Send `request`; return the response and its body, read up to the size limit."""
+        timeout = self.settings.timeout_seconds
         try:
             response = self._client.send(request, stream=True)
-        except httpx.TimeoutException:
-            raise SourceUnavailable(
-                f"{where}: no answer within {self.settings.timeout_seconds:g} s"
-            ) from None
         except httpx.UnsupportedProtocol as exc:
             raise QueryRejected(f"{where}: {exc}") from None
         except httpx.RequestError as exc:
-            raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+            timed_out = f"{where}: no answer within {timeout:g} s"
+            raise transport_error(exc, timed_out=timed_out, failed=_failed(where, exc)) from None
         try:
-            _check_status(response, where)
+            describe = _describe(response, where)
+            raise_for_status(response.status_code, response.headers, describe=describe)
             return response, self._read_body(response, where)
         finally:
             response.close()
 
     def _read_body(self, response: httpx.Response, where: str) -> bytes:
         limit = self.settings.max_response_bytes
-        too_large = QueryRejected(
-            f"{where}: the answer is larger than max_response_bytes = {limit:,} bytes"
-        )
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        body = bytearray()
+        too_large = f"{where}: the answer is larger than max_response_bytes = {limit:,} bytes"
         try:
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise too_large
-        except httpx.TimeoutException:
-            raise SourceUnavailable(
-                f"{where}: the answer did not finish within {self.settings.timeout_seconds:g} s"
-            ) from None
+            return read_capped(response, limit=limit, too_large=lambda _declared: too_large)
         except httpx.RequestError as exc:
-            raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
-        return bytes(body)
+            timeout = self.settings.timeout_seconds
+            timed_out = f"{where}: the answer did not finish within {timeout:g} s"
+            raise transport_error(exc, timed_out=timed_out, failed=_failed(where, exc)) from None
 
     def close(self) -> None:
         """Close the HTTP client and its connections."""
         self._client.close()
 
 
-def _check_status(response: httpx.Response, where: str) -> None:
-    """Raise the connector error an HTTP error status stands for."""
-    status = response.status_code
-    if status == 429:
-        until = retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
-        raise RateLimited(f"{where}: HTTP 429 Too Many Requests", until=until)
-    if status >= 500:
-        raise SourceUnavailable(f"{where}: HTTP {status} {response.reason_phrase}")
-    if status in (401, 403):
-        raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}; check the token")
-    if not 200 <= status < 300:
-        raise QueryRejected(f"{where}: HTTP {status} {response.reason_phrase}")
+def _failed(where: str, error: httpx.RequestError) -> str:
+    """Name a failed request by where it went and what went wrong."""
+    return f"{where}: {type(error).__name__}: {error}"
+
+
+def _describe(response: httpx.Response, where: str) -> Describe:
+    """Return the words for a refused answer: its status line, and the token to check."""
+
+    def describe(status: int, error: type[ConnectorError]) -> str:
+        if error is RateLimited:
+            return f"{where}: HTTP {status} Too Many Requests"
+        hint = "; check the token" if status in (401, 403) else ""
+        return f"{where}: HTTP {status} {response.reason_phrase}{hint}"
+
+    return describe
 
 
 def parse_json_response(response: httpx.Response, body: bytes, *, where: str) -> Any:
@@ -226,21 +216,6 @@ def display_url(url: httpx.URL) -> str:
     """Render a URL without userinfo, query string or fragment: those may carry secrets."""
     shown = str(url.copy_with(query=None, fragment=None, username=None, password=None))
     return shown + ("?..." if url.query else "")
-
-
-def retry_after(value: str | None, *, now: datetime) -> datetime | None:
-    """Return when a Retry-After header (seconds or HTTP-date, RFC 9110 §10.2.3) expires."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    # HTTP-dates are always GMT; parsedate gives a naive datetime for "-0000".
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _fill(text: str, at: datetime) -> str:

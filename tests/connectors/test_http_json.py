@@ -24,7 +24,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
 )
-from connectors.http_json import HttpJsonConnector, HttpJsonQuery, HttpJsonSettings, retry_after
+from connectors.http_json import HttpJsonConnector, HttpJsonQuery, HttpJsonSettings
 from tests.conftest import free_port, require_binary
 
 AT = datetime(2026, 3, 1, 12, 30, 15, tzinfo=UTC)
@@ -288,13 +288,6 @@ def test_rate_limit_until_follows_retry_after(base_url: str) -> None:
     assert until is not None
     assert before + timedelta(seconds=RETRY_AFTER_SECONDS) <= until
     assert until <= after + timedelta(seconds=RETRY_AFTER_SECONDS)
-
-
-def test_retry_after_http_date() -> None:
-    """A Retry-After HTTP-date is read as that instant in UTC."""
-    until = retry_after("Wed, 21 Oct 2026 07:28:00 GMT", now=AT)
-    assert until == datetime(2026, 10, 21, 7, 28, tzinfo=UTC)
-    assert retry_after("soon", now=AT) is None
 
 
 def test_non_json_body_is_rejected(base_url: str) -> None:

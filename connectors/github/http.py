@@ -23,7 +23,8 @@ from github import Github, GithubException
 from github.Auth import Auth
 from urllib3.util.retry import Retry
 
-from connectors.base import QueryRejected, RateLimited, SourceUnavailable
+from connectors._http import Describe, raise_for_status, rate_limit
+from connectors.base import ConnectorError, QueryRejected, RateLimited, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,12 @@ class GithubHttp:
             self._refuse_while_limited(url)
             status, headers, body = self._send(url, params, etag)
             now = datetime.now(UTC)
-            until = _rate_limited_until(status, headers, now)
-            if until is None:
+            limit = rate_limit(status, headers, now=now, quota_headers=True)
+            if limit is None:
                 self._remember_quota(headers)
                 return self._page(status, headers, body, url=url, repo=repo)
+            # GitHub's docs: with neither retry-after nor a reset time, wait at least a minute.
+            until = limit.until or now + timedelta(seconds=_DEFAULT_WAIT_SECONDS)
             wait = (until - now).total_seconds()
             if attempt == 1 and wait <= self.max_wait_seconds:
                 log.info("github: rate limited on %s, waiting %.0f s", _path(url), wait)
@@ -196,41 +199,27 @@ class GithubHttp:
                 raise SourceUnavailable(f"github: GET {_path(url)} answered non-JSON") from None
             match = _NEXT_LINK.search(headers.get("link", ""))
             return Page(data=data, etag=etag, next_url=match.group(1) if match else None)
-        message = _message(body)
+        raise_for_status(status, headers, describe=_describe(body, url=url, repo=repo))
+        raise AssertionError(f"unreachable: status {status} is neither an answer nor refused")
+
+
+def _describe(body: str, *, url: str, repo: str) -> Describe:
+    """Return the github connector's words for a refused GET of `url` on `repo`."""
+    message = _message(body)
+
+    def describe(status: int, _error: type[ConnectorError]) -> str:
         if status == 401:
-            raise QueryRejected(
+            return (
                 f"github: token rejected (401 {message}) on GET {_path(url)}; "
                 "renew the token or check the App installation"
             )
         if status == 404:
-            raise QueryRejected(
-                f"github: repository {repo} not found or token lacks access (GET {_path(url)})"
-            )
+            return f"github: repository {repo} not found or token lacks access (GET {_path(url)})"
         if status < 500:
-            raise QueryRejected(f"github: GET {_path(url)} refused ({status} {message})")
-        raise SourceUnavailable(f"github: GET {_path(url)} failed ({status} {message})")
+            return f"github: GET {_path(url)} refused ({status} {message})"
+        return f"github: GET {_path(url)} failed ({status} {message})"
 
-
-def _rate_limited_until(status: int, headers: dict[str, Any], now: datetime) -> datetime | None:
-    """Return until when GitHub asks us to wait, or None if the answer is not a rate limit.
-
-    GitHub's docs: a limited request gets 403 or 429; `retry-after` is in seconds; for a
-    primary limit `x-ratelimit-remaining` is 0 and `x-ratelimit-reset` is in epoch seconds;
-    with neither, wait at least a minute.
-    """
-    if status not in (403, 429):
-        return None
-    retry_after = (headers.get("retry-after") or "").strip()
-    if retry_after:
-        seconds = int(retry_after) if retry_after.isdigit() else _DEFAULT_WAIT_SECONDS
-        return now + timedelta(seconds=seconds)
-    if headers.get("x-ratelimit-remaining") != "0":
-        # A 403 without these headers is a permission problem; a bare 429 is still a limit.
-        return now + timedelta(seconds=_DEFAULT_WAIT_SECONDS) if status == 429 else None
-    reset = headers.get("x-ratelimit-reset")
-    if reset and reset.isdigit():
-        return max(now, datetime.fromtimestamp(int(reset), UTC))
-    return now + timedelta(seconds=_DEFAULT_WAIT_SECONDS)
+    return describe
 
 
 def _message(body: str) -> str:

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors._github_events import (
+from connectors.base import StateStore
+from connectors.github.events import (
     compact_deployment,
     compact_issue,
     compact_pull,
     compact_release,
     parse_time,
 )
-from connectors._github_http import GithubHttp
-from connectors.base import StateStore
+from connectors.github.http import GithubHttp
 
 # Re-read this far below the newest stored event, for late changes near the top.
 REFRESH_OVERLAP = timedelta(days=2)

@@ -13,16 +13,18 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import NoData, QueryRejected, RateLimited, SourceUnavailable
+from connectors._http import Describe, raise_for_status, read_capped, transport_error
+from connectors.base import ConnectorError, NoData, QueryRejected, SourceUnavailable
 
 _GLOB_MAGIC = re.compile(r"[*?\[]")
 _MAX_REDIRECTS = 3
+_HINTS = {401: " (missing or wrong credentials)", 403: " (forbidden)", 404: " (not found)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,47 +76,25 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def raise_for_status(response: httpx.Response, *, what: str) -> None:
-    """Turn a non-2xx answer into the connector error it means."""
-    code = response.status_code
-    if code < 300:
-        return
-    # GitHub signals primary limits with 403/429 and remaining 0, secondary ones with
-    # Retry-After (docs: "Rate limits for the REST API").
-    limited = (
-        response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
-    )
-    if code == 429 or (code == 403 and limited):
-        raise RateLimited(f"coverage: {what} answered HTTP {code}", until=_retry_at(response))
-    if code >= 500:
-        raise SourceUnavailable(f"coverage: {what} answered HTTP {code}")
-    hints = {401: " (missing or wrong credentials)", 403: " (forbidden)", 404: " (not found)"}
-    raise QueryRejected(f"coverage: {what} answered HTTP {code}{hints.get(code, '')}")
+def _describe(what: str) -> Describe:
+    """Return the coverage connector's words for a refused answer of `what`."""
+
+    def describe(status: int, error: type[ConnectorError]) -> str:
+        hint = "" if error is not QueryRejected else _HINTS.get(status, "")
+        return f"coverage: {what} answered HTTP {status}{hint}"
+
+    return describe
 
 
-def _retry_at(response: httpx.Response) -> datetime | None:
-    reset, retry_after = (
-        response.headers.get("x-ratelimit-reset"),
-        response.headers.get("retry-after"),
-    )
-    if reset and reset.isdigit():
-        return datetime.fromtimestamp(int(reset), tz=UTC)
-    if retry_after and retry_after.isdigit():
-        return datetime.now(UTC) + timedelta(seconds=int(retry_after))
-    return None
-
-
-def read_capped(response: httpx.Response, *, limit: int, what: str) -> bytes:
+def _read_body(response: httpx.Response, *, limit: int, what: str) -> bytes:
     """Read a streamed body, stopping as soon as it passes `limit` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise QueryRejected(f"coverage: {what} is {declared} bytes, over the limit of {limit}")
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > limit:
-            raise QueryRejected(f"coverage: {what} is over the limit of {limit} bytes; stopped")
-    return bytes(body)
+
+    def too_large(declared: int | None) -> str:
+        if declared is None:
+            return f"coverage: {what} is over the limit of {limit} bytes; stopped"
+        return f"coverage: {what} is {declared} bytes, over the limit of {limit}"
+
+    return read_capped(response, limit=limit, too_large=too_large)
 
 
 def _get_once(
@@ -124,12 +104,14 @@ def _get_once(
         with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
             if response.is_redirect:
                 return response, b""
-            raise_for_status(response, what=what)
-            return response, read_capped(response, limit=limit, what=what)
-    except httpx.TimeoutException:
-        raise SourceUnavailable(f"coverage: {what} timed out") from None
-    except httpx.HTTPError as error:
-        raise SourceUnavailable(f"coverage: {what} failed: {type(error).__name__}") from None
+            # GitHub signals rate limits with 403 and its quota headers too.
+            status, describe = response.status_code, _describe(what)
+            raise_for_status(status, response.headers, describe=describe, quota_headers=True)
+            return response, _read_body(response, limit=limit, what=what)
+    except httpx.RequestError as error:
+        late = f"coverage: {what} timed out"
+        failed = f"coverage: {what} failed: {type(error).__name__}"
+        raise transport_error(error, timed_out=late, failed=failed) from None
 
 
 def download(

@@ -16,9 +16,9 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._coverage_counts import Count, MalformedReport, ParsedReport, as_count
-from connectors._coverage_fetch import get_json
 from connectors.base import NoData
+from connectors.coverage.counts import Count, MalformedReport, ParsedReport, as_count
+from connectors.coverage.fetch import get_json
 
 Service = Literal[
     "github", "gitlab", "bitbucket", "github_enterprise", "gitlab_enterprise", "bitbucket_server"

@@ -22,8 +22,8 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._coverage_fetch import Fetched, download, get_json, same_origin
 from connectors.base import AmbiguousResult, NoData, QueryRejected
+from connectors.coverage.fetch import Fetched, download, get_json, same_origin
 
 _CHUNK = 1 << 20
 

@@ -29,10 +29,11 @@ from typing import Any, ClassVar
 
 from github import Auth
 
-from connectors import _github_events as events
-from connectors._github_config import GithubQuery, GithubSettings, window_seconds
-from connectors._github_http import GithubHttp
-from connectors._github_metrics import (
+from connectors.base import Measurement, MemoryStateStore, NoData, StateStore
+from connectors.github import events
+from connectors.github.config import GithubQuery, GithubSettings, window_seconds
+from connectors.github.http import GithubHttp
+from connectors.github.metrics import (
     DORA_TABLE_VERSION,
     Deploy,
     Result,
@@ -43,9 +44,8 @@ from connectors._github_metrics import (
     failure_rate,
     lead_time,
 )
-from connectors._github_runs import RunSync
-from connectors._github_sync import GithubSync, iso
-from connectors.base import Measurement, MemoryStateStore, NoData, StateStore
+from connectors.github.runs import RunSync
+from connectors.github.sync import GithubSync, iso
 
 __all__ = ["GithubConnector", "GithubQuery", "GithubSettings"]
 

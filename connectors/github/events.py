@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors._github_metrics import Deploy
+from connectors.github.metrics import Deploy
 
 # A run that ended like this tried to deploy; cancelled, skipped, startup_failure and
 # action_required runs never reached production and are not attempts.

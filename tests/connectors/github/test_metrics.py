@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors._github_events import deploy_from_deployment, deploys_from_runs, parse_time
-from connectors._github_metrics import (
+from connectors.github.events import deploy_from_deployment, deploys_from_runs, parse_time
+from connectors.github.metrics import (
     Deploy,
     Window,
     dora_band,
@@ -68,7 +68,7 @@ def test_p90_matches_the_inclusive_quantile_method(values: list[float]) -> None:
     ],
 )
 def test_dora_bands_follow_the_2023_table(metric: str, value: float, level: str | None) -> None:
-    """Values map to the DORA 2023 performance levels documented in _github_metrics."""
+    """Values map to the DORA 2023 performance levels documented in connectors.github.metrics."""
     assert dora_band(metric, value) == level
 
 

@@ -8,14 +8,14 @@ A format named in the query must agree with what the bytes are.
 
 from __future__ import annotations
 
-from connectors._coverage_counts import FormatMismatch, MalformedReport, ParsedReport
-from connectors._coverage_text import (
+from connectors.coverage.counts import FormatMismatch, MalformedReport, ParsedReport
+from connectors.coverage.text import (
     looks_like_coveragepy_json,
     parse_coveragepy_json,
     parse_go,
     parse_lcov,
 )
-from connectors._coverage_xml import (
+from connectors.coverage.xml import (
     parse_clover,
     parse_cobertura,
     parse_jacoco,

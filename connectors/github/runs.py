@@ -13,10 +13,10 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors._github_events import compact_run, parse_time
-from connectors._github_http import GithubHttp, Page
-from connectors._github_sync import Event, iso, load_stream, refresh_floor
 from connectors.base import AmbiguousResult, QueryRejected, StateStore
+from connectors.github.events import compact_run, parse_time
+from connectors.github.http import GithubHttp, Page
+from connectors.github.sync import Event, iso, load_stream, refresh_floor
 
 RESULT_CAP = 1000
 

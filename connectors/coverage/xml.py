@@ -29,7 +29,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from connectors._coverage_counts import Count, MalformedReport, ParsedReport, UnsafeReport, as_count
+from connectors.coverage.counts import Count, MalformedReport, ParsedReport, UnsafeReport, as_count
 
 _CONDITION = re.compile(r"\((\d+)/(\d+)\)")
 

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from connectors._coverage_counts import Count, MalformedReport, ParsedReport, as_count
+from connectors.coverage.counts import Count, MalformedReport, ParsedReport, as_count
 
 _GO_BLOCK = re.compile(r"^(.+):(\d+)\.(\d+),(\d+)\.(\d+)$")
 

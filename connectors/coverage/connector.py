@@ -6,15 +6,15 @@ the `format` (detected from the content otherwise) and the `metric` (`line` by d
 taken the way each format defines its own overall figure:
 
 * Cobertura: root lines-covered/lines-valid, else the class-level `<line>` elements;
-  branches-covered/branches-valid, else condition-coverage. (`_coverage_xml`)
+  branches-covered/branches-valid, else condition-coverage. (`xml`)
 * JaCoCo: report-level LINE / BRANCH counters; INSTRUCTION answers `statement`.
 * Clover: project `<metrics>` coveredstatements/statements (`line` and `statement`),
   coveredconditionals/conditionals (`branch`).
-* lcov: ΣLH/ΣLF and ΣBRH/ΣBRF, falling back to DA/BRDA. (`_coverage_text`)
+* lcov: ΣLH/ΣLF and ΣBRH/ΣBRF, falling back to DA/BRDA. (`text`)
 * coverage.py JSON: totals.covered_lines/num_statements, covered_branches/num_branches.
 * Go coverprofile: statements of blocks with count > 0 over all statements, duplicate
   blocks merged.
-* Codecov: totals.hits/totals.lines of the branch head. (`_coverage_codecov`)
+* Codecov: totals.hits/totals.lines of the branch head. (`codecov`)
 
 Asking a format for a metric it does not have is a QueryRejected naming the format; a
 report of a format that has it but holds none (no branch data) is NoData. A malformed,
@@ -29,19 +29,6 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors._coverage_codecov import CodecovQuery, read_codecov
-from connectors._coverage_counts import (
-    FORMAT_METRICS,
-    Format,
-    FormatMismatch,
-    MalformedReport,
-    Metric,
-    ParsedReport,
-    UnsafeReport,
-)
-from connectors._coverage_fetch import Fetched, read_path, read_url
-from connectors._coverage_formats import parse_report
-from connectors._coverage_github import GithubArtifactQuery, read_github_artifact
 from connectors.base import (
     ConnectorQuery,
     ConnectorSettings,
@@ -50,6 +37,19 @@ from connectors.base import (
     QueryRejected,
     StateStore,
 )
+from connectors.coverage.codecov import CodecovQuery, read_codecov
+from connectors.coverage.counts import (
+    FORMAT_METRICS,
+    Format,
+    FormatMismatch,
+    MalformedReport,
+    Metric,
+    ParsedReport,
+    UnsafeReport,
+)
+from connectors.coverage.fetch import Fetched, read_path, read_url
+from connectors.coverage.formats import parse_report
+from connectors.coverage.github_artifact import GithubArtifactQuery, read_github_artifact
 
 
 class CoverageSettings(ConnectorSettings):

@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorQuery, ConnectorSettings
+from connectors.durations import parse_duration
 
 DEFAULT_ENVIRONMENT = r"^(prod|production|live)$"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DAY_SECONDS = 86_400
 
 Metric = Literal[
     "deployment_frequency",
@@ -72,7 +72,7 @@ class GithubQuery(ConnectorQuery):
     `"rollback_workflow"` a successful run of `rollback_workflow`; `"revert_pr"` a merged
     PR from a GitHub `revert-N-...` branch; `"incident_issue"` an issue labelled
     `incident_label`. Each signal blames the latest successful deployment at or before
-    it (`_github_metrics.failure_rate`). `window` is `"28d"`-style or a number of days;
+    it (`metrics.failure_rate`). `window` is `"28d"`-style or a number of days;
     `per` applies to frequency, `statistic` to duration, `branch` also filters the PRs
     of lead time by their base branch.
     """
@@ -117,14 +117,9 @@ class GithubQuery(ConnectorQuery):
 
 
 def window_seconds(value: str | int) -> int:
-    """Return a window in seconds: an int is days, a string is `<n><s|m|h|d|w>`."""
-    if isinstance(value, int):
-        seconds = value * _UNITS["d"]
-    else:
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f'{value!r} is not a duration such as "28d", "4w" or "12h"')
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
+    """Return a window in seconds: an int is days, a string is a duration such as `"28d"`."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if value <= 0:
         raise ValueError(f"window {value!r} must be longer than zero")
-    return seconds
+    return value * _DAY_SECONDS
