@@ -30,6 +30,7 @@ from app.progress import (
 )
 from app.store import (
     ViewRequest,
+    bump_data_version,
     last_attempt,
     list_key_results,
     list_objectives,
@@ -183,5 +184,7 @@ def reevaluate_all(
                     now_ts=now_ts,
                     sample_ts=None,
                 )
+            session.flush()
+            bump_data_version(session.connection())
             session.commit()
     return len(rows)

@@ -24,6 +24,7 @@ from app.live_state import KeyResultInfo, ObjectiveInfo, SeriesSummary, next_att
 from app.models import AlertStateRow, Delivery, KeyResult, Objective
 from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, evaluate
 from app.store import (
+    bump_data_version,
     insert_attempts,
     last_attempt,
     load_sample_view,
@@ -238,6 +239,7 @@ class LiveStore:
         if deliveries:
             outbox = Delivery.__table__  # type: ignore[attr-defined]
             tx.connection.execute(outbox.insert(), deliveries)
+        bump_data_version(tx.connection)  # once per batch, last: see the store's docstring
         return outcomes, deliveries
 
     def _write_backfills(

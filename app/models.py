@@ -208,3 +208,16 @@ class WebhookState(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     disabled_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     disabled_reason: str | None = None
+
+
+class DataVersion(SQLModel, table=True):
+    """One row whose counter every write of what the API shows raises in its transaction.
+
+    Readers on any replica compare it with the version their cached representations were
+    built at (`app.api.cache`); see docs/decisions.md, "Read path: cached representations".
+    """
+
+    __tablename__ = "data_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

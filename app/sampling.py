@@ -21,7 +21,7 @@ from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import add_attempt, upsert_sample
+from app.store import add_attempt, bump_data_version, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -108,6 +108,8 @@ def store_outcome(
             now_ts=now,
             sample_ts=scheduled_ts if measurement is not None else None,
         )
+        session.flush()
+        bump_data_version(session.connection())
         session.commit()
     if deliveries:
         tracker.notify_outbox()

@@ -462,9 +462,10 @@ def key_result_summaries(
 
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:
-    """Store a check-in and return it with its id."""
+    """Store a check-in and return it with its id (the caller commits)."""
     session.add(check_in)
     session.flush()
+    bump_data_version(session.connection())
     return check_in
 
 
@@ -531,6 +532,27 @@ def outbox_summary(session: Session) -> list[tuple[str, str, int, int]]:
         .order_by(webhook, state)
     ).all()
     return [(str(w), str(st), int(n), int(oldest)) for w, st, n, oldest in rows]
+
+
+_BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1"
+_READ_DATA_VERSION = "SELECT version FROM data_version WHERE id = 1"
+
+
+def bump_data_version(connection: Connection) -> None:
+    """Raise the data version in the caller's transaction: call it last, once per transaction.
+
+    Every write of what the API shows calls it, so cached representations on every replica
+    (`app.api.cache`) see the change at the next request. On PostgreSQL the update locks
+    the one row until commit; last in the transaction, concurrent writers queue only for
+    their commits, and always after their other locks (no lock-order deadlock).
+    """
+    connection.exec_driver_sql(_BUMP_DATA_VERSION)
+
+
+def read_data_version(connection: Connection) -> int | None:
+    """Return the data version (one primary-key read), or None if its row is missing."""
+    value = connection.exec_driver_sql(_READ_DATA_VERSION).scalar()
+    return None if value is None else int(value)
 
 
 def database_ready(session: Session) -> bool:

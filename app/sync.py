@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig
 from app.models import KeyResult, Objective, TargetRevision
 from app.schedule import schedule_of
+from app.store import bump_data_version
 
 
 @dataclass
@@ -146,4 +147,6 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
             objective_row.archived_ts = now_ts
             report.archived.append(objective_id)
     session.flush()
+    if report.created or report.updated or report.archived or report.revisions:
+        bump_data_version(session.connection())
     return report

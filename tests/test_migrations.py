@@ -18,7 +18,7 @@ def test_upgrade_matches_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004_readcache"
         differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == [], differences

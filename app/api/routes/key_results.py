@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import orjson
+from fastapi import APIRouter, Request, Response
+from sqlmodel import Session
 
-from app.api.deps import ReadAccess, SessionDep
+from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
+from app.api.deps import ReadAccess, TrackerDep
 from app.api.lookup import get_key_result_or_404
-from app.api.schemas import (
-    KeyResultDetail,
-    KeyResultSummary,
-    detail_of,
-    listing_response,
-    summary_of_row,
-)
+from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of, summary_of_row
 from app.store import key_result_summaries, list_check_ins
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
@@ -20,18 +17,34 @@ router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[Re
 
 @router.get("", response_model=list[KeyResultSummary])
 def get_key_results(
-    session: SessionDep, objective_id: str | None = None, include_archived: bool = False
+    request: Request,
+    tracker: TrackerDep,
+    cache: RepresentationCacheDep,
+    objective_id: str | None = None,
+    include_archived: bool = False,
 ) -> Response:
-    """List Key Results, optionally of one objective."""
-    rows = key_result_summaries(
-        session, objective_id=objective_id, include_archived=include_archived
-    )
-    return listing_response([summary_of_row(row) for row in rows])
+    """List Key Results, optionally of one objective (cached, with an `ETag`)."""
+
+    def build(session: Session) -> Representation:
+        rows = key_result_summaries(
+            session, objective_id=objective_id, include_archived=include_archived
+        )
+        return representation(orjson.dumps([summary_of_row(row) for row in rows]))
+
+    key = ("key-results", objective_id, include_archived)
+    return respond(request, cached(cache, tracker, key=key, build=build))
 
 
-@router.get("/{key_result_id}")
-def get_key_result(key_result_id: str, session: SessionDep) -> KeyResultDetail:
-    """Return one Key Result in detail."""
-    kr = get_key_result_or_404(session, key_result_id)
-    latest = list_check_ins(session, key_result_id, limit=1)
-    return detail_of(kr, latest[0] if latest else None)
+@router.get("/{key_result_id}", response_model=KeyResultDetail)
+def get_key_result(
+    key_result_id: str, request: Request, tracker: TrackerDep, cache: RepresentationCacheDep
+) -> Response:
+    """Return one Key Result in detail (cached, with an `ETag`)."""
+
+    def build(session: Session) -> Representation:
+        kr = get_key_result_or_404(session, key_result_id)
+        latest = list_check_ins(session, key_result_id, limit=1)
+        return representation(detail_of(kr, latest[0] if latest else None).model_dump_json().encode())
+
+    key = ("key-result", key_result_id)
+    return respond(request, cached(cache, tracker, key=key, build=build))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlmodel import Session
 
-from app.api.deps import ReadAccess, SessionDep
-from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
+from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
+from app.api.deps import ReadAccess, SessionDep, TrackerDep
+from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
 from app.models import Objective
 from app.store import count_objectives, key_result_summaries, list_objectives
 
@@ -18,7 +21,8 @@ router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[Read
 @router.get("", response_model=list[ObjectiveOut])
 def get_objectives(
     request: Request,
-    session: SessionDep,
+    tracker: TrackerDep,
+    cache: RepresentationCacheDep,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -27,8 +31,30 @@ def get_objectives(
 
     Without `limit` every objective is returned (the listing's original contract). With it,
     one page: `X-Total-Count` gives the total and a `Link: <…>; rel="next"` header the next
-    page, as large installations (thousands of Key Results) need.
+    page, as large installations (thousands of Key Results) need. Served from the
+    representation cache (`app.api.cache`), with an `ETag`.
     """
+
+    def build(session: Session) -> Representation:
+        return _objectives_page(
+            session, include_archived=include_archived, limit=limit, offset=offset
+        )
+
+    key = ("objectives", include_archived, limit, offset)
+    found = cached(cache, tracker, key=key, build=build)
+    headers = {}
+    if limit is not None:
+        total = int(found.headers["X-Total-Count"])
+        if offset + limit < total:
+            following = request.url.include_query_params(offset=offset + limit, limit=limit)
+            headers["Link"] = f'<{following}>; rel="next"'
+    return respond(request, found, headers)
+
+
+def _objectives_page(
+    session: Session, *, include_archived: bool, limit: int | None, offset: int
+) -> Representation:
+    """Build the listing's body (and `X-Total-Count` for a page) from the database."""
     objectives = list_objectives(
         session, include_archived=include_archived, limit=limit, offset=offset
     )
@@ -40,14 +66,12 @@ def get_objectives(
     )
     for row in summaries:
         by_objective[row.objective_id].append(summary_of_row(row))
-    response = listing_response([objective_out(o, by_objective[o.id]) for o in objectives])
-    if limit is not None:
-        total = count_objectives(session, include_archived=include_archived)
-        response.headers["X-Total-Count"] = str(total)
-        if offset + limit < total:
-            following = request.url.include_query_params(offset=offset + limit, limit=limit)
-            response.headers["Link"] = f'<{following}>; rel="next"'
-    return response
+    # orjson writes NaN and infinities as null; the progress engine never stores them anyway.
+    body = orjson.dumps([objective_out(o, by_objective[o.id]) for o in objectives])
+    if limit is None:
+        return representation(body)
+    total = count_objectives(session, include_archived=include_archived)
+    return representation(body, headers={"X-Total-Count": str(total)})
 
 
 @router.get("/{objective_id}", response_model=ObjectiveOut)
