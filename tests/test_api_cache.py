@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
 from app.api import create_app
 from app.api.cache import RepresentationCache, representation
@@ -49,7 +48,9 @@ source = { connector = "people" }
 """
 
 
-def config_text(*, title: str = "Ship with confidence", key_results: str = COVERAGE + DEPLOYS) -> str:
+def config_text(
+    *, title: str = "Ship with confidence", key_results: str = COVERAGE + DEPLOYS
+) -> str:
     """Return the config: two objectives, the first with `key_results`."""
     return f"""
 [api]
@@ -101,13 +102,13 @@ class Replica:
 
 @pytest.fixture
 def clock() -> dict[str, int]:
-    """A clock every replica reads, fixed at NOW until a test moves it."""
+    """Return a clock every replica reads, fixed at NOW until a test moves it."""
     return {"now": NOW}
 
 
 @pytest.fixture
 def config(tmp_path: Path, database_url: str) -> Path:
-    """The config file both replicas start from."""
+    """Write the config file both replicas start from."""
     return write_config(tmp_path / "c.toml", config_text(), database_url=database_url)
 
 
@@ -141,7 +142,7 @@ def prime(client: TestClient) -> dict[str, str]:
 
 
 def assert_changed(client: TestClient, tags: dict[str, str], paths: tuple[str, ...]) -> None:
-    """A stale ETag of each path gets 200 with a new ETag, not 304."""
+    """Check that a stale ETag of each path gets 200 with a new ETag, not 304."""
     for path in paths:
         response = client.get(path, headers={"If-None-Match": tags[path]})
         assert response.status_code == 200, path
@@ -156,7 +157,7 @@ def kr(client: TestClient, kr_id: str, path: str = "/api/v1/objectives") -> dict
 
 
 def test_cached_reads_answer_304_to_their_etag(replicas: tuple[Replica, Replica]) -> None:
-    """Each cached path sends an ETag and no-cache; If-None-Match with it (strong, weak, in a list, *) is a bodiless 304."""
+    """Cached paths send an ETag and no-cache; If-None-Match with it (any form) is a bare 304."""
     a, _ = replicas
     for path in CACHED_PATHS:
         response = a.client.get(path)
@@ -189,13 +190,14 @@ def test_paged_listing_keeps_its_headers_from_the_cache(replicas: tuple[Replica,
     for _ in range(2):
         page = a.client.get("/api/v1/objectives?limit=1")
         assert page.headers["X-Total-Count"] == "2"
-        assert page.headers["Link"] == '<http://testserver/api/v1/objectives?offset=1&limit=1>; rel="next"'
+        following = "http://testserver/api/v1/objectives?offset=1&limit=1"
+        assert page.headers["Link"] == f'<{following}>; rel="next"'
     last = a.client.get("/api/v1/objectives?limit=1&offset=1")
     assert "Link" not in last.headers and [o["id"] for o in last.json()] == ["speed"]
 
 
 def test_a_value_posted_on_another_replica_shows_at_once(replicas: tuple[Replica, Replica]) -> None:
-    """A manual value written through replica b is in replica a's next answers; a's old ETags get 200."""
+    """A manual value posted through replica b is in a's next answers; a's old ETags get 200."""
     a, b = replicas
     tags = prime(a.client)
     posted = b.client.post("/api/v1/key-results/coverage/values", json={"value": 70}, headers=AUTH)
@@ -206,7 +208,7 @@ def test_a_value_posted_on_another_replica_shows_at_once(replicas: tuple[Replica
 
 
 def test_a_recorder_batch_shows_at_once(replicas: tuple[Replica, Replica]) -> None:
-    """Samples the sampler's recorder stores in one batch show on the other replica; the version rises once."""
+    """A batch the recorder stores shows on the other replica; the version rises once."""
     a, b = replicas
     tags = prime(a.client)
     before = version(a.tracker)
@@ -226,7 +228,7 @@ def test_a_recorder_batch_shows_at_once(replicas: tuple[Replica, Replica]) -> No
 def test_a_sync_on_another_replica_shows_at_once(
     replicas: tuple[Replica, Replica], config: Path, clock: dict[str, int], database_url: str
 ) -> None:
-    """A replica starting with a changed file (a new title, a Key Result removed) changes a's answers."""
+    """A replica starting on a changed file (title changed, a Key Result removed) changes a."""
     a, _ = replicas
     tags = prime(a.client)
     changed = config_text(title="Ship with more confidence", key_results=COVERAGE)
@@ -245,7 +247,7 @@ def test_a_sync_on_another_replica_shows_at_once(
 def test_time_moves_status_and_expected_progress_at_the_next_reevaluation(
     replicas: tuple[Replica, Replica], clock: dict[str, int]
 ) -> None:
-    """Stale status and expected progress, which move with the clock, show once the leader re-evaluates."""
+    """Stale status and expected progress (they move with time) show after a re-evaluation."""
     a, b = replicas
     b.client.post("/api/v1/key-results/deploys/values", json={"value": 2}, headers=AUTH)
     b.client.post("/api/v1/key-results/coverage/values", json={"value": 70}, headers=AUTH)
@@ -261,12 +263,14 @@ def test_time_moves_status_and_expected_progress_at_the_next_reevaluation(
 
 
 def test_a_check_in_shows_in_the_key_result(replicas: tuple[Replica, Replica]) -> None:
-    """A check-in through replica b is the latest check-in of a's next answer; a's old ETag gets 200."""
+    """A check-in through replica b is the latest one in a's next answer; old ETag gets 200."""
     a, b = replicas
     tags = prime(a.client)
     before = version(a.tracker)
     posted = b.client.post(
-        "/api/v1/key-results/coverage/check-ins", json={"confidence": 0.7, "note": "ok"}, headers=AUTH
+        "/api/v1/key-results/coverage/check-ins",
+        json={"confidence": 0.7, "note": "ok"},
+        headers=AUTH,
     )
     assert posted.status_code == 201
     assert version(a.tracker) == before + 1
@@ -274,7 +278,9 @@ def test_a_check_in_shows_in_the_key_result(replicas: tuple[Replica, Replica]) -
     assert latest["confidence"] == 0.7 and latest["note"] == "ok"
     assert_changed(a.client, tags, ("/api/v1/key-results/coverage",))
     # The listings do not show check-ins: same bytes, same ETag, still 304.
-    listing = a.client.get("/api/v1/objectives", headers={"If-None-Match": tags["/api/v1/objectives"]})
+    listing = a.client.get(
+        "/api/v1/objectives", headers={"If-None-Match": tags["/api/v1/objectives"]}
+    )
     assert listing.status_code == 304
 
 
@@ -302,7 +308,7 @@ def body(size: int, fill: bytes = b"x") -> bytes:
 
 
 def test_cache_is_bounded_by_bytes_least_recently_used_first() -> None:
-    """Beyond max_bytes the least recently used entries go; a body larger than the bound is not kept."""
+    """Beyond max_bytes the least recently used entries go; a body over the bound is not kept."""
     cache = RepresentationCache(max_bytes=1000)
     for key in ("a", "b", "c"):
         cache.get(key, version=1, build=lambda key=key: representation(body(300, key.encode())))
@@ -317,7 +323,7 @@ def test_cache_is_bounded_by_bytes_least_recently_used_first() -> None:
 
 
 def test_cache_forgets_other_versions_and_old_entries() -> None:
-    """A new version empties the cache; an entry older than max_age is built again; no version caches nothing."""
+    """A new version empties the cache; an entry past max_age is rebuilt; no version, no cache."""
     now = {"t": 0.0}
     cache = RepresentationCache(max_age_seconds=60, clock=lambda: now["t"])
     builds: list[str] = []

@@ -165,9 +165,8 @@ def respond(
     sent = {"ETag": found.etag, "Cache-Control": CACHE_CONTROL}
     if not_modified(request, found.etag):
         return Response(status_code=304, headers=sent)
-    return Response(
-        found.body, media_type=found.media_type, headers={**found.headers, **(headers or {}), **sent}
-    )
+    sent = {**found.headers, **(headers or {}), **sent}
+    return Response(found.body, media_type=found.media_type, headers=sent)
 
 
 def get_representation_cache(request: Request) -> RepresentationCache:

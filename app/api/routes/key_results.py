@@ -44,7 +44,8 @@ def get_key_result(
     def build(session: Session) -> Representation:
         kr = get_key_result_or_404(session, key_result_id)
         latest = list_check_ins(session, key_result_id, limit=1)
-        return representation(detail_of(kr, latest[0] if latest else None).model_dump_json().encode())
+        detail = detail_of(kr, latest[0] if latest else None)
+        return representation(detail.model_dump_json().encode())
 
     key = ("key-result", key_result_id)
     return respond(request, cached(cache, tracker, key=key, build=build))
