@@ -395,6 +395,23 @@ def list_objectives(
     return session.exec(query).all()
 
 
+def objective_summaries(
+    session: Session,
+    *,
+    include_archived: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Sequence[Any]:
+    """Return `list_objectives` as plain rows of every column (a Core read, for listings)."""
+    table = Objective.__table__  # type: ignore[attr-defined]
+    query = sa_select(table).order_by(table.c.position, table.c.id)
+    if not include_archived:
+        query = query.where(table.c.archived_ts.is_(None))
+    if limit is not None:
+        query = query.offset(offset).limit(limit)
+    return session.connection().execute(query).all()
+
+
 def count_objectives(session: Session, *, include_archived: bool = False) -> int:
     """Return how many objectives a listing without a limit would return."""
     query = select(func.count()).select_from(Objective)
@@ -458,7 +475,8 @@ def key_result_summaries(
         query = query.where(col(KeyResult.objective_id).in_(objective_ids))
     if not include_archived:
         query = query.where(col(KeyResult.archived_ts).is_(None))
-    return session.execute(query).all()
+    # A Core execution: the ORM's result processing cost a third of the listing's build.
+    return session.connection().execute(query).all()
 
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:

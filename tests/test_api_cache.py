@@ -362,3 +362,26 @@ def test_concurrent_misses_build_once() -> None:
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and cache.builds == 1
+
+
+def test_listing_bytes_are_those_of_the_plain_shapes(replicas: tuple[Replica, Replica]) -> None:
+    """Listings built from fragments are byte for byte the serialised `objective_out` shapes."""
+    import orjson
+    from sqlmodel import Session
+
+    from app.api.schemas import objective_out, summary_of_row
+    from app.store import key_result_summaries, list_objectives
+
+    a, b = replicas
+    b.client.post("/api/v1/key-results/coverage/values", json={"value": 70}, headers=AUTH)
+    for _ in range(2):  # the second time from memoised fragments
+        a.cache.get("reset", version=-1, build=lambda: representation(b""))  # empty the cache
+        with Session(a.tracker.engine) as session:
+            rows = key_result_summaries(session)
+            expected = [
+                objective_out(o, [summary_of_row(r) for r in rows if r.objective_id == o.id])
+                for o in list_objectives(session)
+            ]
+            summaries = [summary_of_row(r) for r in rows]
+        assert a.client.get("/api/v1/objectives").content == orjson.dumps(expected)
+        assert a.client.get("/api/v1/key-results").content == orjson.dumps(summaries)

@@ -169,8 +169,8 @@ def respond(
     return Response(found.body, media_type=found.media_type, headers=sent)
 
 
-def get_representation_cache(request: Request) -> RepresentationCache:
-    """Return the app's cache (made by `create_app`)."""
+async def get_representation_cache(request: Request) -> RepresentationCache:
+    """Return the app's cache (made by `create_app`; async: no thread-pool hop)."""
     cache: RepresentationCache = request.app.state.representation_cache
     return cache
 

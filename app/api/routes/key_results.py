@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
 
 from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
 from app.api.deps import ReadAccess, TrackerDep
+from app.api.listing_json import json_array, summary_fragments
 from app.api.lookup import get_key_result_or_404
-from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of, summary_of_row
+from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
 from app.store import key_result_summaries, list_check_ins
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
@@ -29,7 +29,7 @@ def get_key_results(
         rows = key_result_summaries(
             session, objective_id=objective_id, include_archived=include_archived
         )
-        return representation(orjson.dumps([summary_of_row(row) for row in rows]))
+        return representation(json_array(summary_fragments(rows)))
 
     key = ("key-results", objective_id, include_archived)
     return respond(request, cached(cache, tracker, key=key, build=build))

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlmodel import Session
 
 from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
 from app.api.deps import ReadAccess, SessionDep, TrackerDep
+from app.api.listing_json import json_array, objective_json, summary_fragments
 from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
 from app.models import Objective
-from app.store import count_objectives, key_result_summaries, list_objectives
+from app.store import count_objectives, key_result_summaries, objective_summaries
 
 router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[ReadAccess])
 
@@ -55,19 +55,18 @@ def _objectives_page(
     session: Session, *, include_archived: bool, limit: int | None, offset: int
 ) -> Representation:
     """Build the listing's body (and `X-Total-Count` for a page) from the database."""
-    objectives = list_objectives(
+    objectives = objective_summaries(
         session, include_archived=include_archived, limit=limit, offset=offset
     )
-    by_objective: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_objective: dict[str, list[bytes]] = defaultdict(list)
     summaries = key_result_summaries(
         session,
         objective_ids=[o.id for o in objectives] if limit is not None else None,
         include_archived=include_archived,
     )
-    for row in summaries:
-        by_objective[row.objective_id].append(summary_of_row(row))
-    # orjson writes NaN and infinities as null; the progress engine never stores them anyway.
-    body = orjson.dumps([objective_out(o, by_objective[o.id]) for o in objectives])
+    for row, fragment in zip(summaries, summary_fragments(summaries), strict=True):
+        by_objective[row.objective_id].append(fragment)
+    body = json_array(objective_json(o, by_objective[o.id]) for o in objectives)
     if limit is None:
         return representation(body)
     total = count_objectives(session, include_archived=include_archived)
