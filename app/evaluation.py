@@ -185,6 +185,6 @@ def reevaluate_all(
                     sample_ts=None,
                 )
             session.flush()
-            bump_data_version(session.connection())
+            bump_data_version(session.connection(), key_results=[kr.id])
             session.commit()
     return len(rows)

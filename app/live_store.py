@@ -239,7 +239,8 @@ class LiveStore:
         if deliveries:
             outbox = Delivery.__table__  # type: ignore[attr-defined]
             tx.connection.execute(outbox.insert(), deliveries)
-        bump_data_version(tx.connection)  # once per batch, last: see the store's docstring
+        # Once per batch, last (see the store's docstring).
+        bump_data_version(tx.connection, key_results=[item.kr_id for item in items])
         return outcomes, deliveries
 
     def _write_backfills(

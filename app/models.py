@@ -27,6 +27,10 @@ class Objective(SQLModel, table=True):
     period_end_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
     position: int = 0
     archived_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The data version of the transaction that last changed the row (`app.api.listing`).
+    row_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class KeyResult(SQLModel, table=True):
@@ -69,6 +73,10 @@ class KeyResult(SQLModel, table=True):
     last_error_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     final_score: float | None = None
     evaluated_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The data version of the transaction that last changed the row (`app.api.listing`).
+    row_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0", index=True)
+    )
 
 
 class Sample(SQLModel, table=True):

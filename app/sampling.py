@@ -109,7 +109,7 @@ def store_outcome(
             sample_ts=scheduled_ts if measurement is not None else None,
         )
         session.flush()
-        bump_data_version(session.connection())
+        bump_data_version(session.connection(), key_results=[kr_id])
         session.commit()
     if deliveries:
         tracker.notify_outbox()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -395,23 +395,6 @@ def list_objectives(
     return session.exec(query).all()
 
 
-def objective_summaries(
-    session: Session,
-    *,
-    include_archived: bool = False,
-    limit: int | None = None,
-    offset: int = 0,
-) -> Sequence[Any]:
-    """Return `list_objectives` as plain rows of every column (a Core read, for listings)."""
-    table = Objective.__table__  # type: ignore[attr-defined]
-    query = sa_select(table).order_by(table.c.position, table.c.id)
-    if not include_archived:
-        query = query.where(table.c.archived_ts.is_(None))
-    if limit is not None:
-        query = query.offset(offset).limit(limit)
-    return session.connection().execute(query).all()
-
-
 def count_objectives(session: Session, *, include_archived: bool = False) -> int:
     """Return how many objectives a listing without a limit would return."""
     query = select(func.count()).select_from(Objective)
@@ -476,6 +459,30 @@ def key_result_summaries(
     if not include_archived:
         query = query.where(col(KeyResult.archived_ts).is_(None))
     # A Core execution: the ORM's result processing cost a third of the listing's build.
+    return session.connection().execute(query).all()
+
+
+LISTING_KEY_RESULT_COLUMNS = (*SUMMARY_COLUMNS, col(KeyResult.position), col(KeyResult.archived_ts))
+
+
+def key_result_rows_since(session: Session, version: int | None) -> Sequence[Any]:
+    """Return Key Results' listing columns (`SUMMARY_COLUMNS`, position, archived_ts).
+
+    Only the rows changed after data version `version` (all rows when None): an indexed
+    read of the few rows a sampling batch changed.
+    """
+    query = sa_select(*LISTING_KEY_RESULT_COLUMNS)
+    if version is not None:
+        query = query.where(col(KeyResult.row_version) > version)
+    return session.connection().execute(query).all()
+
+
+def objective_rows_since(session: Session, version: int | None) -> Sequence[Any]:
+    """Return objectives' rows changed after data version `version` (all rows when None)."""
+    table = Objective.__table__  # type: ignore[attr-defined]
+    query = sa_select(table)
+    if version is not None:
+        query = query.where(table.c.row_version > version)
     return session.connection().execute(query).all()
 
 
@@ -552,19 +559,39 @@ def outbox_summary(session: Session) -> list[tuple[str, str, int, int]]:
     return [(str(w), str(st), int(n), int(oldest)) for w, st, n, oldest in rows]
 
 
-_BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1"
+_BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1 RETURNING version"
 _READ_DATA_VERSION = "SELECT version FROM data_version WHERE id = 1"
+_STAMP_CHUNK = 5000
 
 
-def bump_data_version(connection: Connection) -> None:
+def bump_data_version(
+    connection: Connection,
+    *,
+    key_results: Collection[str] = (),
+    objectives: Collection[str] = (),
+) -> int | None:
     """Raise the data version in the caller's transaction: call it last, once per transaction.
 
     Every write of what the API shows calls it, so cached representations on every replica
-    (`app.api.cache`) see the change at the next request. On PostgreSQL the update locks
-    the one row until commit; last in the transaction, concurrent writers queue only for
-    their commits, and always after their other locks (no lock-order deadlock).
+    (`app.api.cache`) see the change at the next request; the rows it names get the new
+    version as their `row_version`. On PostgreSQL the update locks the one row until
+    commit: last in the transaction, concurrent writers queue only for their commits and
+    take it after their other locks (no lock-order deadlock). The lock also orders the
+    versions: when version V is visible, every transaction with a version up to V is too.
     """
-    connection.exec_driver_sql(_BUMP_DATA_VERSION)
+    version = connection.exec_driver_sql(_BUMP_DATA_VERSION).scalar()
+    if version is None:  # the row is missing: nothing caches without it
+        return None
+    for model, ids in ((KeyResult, key_results), (Objective, objectives)):
+        table = model.__table__  # type: ignore[attr-defined,union-attr]
+        ordered = sorted(set(ids))  # one lock order for rows this transaction already holds
+        for start in range(0, len(ordered), _STAMP_CHUNK):
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_(ordered[start : start + _STAMP_CHUNK]))
+                .values(row_version=version)
+            )
+    return int(version)
 
 
 def read_data_version(connection: Connection) -> int | None:

@@ -147,6 +147,11 @@ def sync_config(session: Session, loaded: LoadedConfig, *, now_ts: int) -> SyncR
             objective_row.archived_ts = now_ts
             report.archived.append(objective_id)
     session.flush()
-    if report.created or report.updated or report.archived or report.revisions:
-        bump_data_version(session.connection())
+    changed = {*report.created, *report.updated, *report.archived}
+    if changed:
+        bump_data_version(
+            session.connection(),
+            key_results=changed & (seen_krs | key_results.keys()),
+            objectives=changed & (seen_objectives | objectives.keys()),
+        )
     return report

@@ -220,7 +220,9 @@ def test_a_recorder_batch_shows_at_once(replicas: tuple[Replica, Replica]) -> No
         ]
     )
     assert version(a.tracker) == before + 1
+    read = a.app.state.listing_mirror.rows_read
     assert kr(a.client, "coverage")["current"] == {"value": 80.0, "at": "2026-10-26T07:33:20Z"}
+    assert a.app.state.listing_mirror.rows_read - read == 2  # only the rows the batch changed
     assert kr(a.client, "deploys", "/api/v1/objectives?limit=1")["progress"] == pytest.approx(0.5)
     assert_changed(a.client, tags, CACHED_PATHS[:2] + CACHED_PATHS[3:])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.api.cache import RepresentationCache
+from app.api.listing import ListingMirror
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     alerts,
@@ -32,6 +33,7 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     app.state.representation_cache = RepresentationCache()
+    app.state.listing_mirror = ListingMirror()
     install_problem_handlers(app)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
         app.include_router(router.router, prefix=API_PREFIX)

@@ -183,9 +183,11 @@ def cached(
     tracker: Tracker,
     *,
     key: Hashable,
-    build: Callable[[Session], Representation],
+    build: Callable[[Session, int | None], Representation],
 ) -> Representation:
     """Read the data version, then return `key`'s representation at it (`build` on a miss).
+
+    `build` gets a session and the version read (None when its row is missing).
 
     One pooled connection serves the version read and, on a miss, the build's session.
     """
@@ -194,6 +196,6 @@ def cached(
 
         def build_now() -> Representation:
             with Session(bind=connection) as session:
-                return build(session)
+                return build(session, version)
 
         return cache.get(key, version=version, build=build_now)

@@ -7,10 +7,10 @@ from sqlmodel import Session
 
 from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
 from app.api.deps import ReadAccess, TrackerDep
-from app.api.listing_json import json_array, summary_fragments
+from app.api.listing import ListingMirrorDep
 from app.api.lookup import get_key_result_or_404
 from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
-from app.store import key_result_summaries, list_check_ins
+from app.store import list_check_ins
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
 
@@ -20,16 +20,21 @@ def get_key_results(
     request: Request,
     tracker: TrackerDep,
     cache: RepresentationCacheDep,
+    mirror: ListingMirrorDep,
     objective_id: str | None = None,
     include_archived: bool = False,
 ) -> Response:
     """List Key Results, optionally of one objective (cached, with an `ETag`)."""
 
-    def build(session: Session) -> Representation:
-        rows = key_result_summaries(
-            session, objective_id=objective_id, include_archived=include_archived
+    def build(session: Session, version: int | None) -> Representation:
+        return representation(
+            mirror.key_results_json(
+                session,
+                version=version,
+                objective_id=objective_id,
+                include_archived=include_archived,
+            )
         )
-        return representation(json_array(summary_fragments(rows)))
 
     key = ("key-results", objective_id, include_archived)
     return respond(request, cached(cache, tracker, key=key, build=build))
@@ -41,7 +46,7 @@ def get_key_result(
 ) -> Response:
     """Return one Key Result in detail (cached, with an `ETag`)."""
 
-    def build(session: Session) -> Representation:
+    def build(session: Session, version: int | None) -> Representation:
         kr = get_key_result_or_404(session, key_result_id)
         latest = list_check_ins(session, key_result_id, limit=1)
         detail = detail_of(kr, latest[0] if latest else None)

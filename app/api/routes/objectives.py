@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -10,10 +9,10 @@ from sqlmodel import Session
 
 from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
 from app.api.deps import ReadAccess, SessionDep, TrackerDep
-from app.api.listing_json import json_array, objective_json, summary_fragments
+from app.api.listing import ListingMirrorDep
 from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
 from app.models import Objective
-from app.store import count_objectives, key_result_summaries, objective_summaries
+from app.store import key_result_summaries
 
 router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[ReadAccess])
 
@@ -23,6 +22,7 @@ def get_objectives(
     request: Request,
     tracker: TrackerDep,
     cache: RepresentationCacheDep,
+    mirror: ListingMirrorDep,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -32,13 +32,15 @@ def get_objectives(
     Without `limit` every objective is returned (the listing's original contract). With it,
     one page: `X-Total-Count` gives the total and a `Link: <…>; rel="next"` header the next
     page, as large installations (thousands of Key Results) need. Served from the
-    representation cache (`app.api.cache`), with an `ETag`.
+    representation cache (`app.api.cache`) with an `ETag`, built from `app.api.listing`.
     """
 
-    def build(session: Session) -> Representation:
-        return _objectives_page(
-            session, include_archived=include_archived, limit=limit, offset=offset
+    def build(session: Session, version: int | None) -> Representation:
+        body, total = mirror.objectives_json(
+            session, version=version, include_archived=include_archived, limit=limit, offset=offset
         )
+        headers = {} if limit is None else {"X-Total-Count": str(total)}
+        return representation(body, headers=headers)
 
     key = ("objectives", include_archived, limit, offset)
     found = cached(cache, tracker, key=key, build=build)
@@ -49,28 +51,6 @@ def get_objectives(
             following = request.url.include_query_params(offset=offset + limit, limit=limit)
             headers["Link"] = f'<{following}>; rel="next"'
     return respond(request, found, headers)
-
-
-def _objectives_page(
-    session: Session, *, include_archived: bool, limit: int | None, offset: int
-) -> Representation:
-    """Build the listing's body (and `X-Total-Count` for a page) from the database."""
-    objectives = objective_summaries(
-        session, include_archived=include_archived, limit=limit, offset=offset
-    )
-    by_objective: dict[str, list[bytes]] = defaultdict(list)
-    summaries = key_result_summaries(
-        session,
-        objective_ids=[o.id for o in objectives] if limit is not None else None,
-        include_archived=include_archived,
-    )
-    for row, fragment in zip(summaries, summary_fragments(summaries), strict=True):
-        by_objective[row.objective_id].append(fragment)
-    body = json_array(objective_json(o, by_objective[o.id]) for o in objectives)
-    if limit is None:
-        return representation(body)
-    total = count_objectives(session, include_archived=include_archived)
-    return representation(body, headers={"X-Total-Count": str(total)})
 
 
 @router.get("/{objective_id}", response_model=ObjectiveOut)
