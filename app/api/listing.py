@@ -66,6 +66,15 @@ def _objective_entry(row: Any) -> _ObjectiveEntry:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Which rows a listing shows, in order; it changes only when definitions do."""
+
+    objectives: list[str]
+    key_results: list[str]
+    by_objective: dict[str, list[str]]
+
+
 class ListingMirror:
     """Objectives and Key Results' summaries as of one data version, as JSON fragments."""
 
@@ -76,6 +85,7 @@ class ListingMirror:
         self._loaded_at = 0.0
         self._objectives: dict[str, _ObjectiveEntry] = {}
         self._key_results: dict[str, _KeyResultEntry] = {}
+        self._layouts: dict[bool, _Layout] = {}
         self.rows_read = 0
 
     def _refresh(self, session: Session, version: int | None) -> None:
@@ -88,19 +98,50 @@ class ListingMirror:
         if since is None:
             self._objectives.clear()
             self._key_results.clear()
+            self._layouts.clear()
             self._loaded_at = self.clock()
         objectives = objective_rows_since(session, since)
         key_results = key_result_rows_since(session, since)
         for row in objectives:
-            self._objectives[row.id] = _objective_entry(row)
+            entry = _objective_entry(row)
+            self._note_layout(self._objectives.get(row.id), entry)
+            self._objectives[row.id] = entry
         for row in key_results:
-            self._key_results[row.id] = _key_result_entry(row)
+            kr_entry = _key_result_entry(row)
+            self._note_layout(self._key_results.get(row.id), kr_entry)
+            self._key_results[row.id] = kr_entry
         self.rows_read += len(objectives) + len(key_results)
         self._version = version  # None: no version row, so the next refresh reads all again
 
-    def _key_results_in_order(self, include_archived: bool) -> list[_KeyResultEntry]:
-        entries = (e for e in self._key_results.values() if include_archived or not e.archived)
-        return sorted(entries, key=lambda e: e.order)
+    def _note_layout(
+        self,
+        old: _ObjectiveEntry | _KeyResultEntry | None,
+        new: _ObjectiveEntry | _KeyResultEntry,
+    ) -> None:
+        """Forget the layouts when a row is new, moves, or is archived or restored."""
+        if old is None or old.order != new.order or old.archived != new.archived:
+            self._layouts.clear()
+
+    def _layout(self, include_archived: bool) -> _Layout:
+        layout = self._layouts.get(include_archived)
+        if layout is None:
+            objectives = sorted(
+                (e.order, objective_id)
+                for objective_id, e in self._objectives.items()
+                if include_archived or not e.archived
+            )
+            key_results = sorted(
+                (e.order, kr_id)
+                for kr_id, e in self._key_results.items()
+                if include_archived or not e.archived
+            )
+            by_objective: dict[str, list[str]] = {}
+            for (objective_id, _, _), kr_id in key_results:
+                by_objective.setdefault(objective_id, []).append(kr_id)
+            layout = self._layouts[include_archived] = _Layout(
+                [i for _, i in objectives], [i for _, i in key_results], by_objective
+            )
+        return layout
 
     def objectives_json(
         self,
@@ -114,21 +155,16 @@ class ListingMirror:
         """Return the objectives listing (a page with `limit`) and how many objectives in all."""
         with self._lock:
             self._refresh(session, version)
-            shown = sorted(
-                (e.order, e)
-                for e in self._objectives.values()
-                if include_archived or not e.archived
-            )
-            page = shown[offset : None if limit is None else offset + limit]
-            by_objective: dict[str, list[bytes]] = {order[1]: [] for order, _ in page}
-            for entry in self._key_results_in_order(include_archived):
-                fragments = by_objective.get(entry.objective_id)
-                if fragments is not None:
-                    fragments.append(entry.fragment)
+            layout = self._layout(include_archived)
+            page = layout.objectives[offset : None if limit is None else offset + limit]
+            krs = self._key_results
             body = json_array(
-                e.head + json_array(by_objective[order[1]]) + b"}" for order, e in page
+                self._objectives[o].head
+                + json_array(krs[k].fragment for k in layout.by_objective.get(o, ()))
+                + b"}"
+                for o in page
             )
-            return body, len(shown)
+            return body, len(layout.objectives)
 
     def key_results_json(
         self,
@@ -141,11 +177,13 @@ class ListingMirror:
         """Return the Key Results listing, optionally of one objective."""
         with self._lock:
             self._refresh(session, version)
-            return json_array(
-                e.fragment
-                for e in self._key_results_in_order(include_archived)
-                if objective_id is None or e.objective_id == objective_id
+            layout = self._layout(include_archived)
+            ids = (
+                layout.key_results
+                if objective_id is None
+                else layout.by_objective.get(objective_id, [])
             )
+            return json_array(self._key_results[k].fragment for k in ids)
 
 
 async def get_listing_mirror(request: Request) -> ListingMirror:
