@@ -490,7 +490,8 @@ def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:
     """Store a check-in and return it with its id (the caller commits)."""
     session.add(check_in)
     session.flush()
-    bump_data_version(session.connection())
+    # The Key Result in detail shows its latest check-in: its row is stamped too.
+    bump_data_version(session.connection(), key_results=[check_in.key_result_id])
     return check_in
 
 
@@ -592,6 +593,14 @@ def bump_data_version(
                 .values(row_version=version)
             )
     return int(version)
+
+
+def read_key_result_version(connection: Connection, key_result_id: str) -> int | None:
+    """Return a Key Result's `row_version` (a primary-key read), or None if there is none."""
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.row_version).where(table.c.id == key_result_id)
+    value = connection.execute(query).scalar()
+    return None if value is None else int(value)
 
 
 def read_data_version(connection: Connection) -> int | None:

@@ -273,7 +273,8 @@ def run_size(
     backend: str, krs: int, args: argparse.Namespace, workdir: Path, *, large: bool
 ) -> list[Run]:
     """Seed one size, start the server, measure idle (and while sampling), drop the database."""
-    plan = plan_for(krs=krs, samples=args.samples, layout="interleaved")
+    samples = args.large_samples if large else args.samples
+    plan = plan_for(krs=krs, samples=samples, layout="interleaved")
     config = workdir / f"{backend}-{krs}.toml"
     if backend == "sqlite":
         url = f"sqlite:///{workdir / f'bench-{krs}.db'}"
@@ -427,6 +428,9 @@ def main() -> None:
     parser.add_argument("--krs", type=int, default=1000, help="Key Results (five per objective)")
     parser.add_argument("--large-krs", type=int, default=10_000, help="paged size; 0 skips")
     parser.add_argument("--samples", type=int, default=1000, help="samples per Key Result")
+    parser.add_argument(
+        "--large-samples", type=int, default=100, help="samples per Key Result at --large-krs"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--requests", type=int, default=1000, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=100, help="untimed requests first")

@@ -90,8 +90,14 @@ class Replica:
 
     @property
     def cache(self) -> RepresentationCache:
-        """Return this replica's representation cache."""
+        """Return this replica's representation cache (listings)."""
         cache: RepresentationCache = self.app.state.representation_cache
+        return cache
+
+    @property
+    def row_cache(self) -> RepresentationCache:
+        """Return this replica's cache of single Key Results."""
+        cache: RepresentationCache = self.app.state.row_cache
         return cache
 
     def close(self) -> None:
@@ -177,11 +183,11 @@ def test_repeated_reads_are_built_once(replicas: tuple[Replica, Replica]) -> Non
     a, _ = replicas
     for path in CACHED_PATHS:
         a.client.get(path)
-    builds = a.cache.builds
+    builds = a.cache.builds + a.row_cache.builds
     for _ in range(3):
         for path in CACHED_PATHS:
             assert a.client.get(path).status_code == 200
-    assert a.cache.builds == builds == len(CACHED_PATHS)
+    assert a.cache.builds + a.row_cache.builds == builds == len(CACHED_PATHS)
 
 
 def test_paged_listing_keeps_its_headers_from_the_cache(replicas: tuple[Replica, Replica]) -> None:
@@ -225,6 +231,27 @@ def test_a_recorder_batch_shows_at_once(replicas: tuple[Replica, Replica]) -> No
     assert a.app.state.listing_mirror.rows_read - read == 2  # only the rows the batch changed
     assert kr(a.client, "deploys", "/api/v1/objectives?limit=1")["progress"] == pytest.approx(0.5)
     assert_changed(a.client, tags, CACHED_PATHS[:2] + CACHED_PATHS[3:])
+
+
+def test_a_batch_rebuilds_only_the_key_results_it_changed(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    """A Key Result in detail is cached on its own row: another Key Result's sample keeps it."""
+    a, b = replicas
+    tags = prime(a.client)
+    deploys = a.client.get("/api/v1/key-results/deploys").headers["ETag"]
+    builds = a.row_cache.builds
+    at = datetime.fromtimestamp(NOW, UTC)
+    item = SampleToStore("deploys", NOW, "people", measurement=Measurement(value=3, at=at))
+    b.tracker.recorder.store_now([item])
+    coverage = a.client.get(
+        "/api/v1/key-results/coverage",
+        headers={"If-None-Match": tags["/api/v1/key-results/coverage"]},
+    )
+    assert coverage.status_code == 304 and a.row_cache.builds == builds
+    changed = a.client.get("/api/v1/key-results/deploys", headers={"If-None-Match": deploys})
+    assert changed.status_code == 200 and changed.json()["current"]["value"] == 3.0
+    assert a.row_cache.builds == builds + 1
 
 
 def test_a_sync_on_another_replica_shows_at_once(
@@ -301,7 +328,7 @@ def test_an_unknown_key_result_is_still_a_404(replicas: tuple[Replica, Replica])
     for _ in range(2):
         response = a.client.get("/api/v1/key-results/nope")
         assert response.status_code == 404 and "'nope'" in response.json()["detail"]
-    assert len(a.cache) == 0
+    assert len(a.cache) == len(a.row_cache) == 0
 
 
 def body(size: int, fill: bytes = b"x") -> bytes:

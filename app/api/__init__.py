@@ -33,6 +33,7 @@ def create_app(tracker: Tracker) -> FastAPI:
     )
     app.state.tracker = tracker
     app.state.representation_cache = RepresentationCache()
+    app.state.row_cache = RepresentationCache()
     app.state.listing_mirror = ListingMirror()
     install_problem_handlers(app)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):

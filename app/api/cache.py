@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.store import read_data_version
@@ -178,6 +179,15 @@ async def get_representation_cache(request: Request) -> RepresentationCache:
 RepresentationCacheDep = Annotated[RepresentationCache, Depends(get_representation_cache)]
 
 
+async def get_row_cache(request: Request) -> RepresentationCache:
+    """Return the app's cache of single-row representations (see `cached_row`)."""
+    cache: RepresentationCache = request.app.state.row_cache
+    return cache
+
+
+RowCacheDep = Annotated[RepresentationCache, Depends(get_row_cache)]
+
+
 def cached(
     cache: RepresentationCache,
     tracker: Tracker,
@@ -187,9 +197,8 @@ def cached(
 ) -> Representation:
     """Read the data version, then return `key`'s representation at it (`build` on a miss).
 
-    `build` gets a session and the version read (None when its row is missing).
-
-    One pooled connection serves the version read and, on a miss, the build's session.
+    `build` gets a session and the version read (None when its row is missing). One pooled
+    connection serves the version read and, on a miss, the build's session.
     """
     with tracker.engine.connect() as connection:
         version = read_data_version(connection)
@@ -199,3 +208,30 @@ def cached(
                 return build(session, version)
 
         return cache.get(key, version=version, build=build_now)
+
+
+def cached_row(
+    cache: RepresentationCache,
+    tracker: Tracker,
+    *,
+    key: Hashable,
+    read_version: Callable[[Connection], int | None],
+    build: Callable[[Session], Representation],
+) -> Representation:
+    """Return `key`'s representation at its own row's version (`build` on a miss).
+
+    For what shows one row (a Key Result in detail): a sampling batch then invalidates the
+    rows it changed, not every entry. `cache` must hold only such entries: they are keyed
+    by (key, row version) under one constant cache version. Nothing is cached when the row
+    is missing (`build` answers that, e.g. with a 404).
+    """
+    with tracker.engine.connect() as connection:
+        version = read_version(connection)
+
+        def build_now() -> Representation:
+            with Session(bind=connection) as session:
+                return build(session)
+
+        if version is None:
+            return build_now()
+        return cache.get((key, version), version=0, build=build_now)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
 from sqlmodel import Session
 
-from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
+from app.api.cache import (
+    Representation,
+    RepresentationCacheDep,
+    RowCacheDep,
+    cached,
+    cached_row,
+    representation,
+    respond,
+)
 from app.api.deps import ReadAccess, TrackerDep
 from app.api.listing import ListingMirrorDep
 from app.api.lookup import get_key_result_or_404
 from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
-from app.store import list_check_ins
+from app.store import list_check_ins, read_key_result_version
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
 
@@ -42,15 +51,19 @@ def get_key_results(
 
 @router.get("/{key_result_id}", response_model=KeyResultDetail)
 def get_key_result(
-    key_result_id: str, request: Request, tracker: TrackerDep, cache: RepresentationCacheDep
+    key_result_id: str, request: Request, tracker: TrackerDep, cache: RowCacheDep
 ) -> Response:
-    """Return one Key Result in detail (cached, with an `ETag`)."""
+    """Return one Key Result in detail (cached on its row's version, with an `ETag`)."""
 
-    def build(session: Session, version: int | None) -> Representation:
+    def build(session: Session) -> Representation:
         kr = get_key_result_or_404(session, key_result_id)
         latest = list_check_ins(session, key_result_id, limit=1)
         detail = detail_of(kr, latest[0] if latest else None)
         return representation(detail.model_dump_json().encode())
 
+    def read_version(connection: Connection) -> int | None:
+        return read_key_result_version(connection, key_result_id)
+
     key = ("key-result", key_result_id)
-    return respond(request, cached(cache, tracker, key=key, build=build))
+    found = cached_row(cache, tracker, key=key, read_version=read_version, build=build)
+    return respond(request, found)
