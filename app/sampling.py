@@ -21,7 +21,7 @@ from app.alerts import raise_alerts
 from app.evaluation import evaluate_key_result
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import KeyResult, Objective, Sample, SamplingAttempt
-from app.store import add_attempt, bump_data_version, upsert_sample
+from app.store import add_attempt, bump_data_version, lock_key_results, upsert_sample
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -66,6 +66,7 @@ def store_outcome(
     """Write the attempt (and the sample if any), re-evaluate, commit in one transaction."""
     now = tracker.now()
     with Session(tracker.engine) as session:
+        lock_key_results(session.connection(), [kr_id])
         kr = session.get(KeyResult, kr_id)
         if kr is None:
             raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")

@@ -488,6 +488,7 @@ def objective_rows_since(session: Session, version: int | None) -> Sequence[Any]
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:
     """Store a check-in and return it with its id (the caller commits)."""
+    lock_key_results(session.connection(), [check_in.key_result_id])
     session.add(check_in)
     session.flush()
     # The Key Result in detail shows its latest check-in: its row is stamped too.
@@ -563,6 +564,26 @@ def outbox_summary(session: Session) -> list[tuple[str, str, int, int]]:
 _BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1 RETURNING version"
 _READ_DATA_VERSION = "SELECT version FROM data_version WHERE id = 1"
 _STAMP_CHUNK = 5000
+
+
+def lock_key_results(connection: Connection, ids: Collection[str]) -> None:
+    """Lock Key Result rows first in a transaction that will stamp them (PostgreSQL).
+
+    A write that changes nothing on the row (an evaluation with the same result) would
+    otherwise take the row's lock only when `bump_data_version` stamps it, after its alert
+    state: against a writer that took them the other way round, a deadlock. Locked first,
+    concurrent writes of one Key Result also evaluate after each other, each seeing the
+    other's sample. SQLite serialises writers itself (and has no FOR UPDATE).
+    """
+    if connection.dialect.name != "postgresql" or not ids:
+        return
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    connection.execute(
+        sa_select(table.c.id)
+        .where(table.c.id.in_(sorted(set(ids))))
+        .order_by(table.c.id)
+        .with_for_update()
+    )
 
 
 def bump_data_version(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from app.api import create_app
 from app.api.cache import RepresentationCache, representation
@@ -414,3 +415,29 @@ def test_listing_bytes_are_those_of_the_plain_shapes(replicas: tuple[Replica, Re
             summaries = [summary_of_row(r) for r in rows]
         assert a.client.get("/api/v1/objectives").content == orjson.dumps(expected)
         assert a.client.get("/api/v1/key-results").content == orjson.dumps(summaries)
+
+
+def test_concurrent_writers_each_raise_the_version_once(replicas: tuple[Replica, Replica]) -> None:
+    """Forty values and check-ins written at once from two replicas: no error, forty bumps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.models import CheckIn
+    from app.sampling import store_manual_value
+    from app.store import add_check_in
+
+    a, b = replicas
+    before = version(a.tracker)
+
+    def write(i: int) -> None:
+        tracker = (a, b)[i % 2].tracker
+        if i % 4 < 2:
+            store_manual_value(tracker, kr_id="coverage", ts=NOW - i, value=60 + i)
+            return
+        with Session(tracker.engine) as session:
+            add_check_in(session, CheckIn(key_result_id="deploys", ts=NOW, confidence=0.5))
+            session.commit()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(40)))
+    assert version(a.tracker) == before + 40
+    assert a.client.get("/api/v1/key-results/coverage").json()["current"]["value"] == 60.0
