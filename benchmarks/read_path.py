@@ -9,15 +9,16 @@ objective), starts the real server (`krtracker serve --no-scheduler`, `benchmark
 and, from a client in another process over one kept-alive connection, times sequential
 requests to `/healthz` (the floor: the HTTP stack and nothing else) and to each cached path,
 with the server's CPU per request from /proc (every Key Result is asked for once before
-`key-result` is timed, so its figures are those of the cached path). Then wrk with 16 connections loads `/healthz`
-and the listing. Then the same again while a sampler process stores sampling cycles back to
-back through the recorder (`SampleRecorder.submit`, the writer thread and its batches, as
-the scheduler does; measurements are spread over `--cycle-seconds` as a real cycle's
-queries finish, about 1.5 s for 1,000 Prometheus Key Results in docs/benchmarks.md section
-2), so the data version changes with every batch and the cache is rebuilt as in production.
-At `--large-krs` only a page of 100 objectives and one Key Result are timed, with the floor.
-The cost of reading the data version (the one query a cached request runs) is timed in this
-process on the seeded database. It prints Markdown tables.
+`key-result` is timed, so its figures are those of the cached path). Then wrk with 16
+connections loads `/healthz`, the listing and random Key Results. Then the same again
+while a sampler process stores sampling cycles back to back through the recorder
+(`SampleRecorder.submit`, the writer thread and its batches, as the scheduler does;
+measurements are spread over `--cycle-seconds` as a real cycle's queries finish, about
+1.5 s for 1,000 Prometheus Key Results in docs/benchmarks.md section 2), so the data
+version changes with every batch and the cache is rebuilt as in production. At
+`--large-krs` only a page of 100 objectives and one Key Result are timed, with the floor.
+The cost of reading the data version (the one query a cached request runs) is timed in
+this process on the seeded database. It prints Markdown tables.
 """
 
 from __future__ import annotations
