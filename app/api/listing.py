@@ -4,7 +4,7 @@ While sampling runs, every batch raises the data version and a cached listing is
 again, though only that batch's Key Results changed. Each write stamps the rows it changes
 with its version (`store.bump_data_version`), so `ListingMirror.refresh` reads only rows
 stamped after the version it holds, and only those rows are serialised again; the listing
-is then a join of kept JSON fragments (docs/benchmarks.md, section 5).
+is then a join of kept JSON fragments (docs/benchmarks.md, "Read path under load").
 """
 
 from __future__ import annotations
