@@ -31,10 +31,12 @@ from app.progress import (
 from app.quantities import allowed_bounds
 from app.store import (
     ViewRequest,
+    bump_data_version,
     last_attempt,
     list_key_results,
     list_objectives,
     load_sample_view,
+    lock_key_results,
 )
 
 
@@ -174,10 +176,14 @@ def reevaluate_all(
     `expire_on_commit=False` keeps those commits from reloading every row one by one.
     `skip` names Key Results another writer owns (the sampler's recorder re-evaluates those).
     """
+    is_postgres = engine.dialect.name == "postgresql"
     with Session(engine, expire_on_commit=False) as session:
         objectives = {o.id: o for o in list_objectives(session, include_archived=True)}
         rows = [kr for kr in list_key_results(session) if kr.id not in skip]
         for kr in rows:
+            lock_key_results(session.connection(), [kr.id])
+            if is_postgres:
+                session.refresh(kr)  # as committed once locked (another writer may have run)
             objective = objectives[kr.objective_id]
             result = evaluate_key_result(
                 session, kr, objective, now_ts=now_ts, thresholds=thresholds
@@ -192,5 +198,7 @@ def reevaluate_all(
                     now_ts=now_ts,
                     sample_ts=None,
                 )
+            session.flush()
+            bump_data_version(session.connection(), key_results=[kr.id])
             session.commit()
     return len(rows)

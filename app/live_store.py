@@ -26,6 +26,7 @@ from app.progress import Evaluation, KeyResultSpec, LastAttempt, Thresholds, eva
 from app.redaction import Redactor
 from app.store import (
     BACKFILLED_KEY,
+    bump_data_version,
     insert_attempts,
     last_attempt,
     load_sample_view,
@@ -261,6 +262,8 @@ class LiveStore:
         if deliveries:
             outbox = Delivery.__table__  # type: ignore[attr-defined]
             tx.connection.execute(outbox.insert(), deliveries)
+        # Once per batch, last (see the store's docstring).
+        bump_data_version(tx.connection, key_results=[item.kr_id for item in items])
         return outcomes, deliveries
 
     def _write_backfills(

@@ -27,6 +27,10 @@ class Objective(SQLModel, table=True):
     period_end_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
     position: int = 0
     archived_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The data version of the transaction that last changed the row (`app.api.listing`).
+    row_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class KeyResult(SQLModel, table=True):
@@ -77,6 +81,10 @@ class KeyResult(SQLModel, table=True):
     last_error_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     final_score: float | None = None
     evaluated_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The data version of the transaction that last changed the row (`app.api.listing`).
+    row_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0", index=True)
+    )
 
     def measured_from(self, objective: Objective) -> int:
         """Return when `kr` is measured from: its own `start`, else the day sync first saw it.
@@ -246,3 +254,16 @@ class ValueChange(SQLModel, table=True):
     author: str = Field(max_length=200)
     changed_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
     note: str | None = None
+
+
+class DataVersion(SQLModel, table=True):
+    """One row whose counter every write of what the API shows raises in its transaction.
+
+    Readers on any replica compare it with the version their cached representations were
+    built at (`app.api.cache`); see docs/decisions.md, "Read path: cached representations".
+    """
+
+    __tablename__ = "data_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -22,7 +22,13 @@ from app.evaluation import evaluate_key_result
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import KeyResult, Objective, SamplingAttempt
 from app.schedule import missed_instants
-from app.store import add_attempt, covered_through, insert_sample_if_absent, upsert_sample
+from app.store import (
+    add_attempt,
+    bump_data_version,
+    covered_through,
+    insert_sample_if_absent,
+    upsert_sample,
+)
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
@@ -143,6 +149,8 @@ def store_outcome(
         now_ts=now,
         sample_ts=scheduled_ts if measurement is not None or write is not None else None,
     )
+    # Last, so the row lock on the version is held as briefly as possible (app.api.cache).
+    bump_data_version(session.connection(), key_results=[kr_id])
     session.commit()
     if deliveries:
         tracker.notify_outbox()

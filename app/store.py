@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -541,13 +541,41 @@ def key_result_summaries(
         query = query.where(col(KeyResult.objective_id).in_(objective_ids))
     if not include_archived:
         query = query.where(col(KeyResult.archived_ts).is_(None))
-    return session.execute(query).all()
+    # A Core execution: the ORM's result processing cost a third of the listing's build.
+    return session.connection().execute(query).all()
+
+
+LISTING_KEY_RESULT_COLUMNS = (*SUMMARY_COLUMNS, col(KeyResult.position), col(KeyResult.archived_ts))
+
+
+def key_result_rows_since(session: Session, version: int | None) -> Sequence[Any]:
+    """Return Key Results' listing columns (`SUMMARY_COLUMNS`, position, archived_ts).
+
+    Only the rows changed after data version `version` (all rows when None): an indexed
+    read of the few rows a sampling batch changed.
+    """
+    query = sa_select(*LISTING_KEY_RESULT_COLUMNS)
+    if version is not None:
+        query = query.where(col(KeyResult.row_version) > version)
+    return session.connection().execute(query).all()
+
+
+def objective_rows_since(session: Session, version: int | None) -> Sequence[Any]:
+    """Return objectives' rows changed after data version `version` (all rows when None)."""
+    table = Objective.__table__  # type: ignore[attr-defined]
+    query = sa_select(table)
+    if version is not None:
+        query = query.where(table.c.row_version > version)
+    return session.connection().execute(query).all()
 
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:
-    """Store a check-in and return it with its id."""
+    """Store a check-in and return it with its id (the caller commits)."""
+    lock_key_results(session.connection(), [check_in.key_result_id])
     session.add(check_in)
     session.flush()
+    # The Key Result in detail shows its latest check-in: its row is stamped too.
+    bump_data_version(session.connection(), key_results=[check_in.key_result_id])
     return check_in
 
 
@@ -614,6 +642,75 @@ def outbox_summary(session: Session) -> list[tuple[str, str, int, int]]:
         .order_by(webhook, state)
     ).all()
     return [(str(w), str(st), int(n), int(oldest)) for w, st, n, oldest in rows]
+
+
+_BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1 RETURNING version"
+_READ_DATA_VERSION = "SELECT version FROM data_version WHERE id = 1"
+_STAMP_CHUNK = 5000
+
+
+def lock_key_results(connection: Connection, ids: Collection[str]) -> None:
+    """Lock Key Result rows first in a transaction that will stamp them (PostgreSQL).
+
+    A write that changes nothing on the row (an evaluation with the same result) would
+    otherwise take the row's lock only when `bump_data_version` stamps it, after its alert
+    state: against a writer that took them the other way round, a deadlock. Locked first,
+    concurrent writes of one Key Result also evaluate after each other, each seeing the
+    other's sample. SQLite serialises writers itself (and has no FOR UPDATE).
+    """
+    if connection.dialect.name != "postgresql" or not ids:
+        return
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    connection.execute(
+        sa_select(table.c.id)
+        .where(table.c.id.in_(sorted(set(ids))))
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+
+
+def bump_data_version(
+    connection: Connection,
+    *,
+    key_results: Collection[str] = (),
+    objectives: Collection[str] = (),
+) -> int | None:
+    """Raise the data version in the caller's transaction: call it last, once per transaction.
+
+    Every write of what the API shows calls it, so cached representations on every replica
+    (`app.api.cache`) see the change at the next request; the rows it names get the new
+    version as their `row_version`. On PostgreSQL the update locks the one row until
+    commit: last in the transaction, concurrent writers queue only for their commits and
+    take it after their other locks (no lock-order deadlock). The lock also orders the
+    versions: when version V is visible, every transaction with a version up to V is too.
+    """
+    version = connection.exec_driver_sql(_BUMP_DATA_VERSION).scalar()
+    if version is None:  # the row is missing: nothing caches without it
+        return None
+    for model, ids in ((KeyResult, key_results), (Objective, objectives)):
+        table = model.__table__  # type: ignore[attr-defined,union-attr]
+        ordered = sorted(set(ids))  # one lock order for rows this transaction already holds
+        for start in range(0, len(ordered), _STAMP_CHUNK):
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_(ordered[start : start + _STAMP_CHUNK]))
+                .values(row_version=version)
+            )
+    return int(version)
+
+
+def read_key_result_version(connection: Connection, key_result_id: str) -> int | None:
+    """Return a Key Result's `row_version` (a primary-key read), or None if there is none."""
+    table = KeyResult.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.row_version).where(table.c.id == key_result_id)
+    value = connection.execute(query).scalar()
+    return None if value is None else int(value)
+
+
+def read_data_version(connection: Connection) -> int | None:
+    """Return the data version (one primary-key read), or None if its row is missing."""
+    value = connection.exec_driver_sql(_READ_DATA_VERSION).scalar()
+    return None if value is None else int(value)
 
 
 def database_ready(session: Session) -> bool:

@@ -17,6 +17,7 @@ from app.config_secrets import redactor_for
 from app.models import KeyResult, Objective, TargetRevision
 from app.redaction import Redactor
 from app.schedule import schedule_of
+from app.store import bump_data_version
 
 
 @dataclass
@@ -162,4 +163,11 @@ def sync_config(
             objective_row.archived_ts = now_ts
             report.archived.append(objective_id)
     session.flush()
+    changed = {*report.created, *report.updated, *report.archived}
+    if changed:
+        bump_data_version(
+            session.connection(),
+            key_results=changed & (seen_krs | key_results.keys()),
+            objectives=changed & (seen_objectives | objectives.keys()),
+        )
     return report

@@ -105,8 +105,9 @@ def open_at(path: Path, url: str, clock: dict[str, float]) -> Tracker:
 def snapshot(tracker: Tracker) -> dict[str, Any]:
     """Return what the API and the delivery worker read: Key Result state, alerts, outbox."""
     with Session(tracker.engine) as session:
+        # row_version numbers transactions, and the recorder writes a batch in one.
         krs = {
-            kr.id: kr.model_dump(exclude={"source", "aggregate"})
+            kr.id: kr.model_dump(exclude={"source", "aggregate", "row_version"})
             for kr in session.exec(select(KeyResult).order_by(col(KeyResult.id)))
         }
         alerts = {

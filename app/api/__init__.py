@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.api.cache import RepresentationCache
 from app.api.limits import RequestLimits
+from app.api.listing import ListingMirror
 from app.api.params import UnknownQueryRefused
 from app.api.problems import API_ERRORS, install_problem_handlers
 from app.api.routes import (
@@ -33,6 +35,9 @@ def create_app(tracker: Tracker) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.tracker = tracker
+    app.state.representation_cache = RepresentationCache()
+    app.state.row_cache = RepresentationCache()
+    app.state.listing_mirror = ListingMirror()
     install_problem_handlers(app)
     app.add_middleware(RequestLimits, tracker=tracker)
     routers = (objectives, key_results, samples, check_ins, revisions, alerts, webhooks, attempts)

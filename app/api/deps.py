@@ -16,8 +16,12 @@ from app.tracker import Tracker
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_tracker(request: Request) -> Tracker:
-    """Return the tracker the app was built around."""
+async def get_tracker(request: Request) -> Tracker:
+    """Return the tracker the app was built around.
+
+    The dependencies without I/O are `async` so FastAPI runs them on the event loop: as
+    plain functions each cost a hop through the thread pool, more than a cached read.
+    """
     tracker: Tracker = request.app.state.tracker
     return tracker
 
@@ -78,12 +82,12 @@ def _require(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None,
     return token.name
 
 
-def require_write(tracker: TrackerDep, credentials: Credentials) -> str:
+async def require_write(tracker: TrackerDep, credentials: Credentials) -> str:
     """Refuse a write without a token that has write scope; return the token's name."""
     return _require(tracker, credentials, "write")
 
 
-def require_read(tracker: TrackerDep, credentials: Credentials) -> None:
+async def require_read(tracker: TrackerDep, credentials: Credentials) -> None:
     """Refuse a read without a token only when `[api] require_token_for_reads` is set."""
     if tracker.loaded.config.api.require_token_for_reads:
         _require(tracker, credentials, "read")

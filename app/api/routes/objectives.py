@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlmodel import Session
 
-from app.api.deps import Include, ReadAccess, SessionDep
+from app.api.cache import Representation, RepresentationCacheDep, cached, representation, respond
+from app.api.deps import Include, ReadAccess, SessionDep, TrackerDep
+from app.api.listing import ListingMirrorDep
 from app.api.params import ObjectiveId, Offset
 from app.api.problems import NOT_FOUND
-from app.api.schemas import ObjectiveOut, listing_response, objective_out, summary_of_row
+from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
 from app.models import Objective
-from app.store import count_objectives, key_result_summaries, list_objectives
+from app.store import key_result_summaries
 
 router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[ReadAccess])
 
@@ -20,7 +22,9 @@ router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[Read
 @router.get("", response_model=list[ObjectiveOut])
 def get_objectives(
     request: Request,
-    session: SessionDep,
+    tracker: TrackerDep,
+    cache: RepresentationCacheDep,
+    mirror: ListingMirrorDep,
     include: Include = None,
     include_archived: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
@@ -30,28 +34,27 @@ def get_objectives(
 
     Without `limit` every objective is returned (the listing's original contract). With it,
     one page: `X-Total-Count` gives the total and a `Link: <…>; rel="next"` header the next
-    page, as large installations (thousands of Key Results) need.
+    page, as large installations (thousands of Key Results) need. Served from the
+    representation cache (`app.api.cache`) with an `ETag`, built from `app.api.listing`.
     """
     include_archived = include_archived or include == "archived"
-    objectives = list_objectives(
-        session, include_archived=include_archived, limit=limit, offset=offset
-    )
-    by_objective: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    summaries = key_result_summaries(
-        session,
-        objective_ids=[o.id for o in objectives] if limit is not None else None,
-        include_archived=include_archived,
-    )
-    for row in summaries:
-        by_objective[row.objective_id].append(summary_of_row(row))
-    response = listing_response([objective_out(o, by_objective[o.id]) for o in objectives])
+
+    def build(session: Session, version: int | None) -> Representation:
+        body, total = mirror.objectives_json(
+            session, version=version, include_archived=include_archived, limit=limit, offset=offset
+        )
+        headers = {} if limit is None else {"X-Total-Count": str(total)}
+        return representation(body, headers=headers)
+
+    key = ("objectives", include_archived, limit, offset)
+    found = cached(cache, tracker, key=key, build=build)
+    headers = {}
     if limit is not None:
-        total = count_objectives(session, include_archived=include_archived)
-        response.headers["X-Total-Count"] = str(total)
+        total = int(found.headers["X-Total-Count"])
         if offset + limit < total:
             following = request.url.include_query_params(offset=offset + limit, limit=limit)
-            response.headers["Link"] = f'<{following}>; rel="next"'
-    return response
+            headers["Link"] = f'<{following}>; rel="next"'
+    return respond(request, found, headers)
 
 
 @router.get("/{objective_id}", response_model=ObjectiveOut, responses=NOT_FOUND)
