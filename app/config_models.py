@@ -28,6 +28,17 @@ _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
+def quarter_bounds(period: str) -> tuple[datetime, datetime]:
+    """Return a quarter such as "2026-Q4" as [start, end) in UTC; ValueError if it is not one."""
+    match = _QUARTER.match(period)
+    if match is None:
+        raise ValueError(f'{period!r} is not a quarter; write it as "2026-Q4"')
+    year, quarter = int(match.group(1)), int(match.group(2))
+    first = date(year, 3 * quarter - 2, 1)
+    after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return datetime.combine(first, time(), tzinfo=UTC), datetime.combine(after, time(), tzinfo=UTC)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -276,21 +287,16 @@ class ObjectiveConfig(_Strict):
     @field_validator("period")
     @classmethod
     def _period_is_quarter(cls, value: str | None) -> str | None:
-        if value is not None and not _QUARTER.match(value):
-            raise ValueError(f'{value!r} is not a quarter; write it as "2026-Q4"')
+        if value is not None:
+            quarter_bounds(value)
         return value
 
     def period_bounds(self) -> tuple[datetime, datetime]:
         """Return the period as [start, end) in UTC; `end` is the day after the last day."""
         if self.period:
-            match = _QUARTER.match(self.period)
-            assert match is not None
-            year, quarter = int(match.group(1)), int(match.group(2))
-            first = date(year, 3 * quarter - 2, 1)
-            after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-        else:
-            assert self.start is not None and self.end is not None
-            first, after = self.start, self.end + timedelta(days=1)
+            return quarter_bounds(self.period)
+        assert self.start is not None and self.end is not None
+        first, after = self.start, self.end + timedelta(days=1)
         return (
             datetime.combine(first, time(), tzinfo=UTC),
             datetime.combine(after, time(), tzinfo=UTC),

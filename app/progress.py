@@ -105,6 +105,11 @@ def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
 
 
+def period_score(progress: float | None) -> float | None:
+    """Return the 0.0–1.0 score of a progress figure: progress clamped (None stays None)."""
+    return None if progress is None else clamp(progress)
+
+
 def fmt(value: float | None) -> str:
     """Format a number for a status reason: four significant digits."""
     return "n/a" if value is None else f"{value:.4g}"
@@ -303,7 +308,7 @@ def evaluate(
     )
 
     if closed:
-        score = None if progress is None else clamp(progress)
+        score = period_score(progress)
         reason = f"period ended {_day(spec.period_end - 1)}; " + (
             f"final score {score:.2f}" if score is not None else "no data to score"
         )
