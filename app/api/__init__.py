@@ -12,6 +12,8 @@ from app.api.routes import (
     key_results,
     metrics,
     objectives,
+    periods,
+    review,
     revisions,
     samples,
     webhooks,
@@ -32,6 +34,8 @@ def create_app(tracker: Tracker) -> FastAPI:
     app.state.tracker = tracker
     install_problem_handlers(app)
     for router in (objectives, key_results, samples, check_ins, revisions, alerts, webhooks):
+        app.include_router(router.router, prefix=API_PREFIX)
+    for router in (review, periods):
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(metrics.router)
