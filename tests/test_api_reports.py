@@ -172,7 +172,7 @@ def _iso(ts: int) -> str:
 
 @pytest.fixture
 def timeline(tmp_path: Path, database_url: str) -> Iterator[Timeline]:
-    """The period so far: on track on Oct 20, off track, failing and stale by Nov 20."""
+    """Yield the period so far: on track on Oct 20; off track, failing and stale by Nov 20."""
     clock = {"now": Q4_START}
     path = write_config(tmp_path / "c.toml", CONFIG, database_url=database_url)
     tracker = open_tracker(path, clock=lambda: clock["now"])
