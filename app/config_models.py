@@ -31,9 +31,9 @@ _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 def quarter_bounds(period: str) -> tuple[datetime, datetime]:
     """Return a quarter such as "2026-Q4" as [start, end) in UTC; ValueError if it is not one."""
     match = _QUARTER.match(period)
-    if match is None:
+    year, quarter = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if year < 1:  # year 0000 matches the pattern but is no calendar year
         raise ValueError(f'{period!r} is not a quarter; write it as "2026-Q4"')
-    year, quarter = int(match.group(1)), int(match.group(2))
     first = date(year, 3 * quarter - 2, 1)
     after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
     return datetime.combine(first, time(), tzinfo=UTC), datetime.combine(after, time(), tzinfo=UTC)

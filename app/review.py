@@ -91,6 +91,7 @@ class RaisedAlert:
     event_id: str
     event_type: str
     key_result_id: str
+    key_result_title: str | None
     raised_ts: int
     condition: str | None
     status: str | None

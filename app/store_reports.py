@@ -125,6 +125,7 @@ def alerts_raised(session: Session, *, since: int, until: int) -> list[RaisedAle
                 event_id=first.event_id,
                 event_type=first.event_type,
                 key_result_id=first.key_result_id,
+                key_result_title=data.get("key_result", {}).get("title"),
                 raised_ts=first.created_ts,
                 condition=data.get("condition"),
                 status=data.get("status"),

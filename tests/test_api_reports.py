@@ -277,6 +277,16 @@ def test_review_alerts_are_the_outbox_events_of_the_window(timeline: Timeline) -
     listed = [a["event_id"] for a in review["alerts"]]
     assert sorted(listed) == sorted(in_window)
     assert all(a["webhooks"] == ["hook"] for a in review["alerts"])
+    titles = {k["id"]: k["title"] for k in client.get("/api/v1/key-results").json()}
+    assert all(a["key_result_title"] == titles[a["key_result_id"]] for a in review["alerts"])
+
+
+def test_report_routes_are_in_the_openapi_spec(timeline: Timeline) -> None:
+    """Both routes and their response models are part of the published contract."""
+    paths = timeline.client.get("/openapi.json").json()["paths"]
+    assert "ReviewOut" in str(paths["/api/v1/review"]["get"]["responses"]["200"])
+    scorecard = paths["/api/v1/periods/{period}/scorecard"]["get"]["responses"]["200"]
+    assert "ScorecardOut" in str(scorecard) and "text/csv" in scorecard["content"]
 
 
 def test_review_since_defaults_to_a_week_and_bad_values_are_422(timeline: Timeline) -> None:

@@ -164,7 +164,9 @@ def test_alerts_are_those_raised_in_the_window_oldest_first(
     """Alerts in [since, now) are all kept, oldest first; none outside the window."""
     now = since + length
     alerts = [
-        RaisedAlert(f"evt_{i}", "kr.regressed", "kr", ts, "regressed", "at_risk", None, "", ("h",))
+        RaisedAlert(
+            f"evt_{i}", "kr.regressed", "kr", "KR", ts, "regressed", "at_risk", None, "", ("h",)
+        )
         for i, ts in enumerate(raised)
     ]
     kept = alerts_in_window(alerts, since=since, now=now)

@@ -71,6 +71,7 @@ class RaisedAlertOut(BaseModel):
     event_id: str
     type: str
     key_result_id: str
+    key_result_title: str | None
     raised_at: datetime
     condition: str | None
     status: str | None
@@ -148,6 +149,7 @@ def review_out(review: WeeklyReview) -> ReviewOut:
                 event_id=a.event_id,
                 type=a.event_type,
                 key_result_id=a.key_result_id,
+                key_result_title=a.key_result_title,
                 raised_at=_at(a.raised_ts),
                 condition=a.condition,
                 status=a.status,
