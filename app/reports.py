@@ -15,15 +15,14 @@ from sqlmodel import Session
 
 from app.config_models import quarter_bounds
 from app.domain import Status
-from app.evaluation import spec_from_rows, view_request
+from app.evaluation import counted_band, spec_from_rows, view_request
 from app.models import KeyResult, Objective
-from app.progress import Evaluation, Thresholds, evaluate
+from app.progress import Evaluation, Thresholds, cutoff_ts, evaluate
 from app.review import KeyResultFacts, KeyResultRef, WeeklyReview, build_review
 from app.scorecard import (
     KeyResultInput,
     ObjectiveInput,
     Scorecard,
-    TrajectoryPoint,
     build_scorecard,
     trajectory_instants,
 )
@@ -35,7 +34,9 @@ from app.store_reports import (
     last_attempt_until,
     latest_check_in_times,
     objectives_within,
+    period_points,
 )
+from app.trajectory import TrajectoryPoint, trajectory
 
 
 def evaluate_at(
@@ -45,7 +46,6 @@ def evaluate_at(
     *,
     at: int,
     thresholds: Thresholds,
-    with_attempts: bool = True,
 ) -> Evaluation:
     """Evaluate `kr` as the engine would have at `at`: samples and attempts up to `at` only.
 
@@ -54,7 +54,7 @@ def evaluate_at(
     """
     spec = spec_from_rows(kr, objective)
     view = load_sample_view(session, kr.id, view_request(spec, now_ts=at, thresholds=thresholds))
-    attempt = last_attempt_until(session, kr.id, until=at) if with_attempts else None
+    attempt = last_attempt_until(session, kr.id, until=at)
     return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds)
 
 
@@ -114,15 +114,17 @@ def period_bounds(period: str) -> tuple[int, int]:
 def _trajectory(
     session: Session, kr: KeyResult, objective: Objective, *, now_ts: int, thresholds: Thresholds
 ) -> tuple[TrajectoryPoint, ...]:
-    points = []
-    for at in trajectory_instants(
+    """Return `kr`'s progress every week of the period so far, from one read of its samples."""
+    spec = spec_from_rows(kr, objective)
+    instants = trajectory_instants(
         start=objective.period_start_ts, end=objective.period_end_ts, now=now_ts
-    ):
-        result = evaluate_at(
-            session, kr, objective, at=at, thresholds=thresholds, with_attempts=False
-        )
-        points.append(TrajectoryPoint(at, result.progress, result.expected_progress))
-    return tuple(points)
+    )
+    if not instants:
+        return ()
+    points = period_points(
+        session, kr.id, start=spec.period_start, until=cutoff_ts(spec, instants[-1])
+    )
+    return trajectory(spec, points, instants, band=counted_band(spec), thresholds=thresholds)
 
 
 def period_scorecard(

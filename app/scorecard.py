@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from app.domain import Status
 from app.progress import Evaluation, period_score
+from app.trajectory import TrajectoryPoint
 
 TRAJECTORY_STEP_SECONDS = 7 * 86400
 # The conventional OKR reading (0.7 is a success for a stretch goal): 0.0–0.3 missed,
@@ -35,15 +36,6 @@ class Grade(StrEnum):
     PROGRESS = "progress, not there"
     DELIVERED = "delivered"
     NOT_SCORED = "not scored"
-
-
-@dataclass(frozen=True, slots=True)
-class TrajectoryPoint:
-    """Progress at one instant of the period, beside the progress expected by then."""
-
-    ts: int
-    progress: float | None
-    expected: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,16 @@ Like `app.store`, each function takes an open `Session`; none of them writes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.alert_rules import EventType
-from app.models import CheckIn, Delivery, KeyResult, Objective, SamplingAttempt
+from app.models import CheckIn, Delivery, KeyResult, Objective, Sample, SamplingAttempt
 from app.progress import LastAttempt
 from app.review import RaisedAlert
 
@@ -46,31 +47,63 @@ def key_results_of(
     return session.exec(query).all()
 
 
+@functools.cache
+def _recent_attempts() -> Any:
+    """Build the latest-attempts query once (bind parameters only): it runs per Key Result."""
+    attempt = col(SamplingAttempt.attempted_ts)
+    return (
+        sa_select(col(SamplingAttempt.ok), attempt, col(SamplingAttempt.error_message))
+        .where(
+            col(SamplingAttempt.key_result_id) == bindparam("kr_id"), attempt <= bindparam("until")
+        )
+        .order_by(attempt.desc(), col(SamplingAttempt.id).desc())
+        .limit(20)
+    )
+
+
 def last_attempt_until(session: Session, key_result_id: str, *, until: int) -> LastAttempt | None:
     """Return the latest attempt made at or before `until`, as `store.last_attempt` does now."""
-    recent = session.exec(
-        select(SamplingAttempt)
-        .where(
-            SamplingAttempt.key_result_id == key_result_id,
-            col(SamplingAttempt.attempted_ts) <= until,
-        )
-        .order_by(col(SamplingAttempt.attempted_ts).desc(), col(SamplingAttempt.id).desc())
-        .limit(20)
-    ).all()
+    recent: Sequence[Any] = (
+        session.connection()
+        .execute(_recent_attempts(), {"kr_id": key_result_id, "until": until})
+        .all()
+    )
     if not recent:
         return None
     failures = 0
-    for attempt in recent:
-        if attempt.ok:
+    for ok, _, _ in recent:
+        if ok:
             break
         failures += 1
-    head = recent[0]
-    return LastAttempt(
-        ts=head.attempted_ts,
-        ok=head.ok,
-        reason=head.error_message,
-        consecutive_failures=failures,
+    ok, ts, reason = recent[0]
+    return LastAttempt(ts=int(ts), ok=bool(ok), reason=reason, consecutive_failures=failures)
+
+
+@functools.cache
+def _period_points() -> Any:
+    """Build the samples-of-a-period query once (bind parameters only)."""
+    ts = col(Sample.ts)
+    return (
+        sa_select(ts, col(Sample.value))
+        .where(
+            col(Sample.key_result_id) == bindparam("kr_id"),
+            ts >= bindparam("start"),
+            ts <= bindparam("until"),
+        )
+        .order_by(ts)
     )
+
+
+def period_points(
+    session: Session, key_result_id: str, *, start: int, until: int
+) -> list[tuple[int, float]]:
+    """Return the samples with `start <= ts <= until`, oldest first (one indexed range read)."""
+    rows: Sequence[Any] = (
+        session.connection()
+        .execute(_period_points(), {"kr_id": key_result_id, "start": start, "until": until})
+        .all()
+    )
+    return [(int(t), float(v)) for t, v in rows]
 
 
 def failing_since(session: Session, key_result_id: str, *, until: int) -> int | None:
