@@ -17,7 +17,7 @@ from app.config_models import quarter_bounds
 from app.domain import Status
 from app.evaluation import counted_band, spec_from_rows, view_request
 from app.models import KeyResult, Objective
-from app.progress import Evaluation, Thresholds, cutoff_ts, evaluate
+from app.progress import Evaluation, SampleView, Thresholds, cutoff_ts, evaluate
 from app.review import KeyResultFacts, KeyResultRef, WeeklyReview, build_review
 from app.scorecard import (
     KeyResultInput,
@@ -30,13 +30,22 @@ from app.store import list_key_results, list_objectives, load_sample_view
 from app.store_reports import (
     alerts_raised,
     failing_since,
+    instant_summaries,
     key_results_of,
     last_attempt_until,
     latest_check_in_times,
     objectives_within,
-    period_points,
 )
 from app.trajectory import TrajectoryPoint, trajectory
+
+
+def _evaluate(
+    session: Session, kr: KeyResult, objective: Objective, *, at: int, thresholds: Thresholds
+) -> tuple[Evaluation, SampleView]:
+    spec = spec_from_rows(kr, objective)
+    view = load_sample_view(session, kr.id, view_request(spec, now_ts=at, thresholds=thresholds))
+    attempt = last_attempt_until(session, kr.id, until=at)
+    return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds), view
 
 
 def evaluate_at(
@@ -52,10 +61,7 @@ def evaluate_at(
     Uses the Key Result's current definition (target, baseline, period): a target revised
     since `at` is applied to the past as well (docs/decisions.md).
     """
-    spec = spec_from_rows(kr, objective)
-    view = load_sample_view(session, kr.id, view_request(spec, now_ts=at, thresholds=thresholds))
-    attempt = last_attempt_until(session, kr.id, until=at)
-    return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds)
+    return _evaluate(session, kr, objective, at=at, thresholds=thresholds)[0]
 
 
 def _ref(kr: KeyResult, objective: Objective) -> KeyResultRef:
@@ -81,7 +87,7 @@ def weekly_review(
         objective = objectives.get(kr.objective_id)
         if objective is None:
             continue
-        now = evaluate_at(session, kr, objective, at=now_ts, thresholds=thresholds)
+        now, view = _evaluate(session, kr, objective, at=now_ts, thresholds=thresholds)
         facts.append(
             KeyResultFacts(
                 ref=_ref(kr, objective),
@@ -94,6 +100,8 @@ def weekly_review(
                 if now.status is Status.ERROR
                 else None,
                 interval_seconds=kr.interval_seconds,
+                # The current value's time is unknown when an aggregation window is empty.
+                last_sample_ts=view.recent[-1][0] if view.recent else None,
             )
         )
     return build_review(
@@ -114,17 +122,21 @@ def period_bounds(period: str) -> tuple[int, int]:
 def _trajectory(
     session: Session, kr: KeyResult, objective: Objective, *, now_ts: int, thresholds: Thresholds
 ) -> tuple[TrajectoryPoint, ...]:
-    """Return `kr`'s progress every week of the period so far, from one read of its samples."""
+    """Return `kr`'s progress every week of the period so far, from grouped reads."""
     spec = spec_from_rows(kr, objective)
     instants = trajectory_instants(
         start=objective.period_start_ts, end=objective.period_end_ts, now=now_ts
     )
-    if not instants:
-        return ()
-    points = period_points(
-        session, kr.id, start=spec.period_start, until=cutoff_ts(spec, instants[-1])
+    band = counted_band(spec)
+    first, summaries = instant_summaries(
+        session,
+        kr.id,
+        start=spec.period_start,
+        cutoffs=[(at, cutoff_ts(spec, at)) for at in instants],
+        band=band,
+        window=spec.aggregate_window,
     )
-    return trajectory(spec, points, instants, band=counted_band(spec), thresholds=thresholds)
+    return trajectory(spec, first, summaries, counted=band is not None, thresholds=thresholds)
 
 
 def period_scorecard(

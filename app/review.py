@@ -42,6 +42,7 @@ class KeyResultFacts:
     last_check_in_ts: int | None = None
     failing_since_ts: int | None = None
     interval_seconds: int | None = None
+    last_sample_ts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +167,9 @@ def source_problems(
         if f.now.status not in SOURCE_PROBLEMS:
             continue
         since = f.failing_since_ts if f.now.status is Status.ERROR else None
-        if f.now.status is Status.STALE and f.now.current_ts is not None and f.interval_seconds:
-            since = f.now.current_ts + stale_after_intervals * f.interval_seconds
-        problems.append(SourceProblem(f.ref, f.now.status, f.now.reason, since, f.now.current_ts))
+        if f.now.status is Status.STALE and f.last_sample_ts is not None and f.interval_seconds:
+            since = f.last_sample_ts + stale_after_intervals * f.interval_seconds
+        problems.append(SourceProblem(f.ref, f.now.status, f.now.reason, since, f.last_sample_ts))
     return problems
 
 

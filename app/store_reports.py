@@ -9,7 +9,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import and_, bindparam, case, func, literal, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -17,6 +17,7 @@ from app.alert_rules import EventType
 from app.models import CheckIn, Delivery, KeyResult, Objective, Sample, SamplingAttempt
 from app.progress import LastAttempt
 from app.review import RaisedAlert
+from app.trajectory import InstantSummary
 
 
 def objectives_within(
@@ -79,31 +80,63 @@ def last_attempt_until(session: Session, key_result_id: str, *, until: int) -> L
     return LastAttempt(ts=int(ts), ok=bool(ok), reason=reason, consecutive_failures=failures)
 
 
-@functools.cache
-def _period_points() -> Any:
-    """Build the samples-of-a-period query once (bind parameters only)."""
-    ts = col(Sample.ts)
-    return (
-        sa_select(ts, col(Sample.value))
-        .where(
-            col(Sample.key_result_id) == bindparam("kr_id"),
-            ts >= bindparam("start"),
-            ts <= bindparam("until"),
-        )
-        .order_by(ts)
-    )
+def instant_summaries(
+    session: Session,
+    key_result_id: str,
+    *,
+    start: int,
+    cutoffs: Sequence[tuple[int, int]],
+    band: tuple[float | None, float | None] | None,
+    window: int | None,
+) -> tuple[tuple[int, float] | None, list[InstantSummary]]:
+    """Summarise the samples from `start` up to each (instant, cutoff), cutoffs ascending.
 
-
-def period_points(
-    session: Session, key_result_id: str, *, start: int, until: int
-) -> list[tuple[int, float]]:
-    """Return the samples with `start <= ts <= until`, oldest first (one indexed range read)."""
-    rows: Sequence[Any] = (
-        session.connection()
-        .execute(_period_points(), {"kr_id": key_result_id, "start": start, "until": until})
-        .all()
-    )
-    return [(int(t), float(v)) for t, v in rows]
+    Returns the first sample and, per instant, the count, the count inside `band`, the last
+    sample and the values in the aggregation `window` before the cutoff. The samples are
+    grouped by the first cutoff at or after them in one query, then added up here.
+    """
+    if not cutoffs:
+        return None, []
+    ts, value = col(Sample.ts), col(Sample.value)
+    mine = and_(col(Sample.key_result_id) == key_result_id, ts >= start)
+    bucket = case(*((ts <= c, i) for i, (_, c) in enumerate(cutoffs))).label("bucket")
+    inside: Any = literal(0)
+    if band is not None:
+        low, high = band
+        conditions = [value >= low] if low is not None else []
+        conditions += [value <= high] if high is not None else []
+        inside = case((and_(true(), *conditions), 1), else_=0)
+    rows: Sequence[Any] = session.execute(
+        sa_select(bucket, func.count(), func.sum(inside), func.min(ts), func.max(ts))
+        .where(mine, ts <= cutoffs[-1][1])
+        .group_by(bucket)
+    ).all()
+    edges = {int(t) for row in rows for t in (row[3], row[4])}
+    values: dict[int, float] = {}
+    if edges:
+        found: Sequence[Any] = session.execute(
+            sa_select(ts, value).where(mine, ts.in_(sorted(edges)))
+        ).all()
+        values = {int(t): float(v) for t, v in found}
+    by_bucket = {int(row[0]): row for row in rows}
+    first_ts = min((int(row[3]) for row in rows), default=None)
+    summaries, total, in_band, last = [], 0, 0, None
+    for i, (at, cutoff) in enumerate(cutoffs):
+        row = by_bucket.get(i)
+        if row is not None:
+            total, in_band = total + int(row[1]), in_band + int(row[2] or 0)
+            last = (int(row[4]), values[int(row[4])])
+        kept: list[float] = []
+        if window is not None:
+            after = max(cutoff - window, start - 1)
+            kept = list(
+                session.execute(
+                    sa_select(value).where(mine, ts > after, ts <= cutoff).order_by(ts)
+                ).scalars()
+            )
+        summaries.append(InstantSummary(at, total, in_band, last, kept))
+    first = None if first_ts is None else (first_ts, values[first_ts])
+    return first, summaries
 
 
 def failing_since(session: Session, key_result_id: str, *, until: int) -> int | None:

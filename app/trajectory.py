@@ -1,21 +1,19 @@
-"""A Key Result's progress at many instants of its period, from one read of its samples.
+"""A Key Result's progress at many instants of its period, from per-instant summaries.
 
-Pure functions. `views_at` cuts the sorted samples of a period into the `SampleView` the
-store's `load_sample_view` returns at each instant (first sample, latest points,
-aggregation window, band counts), with bisection and running counts instead of one set
-of queries per instant; the progress engine then evaluates each view as usual.
+Pure functions. Progress at an instant needs only the period's first sample (a
+`first_sample` baseline), the last sample up to the instant (the current value), the
+aggregation window's values and the band counts up to the instant; the store computes
+those for all instants in a couple of grouped queries (`store_reports.instant_summaries`)
+instead of reading every sample, and the progress engine evaluates the resulting views.
+The views leave out the older points a forecast needs: a trajectory shows no forecast.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.progress import KeyResultSpec, SampleView, Thresholds, cutoff_ts, evaluate
-
-Band = tuple[float | None, float | None]
+from app.progress import KeyResultSpec, SampleView, Thresholds, evaluate
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,59 +25,45 @@ class TrajectoryPoint:
     expected: float | None
 
 
-def _inside(band: Band, value: float) -> bool:
-    low, high = band
-    return (low is None or value >= low) and (high is None or value <= high)
+@dataclass(frozen=True, slots=True)
+class InstantSummary:
+    """The samples of the period up to one instant, as far as progress needs them."""
+
+    at: int
+    total: int
+    in_band: int
+    last: tuple[int, float] | None
+    window: Sequence[float] = ()
 
 
-def views_at(
-    spec: KeyResultSpec,
-    points: Sequence[tuple[int, float]],
-    instants: Sequence[int],
-    *,
-    band: Band | None,
-    thresholds: Thresholds,
-) -> list[SampleView]:
-    """Return the view of `points` (sorted by time) at each instant, as the store loads it.
-
-    `band` is the band whose samples are counted (`evaluation.counted_band`), None for none.
-    """
-    times = [t for t, _ in points]
-    start = bisect.bisect_left(times, spec.period_start)
-    inside = [0, *itertools.accumulate(band is not None and _inside(band, v) for _, v in points)]
-    views = []
-    for at in instants:
-        cutoff = cutoff_ts(spec, at)
-        end = max(start, bisect.bisect_right(times, cutoff))
-        window: list[float] = []
-        if spec.aggregate_window is not None:
-            after = max(start, bisect.bisect_right(times, cutoff - spec.aggregate_window))
-            window = [v for _, v in points[after:end]]
-        counted = band is not None
-        views.append(
-            SampleView(
-                first=points[start] if end > start else None,
-                recent=list(points[max(start, end - thresholds.forecast_points) : end]),
-                window=window,
-                in_band=inside[end] - inside[start] if counted else 0,
-                total=end - start if counted else 0,
-            )
-        )
-    return views
+def view_of(
+    first: tuple[int, float] | None, summary: InstantSummary, *, counted: bool
+) -> SampleView:
+    """Return the view progress is computed from; band counts only when a band is counted."""
+    present = summary.last is not None
+    return SampleView(
+        first=first if present else None,
+        recent=[summary.last] if summary.last is not None else [],
+        window=list(summary.window),
+        in_band=summary.in_band if counted else 0,
+        total=summary.total if counted else 0,
+    )
 
 
 def trajectory(
     spec: KeyResultSpec,
-    points: Sequence[tuple[int, float]],
-    instants: Sequence[int],
+    first: tuple[int, float] | None,
+    summaries: Sequence[InstantSummary],
     *,
-    band: Band | None,
+    counted: bool,
     thresholds: Thresholds,
 ) -> tuple[TrajectoryPoint, ...]:
-    """Return the engine's progress and expected progress at each instant."""
-    views = views_at(spec, points, instants, band=band, thresholds=thresholds)
-    result = []
-    for at, view in zip(instants, views, strict=True):
-        evaluation = evaluate(spec, view, now=at, thresholds=thresholds)
-        result.append(TrajectoryPoint(at, evaluation.progress, evaluation.expected_progress))
-    return tuple(result)
+    """Return the engine's progress and expected progress at each summarised instant."""
+    points = []
+    for summary in summaries:
+        view = view_of(first, summary, counted=counted)
+        evaluation = evaluate(spec, view, now=summary.at, thresholds=thresholds)
+        points.append(
+            TrajectoryPoint(summary.at, evaluation.progress, evaluation.expected_progress)
+        )
+    return tuple(points)

@@ -99,6 +99,7 @@ direction = "increase"
 baseline = 0
 target = 10
 every = "1d"
+aggregate = {{ function = "avg", window = "7d" }}
 source = {{ connector = "people" }}
 """
 
@@ -191,6 +192,7 @@ def timeline(tmp_path: Path, database_url: str) -> Iterator[Timeline]:
         t.value("deploys", Q4_START + 40 * DAY, 4)
         t.check_in("rollback-rate", Q4_START + 40 * DAY)
         t.value("rollback-rate", Q4_START + 41 * DAY, 2.0)
+        t.read_api(Q4_START + 42 * DAY)  # deploys' 7-day average is 3.5, its last value 4
         t.failed_attempt("latency", Q4_START + 48 * DAY, "connection refused")
         t.check_in("coverage", Q4_START + 48 * DAY)
         t.failed_attempt("latency", Q4_START + 49 * DAY, "connection refused")
@@ -262,7 +264,8 @@ def test_review_lists_missing_check_ins_failing_and_stale_sources(timeline: Time
     assert "connection refused" in problems["latency"]["reason"]
     assert problems["latency"]["since"] == _iso(Q4_START + 48 * DAY)
     assert problems["deploys"]["status"] == now["deploys"]["status"] == "stale"
-    assert problems["deploys"]["last_sample_at"] == now["deploys"]["current"]["at"]
+    assert now["deploys"]["current"] == {"value": None, "at": None}  # its 7-day window is empty
+    assert problems["deploys"]["last_sample_at"] == _iso(Q4_START + 40 * DAY)
     assert problems["deploys"]["since"] == _iso(Q4_START + 40 * DAY + 3 * DAY)
 
 
@@ -328,7 +331,7 @@ def test_scorecard_trajectory_is_the_api_at_each_point(timeline: Timeline) -> No
         for kr in objective["key_results"]:
             points = {p["at"]: p for p in kr["trajectory"]}
             assert list(points)[0] == _iso(Q4_START) and list(points)[-1] == _iso(NOW)
-            for ts in (Q4_START + 14 * DAY, NOW):
+            for ts in (Q4_START + 14 * DAY, Q4_START + 42 * DAY, NOW):
                 api = timeline.readings[ts][kr["id"]]
                 assert points[_iso(ts)]["progress"] == pytest.approx(api["progress"]), kr["id"]
                 assert points[_iso(ts)]["expected"] == pytest.approx(api["expected_progress"])

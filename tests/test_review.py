@@ -48,6 +48,8 @@ def key_result_facts(draw: st.DrawFn, index: int, since: int, now: int) -> KeyRe
         view = view_from_points(spec, points, now=instant)
         return evaluate(spec, view, now=instant, last_attempt=attempt)
 
+    latest = view_from_points(spec, points, now=now).recent
+
     ref = KeyResultRef(f"kr{index}", f"KR {index}", "%", "o", "Objective", "ana", "platform")
     return KeyResultFacts(
         ref=ref,
@@ -58,6 +60,7 @@ def key_result_facts(draw: st.DrawFn, index: int, since: int, now: int) -> KeyRe
         last_check_in_ts=draw(st.one_of(st.none(), st.integers(now - 30 * DAY, now))),
         failing_since_ts=attempt_ts,
         interval_seconds=spec.interval_seconds,
+        last_sample_ts=latest[-1][0] if latest else None,
     )
 
 
