@@ -73,12 +73,15 @@ def measure(url: str, *, krs: int, samples: int, runs: int) -> dict[str, float]:
             ),
         )
         figures["scorecard"], card = _best_of(
-            runs, lambda: period_scorecard(session, period=period, now_ts=now, thresholds=thresholds)
+            runs,
+            lambda: period_scorecard(session, period=period, now_ts=now, thresholds=thresholds),
         )
         figures["csv"], _ = _best_of(runs, lambda: scorecard_csv(card))
     scored = sum(len(o.key_results) for o in card.objectives)
-    print(f"  {len(rows)} Key Results, {scored} on the {period} scorecard, "
-          f"{len(review.movers)} movers")
+    print(
+        f"  {len(rows)} Key Results, {scored} on the {period} scorecard, "
+        f"{len(review.movers)} movers"
+    )
     tracker.close()
     return figures
 
@@ -107,6 +110,7 @@ def main() -> None:
             finally:
                 drop_database(POSTGRES_ADMIN, name)
         table.append((backend, figures))
+        print(f"  {backend}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in figures.items()))
     print("\n| backend | floor: 1 evaluation per KR | weekly review | scorecard | scorecard CSV |")
     print("|---|---:|---:|---:|---:|")
     for backend, f in table:
