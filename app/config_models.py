@@ -36,6 +36,17 @@ def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
+def quarter_bounds(period: str) -> tuple[datetime, datetime]:
+    """Return a quarter such as "2026-Q4" as [start, end) in UTC; ValueError if it is not one."""
+    match = _QUARTER.match(period)
+    year, quarter = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if year < 1:  # year 0000 matches the pattern but is no calendar year
+        raise ValueError(f'{period!r} is not a quarter; write it as "2026-Q4"')
+    first = date(year, 3 * quarter - 2, 1)
+    after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return datetime.combine(first, time(), tzinfo=UTC), datetime.combine(after, time(), tzinfo=UTC)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -314,23 +325,21 @@ class ObjectiveConfig(_Strict):
         # an example or a team's standing config never ages into a closed period.
         if value == CURRENT_QUARTER:
             return quarter_of(datetime.fromtimestamp(time_module.time(), UTC).date())
-        if value is not None and not _QUARTER.match(value):
-            raise ValueError(
-                f'{value!r} is not a quarter; write it as "2026-Q4" or "{CURRENT_QUARTER}"'
-            )
+        if value is not None:
+            try:
+                quarter_bounds(value)
+            except ValueError:
+                raise ValueError(
+                    f'{value!r} is not a quarter; write it as "2026-Q4" or "{CURRENT_QUARTER}"'
+                ) from None
         return value
 
     def period_bounds(self) -> tuple[datetime, datetime]:
         """Return the period as [start, end) in UTC; `end` is the day after the last day."""
         if self.period:
-            match = _QUARTER.match(self.period)
-            assert match is not None
-            year, quarter = int(match.group(1)), int(match.group(2))
-            first = date(year, 3 * quarter - 2, 1)
-            after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-        else:
-            assert self.start is not None and self.end is not None
-            first, after = self.start, self.end + timedelta(days=1)
+            return quarter_bounds(self.period)
+        assert self.start is not None and self.end is not None
+        first, after = self.start, self.end + timedelta(days=1)
         return (
             datetime.combine(first, time(), tzinfo=UTC),
             datetime.combine(after, time(), tzinfo=UTC),

@@ -118,6 +118,11 @@ def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
 
 
+def period_score(progress: float | None) -> float | None:
+    """Return the 0.0–1.0 score of a progress figure: progress clamped (None stays None)."""
+    return None if progress is None else clamp(progress)
+
+
 def resolve_target(spec: KeyResultSpec, baseline: float | None) -> float | None:
     """Return the absolute target: the number given, or baseline × (1 + relative change)."""
     if spec.relative_target is not None:
@@ -357,7 +362,7 @@ def _evaluate(
     )
 
     if closed:
-        score = None if progress is None else clamp(progress)
+        score = period_score(progress)
         reason = f"period ended {day_text(spec.period_end - 1)}; " + (
             f"final score {score + 0.0:.2f}" if score is not None else "no data to score"
         )

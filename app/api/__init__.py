@@ -17,6 +17,8 @@ from app.api.routes import (
     key_results,
     metrics,
     objectives,
+    periods,
+    review,
     revisions,
     samples,
     webhooks,
@@ -40,7 +42,18 @@ def create_app(tracker: Tracker) -> FastAPI:
     app.state.listing_mirror = ListingMirror()
     install_problem_handlers(app)
     app.add_middleware(RequestLimits, tracker=tracker)
-    routers = (objectives, key_results, samples, check_ins, revisions, alerts, webhooks, attempts)
+    routers = (
+        objectives,
+        key_results,
+        samples,
+        check_ins,
+        revisions,
+        alerts,
+        webhooks,
+        attempts,
+        review,
+        periods,
+    )
     for router in routers:
         app.include_router(
             router.router,
