@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from app.annotations import github_annotations
 from app.config import ConfigError, DatabaseConfig, database_url, load_config
 from app.db import upgrade_database
 from app.evaluation import reevaluate_all
@@ -65,23 +67,55 @@ def _print_problems(path: Path, exc: ConfigError) -> None:
         _print_problem(problem.severity, problem.path or str(path), problem.message)
 
 
+class ValidateFormat(StrEnum):
+    """How `krtracker validate` prints problems."""
+
+    text = "text"
+    github = "github"
+
+
 @app.command()
-def validate(file: Annotated[Path, typer.Argument(help="The TOML config file.")]) -> None:
-    """Check a config file; print every problem with its key path; exit 2 on errors."""
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="The TOML config file(s).")],
+    output: Annotated[
+        ValidateFormat,
+        typer.Option("--format", help="text, or github: workflow annotations with line numbers."),
+    ] = ValidateFormat.text,
+) -> None:
+    """Check config files; print every problem with its key path; exit 2 on errors."""
+    failed = False
+    for file in files:
+        failed |= not _validate_one(file, output)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _validate_one(file: Path, output: ValidateFormat) -> bool:
     try:
         loaded = load_config(file)
     except ConfigError as exc:
-        _print_problems(file, exc)
         count = sum(1 for p in exc.problems if p.severity == "error")
-        errors.print(f"{file}: {count} error(s)")
-        raise typer.Exit(2) from None
-    for warning in loaded.warnings:
-        _print_problem("warning", warning.path, warning.message)
+        if output is ValidateFormat.github:
+            for command in github_annotations(file, exc.problems):
+                print(command)
+        else:
+            _print_problems(file, exc)
+        errors.print(f"{file}: {count} error(s)", highlight=False, soft_wrap=True)
+        return False
+    if output is ValidateFormat.github:
+        for command in github_annotations(file, loaded.warnings):
+            print(command)
+    else:
+        for warning in loaded.warnings:
+            _print_problem("warning", warning.path, warning.message)
     krs = len(loaded.key_results())
     console.print(
         f"{file}: OK ({len(loaded.config.objectives)} objectives, {krs} Key Results, "
-        f"{len(loaded.warnings)} warning(s))"
+        f"{len(loaded.warnings)} warning(s))",
+        highlight=False,
+        soft_wrap=True,
     )
+    return True
 
 
 @db_app.command("upgrade")
