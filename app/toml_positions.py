@@ -210,9 +210,7 @@ def key_lines(text: str) -> dict[KeyPath, int]:
 
 def parse_key_path(path: str) -> KeyPath:
     """Split `objectives[1].key_results[0].target` into ('objectives', 1, 'key_results', 0, …)."""
-    return tuple(
-        int(index) if index else name for index, name in _PATH_PART.findall(path)
-    )
+    return tuple(int(index) if index else name for index, name in _PATH_PART.findall(path))
 
 
 def line_of(lines: dict[KeyPath, int], path: str) -> int | None:

@@ -119,7 +119,12 @@ def test_line_of_falls_back_to_the_nearest_written_ancestor() -> None:
     assert line_of(lines, "objectives[1].key_results[0].id") == 37
     assert line_of(lines, "nowhere.at.all") is None
     assert parse_key_path("objectives[1].key_results[0].band[1]") == (
-        "objectives", 1, "key_results", 0, "band", 1,
+        "objectives",
+        1,
+        "key_results",
+        0,
+        "band",
+        1,
     )
 
 
