@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import threading
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,9 +20,12 @@ from rich.text import Text
 
 from app.annotations import github_annotations
 from app.config import ConfigError, DatabaseConfig, database_url, load_config
+from app.config_models import SLUG
 from app.db import upgrade_database
 from app.evaluation import reevaluate_all
 from app.leader import leader_lock_for
+from app.openslo import import_openslo
+from app.openslo_files import read_openslo_files
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.store import list_key_results, list_objectives
@@ -29,6 +34,8 @@ from app.tracker import Tracker, open_tracker
 app = typer.Typer(help="Keep engineering Key Results honest.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+import_app = typer.Typer(help="Turn other tools' files into Key Results.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console()
 errors = Console(stderr=True)
 
@@ -116,6 +123,37 @@ def _validate_one(file: Path, output: ValidateFormat) -> bool:
         soft_wrap=True,
     )
     return True
+
+
+@import_app.command("openslo")
+def import_openslo_command(
+    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 YAML file(s).")],
+    objective: Annotated[
+        str | None, typer.Option("--objective", help="Put every Key Result under this objective.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here (else stdout).")] = None,
+) -> None:
+    """Write Key Results for OpenSLO SLOs; report each document not imported, and why.
+
+    Exits 0 when everything was imported, 1 when some documents were not (the rest is
+    written), 2 when nothing could be.
+    """
+    if objective is not None and not re.fullmatch(SLUG, objective):
+        errors.print(f"--objective: {objective!r} is not an id (lower case, digits, - _ .)")
+        raise typer.Exit(2)
+    documents, problems = read_openslo_files(files)
+    result = import_openslo(documents, objective=objective, now=datetime.now(UTC))
+    for problem in [*problems, *result.problems]:
+        errors.print(f"not imported: {problem}", highlight=False, soft_wrap=True, markup=False)
+    if result.key_results == 0:
+        errors.print("nothing to import: no SLO could be mapped to a Key Result")
+        raise typer.Exit(2)
+    if out is None:
+        print(result.toml, end="")
+    else:
+        out.write_text(result.toml, encoding="utf-8")
+        errors.print(f"{out}: {result.key_results} Key Result(s)", highlight=False)
+    raise typer.Exit(1 if problems or result.problems else 0)
 
 
 @db_app.command("upgrade")
