@@ -24,8 +24,6 @@ from tests.test_sampling import MetricsSource, config_text
 from tests.test_serve_e2e import krtracker_command
 
 __all__ = ["database_url_postgres"]  # the fixture, used by name below
-EVERY_SECONDS = 3
-POLL_SECONDS = 0.5  # config_text's [scheduler] leader_poll_seconds
 # What docs/deployment.md promises: a new leader within the poll interval plus this margin.
 TAKEOVER_MARGIN_SECONDS = 2.0
 
@@ -64,12 +62,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05
 
 @pytest.mark.postgres
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize(("poll_seconds", "every_seconds"), [(0.5, 3), (2.0, 5)])
 def test_killing_the_leader_loses_no_instant_and_samples_none_twice(
-    tmp_path: Path, database_url_postgres: str
+    tmp_path: Path, database_url_postgres: str, poll_seconds: float, every_seconds: int
 ) -> None:
     """The worker leads; killed, a serve takes over in time; instants are contiguous and single."""
     source = MetricsSource()
-    text = config_text(source.url, every=f"{EVERY_SECONDS}s", query="?at={at_unix}")
+    text = config_text(source.url, every=f"{every_seconds}s", query="?at={at_unix}").replace(
+        "leader_poll_seconds = 0.5", f"leader_poll_seconds = {poll_seconds}"
+    )
+    assert f"leader_poll_seconds = {poll_seconds}" in text
     config = write_config(tmp_path / "c.toml", text, database_url=database_url_postgres)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -79,19 +81,19 @@ def test_killing_the_leader_loses_no_instant_and_samples_none_twice(
         serve_logs = [tmp_path / "serve1.log", tmp_path / "serve2.log"]
         for log in serve_logs:
             processes.append(start_serve(config, log)[0])
-        time.sleep(3 * EVERY_SECONDS)
+        time.sleep(3 * every_seconds)
         assert not any(LEADER_LINE in log.read_text() for log in serve_logs)
         # Kill halfway between two instants, as a crash at any moment would.
-        time.sleep(EVERY_SECONDS - time.time() % EVERY_SECONDS + EVERY_SECONDS / 2)
+        time.sleep(every_seconds - time.time() % every_seconds + every_seconds / 2)
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         killed = time.monotonic()
         led = wait_until(lambda: any(LEADER_LINE in log.read_text() for log in serve_logs), 15)
         assert led is not None, [log.read_text()[-2000:] for log in serve_logs]
         takeover = led - killed
-        print(f"takeover after {takeover:.2f} s (poll {POLL_SECONDS} s)")
-        assert takeover <= POLL_SECONDS + TAKEOVER_MARGIN_SECONDS
-        time.sleep(3 * EVERY_SECONDS)
+        print(f"takeover after {takeover:.2f} s (poll {poll_seconds} s)")
+        assert takeover <= poll_seconds + TAKEOVER_MARGIN_SECONDS
+        time.sleep(3 * every_seconds)
         for process in processes[1:]:
             process.send_signal(signal.SIGTERM)
             process.wait(15)
@@ -110,7 +112,7 @@ def test_killing_the_leader_loses_no_instant_and_samples_none_twice(
         ).fetchall()
     for kr in ("weekly-users", "sessions"):
         stamps = [ts for kr_id, ts in rows if kr_id == kr]
-        expected = list(range(stamps[0], stamps[-1] + 1, EVERY_SECONDS))
+        expected = list(range(stamps[0], stamps[-1] + 1, every_seconds))
         assert stamps == expected, (kr, sorted(set(expected) - set(stamps)))
         assert len(stamps) >= 6
         path = "/users" if kr == "weekly-users" else "/sessions"
