@@ -411,3 +411,15 @@ def test_imported_key_results_sample_what_prometheus_answers(
         checked += 1
     assert checked == 3
     assert os.environ["PROMETHEUS_URL"] == server.url
+
+
+def test_the_cli_puts_everything_under_one_objective_and_refuses_a_bad_id(tmp_path: Path) -> None:
+    """`--objective platform-slos` collects every Key Result; an id with spaces is refused."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(mappable(), encoding="utf-8")
+    result = run_import(str(path), "--objective", "platform-slos")
+    assert result.returncode == 0, result.stderr
+    [objective] = tomllib.loads(result.stdout)["objectives"]
+    assert objective["id"] == "platform-slos" and len(objective["key_results"]) == 3
+    refused = run_import(str(path), "--objective", "Platform SLOs")
+    assert refused.returncode == 2 and "--objective: 'Platform SLOs' is not an id" in refused.stderr
