@@ -188,7 +188,13 @@ def _share(objective: dict[str, Any]) -> float:
 
 
 def _key_results(
-    name: str, spec: dict[str, Any], sli: dict[str, Any], catalog: _Catalog, window: tuple[str, str]
+    spec: dict[str, Any],
+    sli: dict[str, Any],
+    *,
+    name: str,
+    display: str,
+    catalog: _Catalog,
+    window: tuple[str, str],
 ) -> list[dict[str, Any]]:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or not objectives:
@@ -205,7 +211,7 @@ def _key_results(
             )
         label = objective.get("displayName") or objective.get("name")
         kr_id = slug(name if len(objectives) == 1 else f"{name}-{label or i}")
-        title = str(spec.get("displayName") or name) + (f": {label}" if label else "")
+        title = display + (f": {label}" if label else "")
         share = _share(objective)
         if "thresholdMetric" in sli:
             connector, query = _metric(sli["thresholdMetric"].get("metricSource"), catalog)
@@ -241,7 +247,7 @@ def _key_results(
 
 
 def _slo_objective(
-    doc: OpensloDocument, catalog: _Catalog, now: datetime
+    doc: OpensloDocument, catalog: _Catalog, *, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return (the krtracker objective fields for this SLO, its Key Results)."""
     spec, metadata = doc.body["spec"], doc.body.get("metadata") or {}
@@ -274,7 +280,10 @@ def _slo_objective(
         **period,
         "description": str(spec.get("description") or f"service {spec.get('service')}"),
     }
-    return fields, _key_results(name, spec, sli, catalog, (aggregate, readable))
+    krs = _key_results(
+        spec, sli, name=name, display=fields["title"], catalog=catalog, window=(aggregate, readable)
+    )
+    return fields, krs
 
 
 def import_openslo(
@@ -289,7 +298,7 @@ def import_openslo(
         # An SLO that fails half-way adds no connector and uses no SLI or DataSource.
         connectors, used = dict(catalog.connectors), set(catalog.used)
         try:
-            fields, krs = _slo_objective(doc, catalog, now)
+            fields, krs = _slo_objective(doc, catalog, now=now)
         except UnmappableWindow as exc:
             catalog.connectors, catalog.used = connectors, used
             problems.append(ImportProblem(doc.origin, "SLO " + _named(doc)[1], str(exc)))
@@ -323,4 +332,6 @@ def import_openslo(
         "Review the targets, then check the file with `krtracker validate`.",
     ]
     text = render_config(header=header, connectors=catalog.connectors, objectives=objectives)
+    order = {doc.origin: i for i, doc in enumerate(documents)}
+    problems.sort(key=lambda p: order.get(p.origin, -1))
     return OpensloImport(toml=text, key_results=count, problems=problems)

@@ -271,6 +271,7 @@ def test_threshold_and_ratio_slos_map_to_key_results() -> None:
     krs = key_results(config)
     latency = krs["payments-latency"]
     assert (latency["direction"], latency["target"]) == ("at_most", 0.25)
+    assert latency["title"] == "Payments are fast: P99 under 250 ms"
     assert latency["source"] == {"connector": "prometheus-main", "query": P99}
     assert "aggregate" not in latency
     share = krs["payments-fast-share"]
@@ -315,6 +316,8 @@ def test_unmappable_documents_are_reported_with_the_reason(name: str, reason: st
     found = {p.name: p for p in result.problems}
     assert reason in found[name].reason
     assert found[name].origin.startswith("more.yaml, document ")
+    origins = [p.origin for p in result.problems]
+    assert origins == sorted(origins), "problems are listed in document order"
     assert result.key_results == 3
     assert "secret" not in result.toml and "checkout" not in result.toml
 
