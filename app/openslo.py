@@ -115,19 +115,39 @@ def _catalog(documents: list[OpensloDocument], problems: list[ImportProblem]) ->
     return catalog
 
 
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    """Return `value` if it is a mapping (missing is empty), else say what should be one."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Unmappable(f"{what} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Unmappable(f"{what} must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise _Unmappable(f"{what} must be a number, not {value!r}") from None
+
+
 def _metric(source: Any, catalog: _Catalog) -> tuple[str, str]:
     """Return (connector name, PromQL) for an SLI's `metricSource`."""
     if not isinstance(source, dict):
         raise _Unmappable("an SLI metric needs a metricSource")
-    ref, spec = source.get("metricSourceRef"), source.get("spec") or {}
-    query = spec.get("query") or spec.get("promql") if isinstance(spec, dict) else None
+    ref, spec = source.get("metricSourceRef"), _mapping(source.get("spec"), "metricSource.spec")
+    query = spec.get("query") or spec.get("promql")
     if ref is not None:
+        if not isinstance(ref, str):
+            raise _Unmappable("metricSourceRef must be a DataSource name")
         data_source = catalog.data_sources.get(ref)
         if data_source is None:
             raise _Unmappable(f"metricSourceRef {ref!r} names no DataSource in the given files")
         catalog.used.add(("DataSource", ref))
         kind = str(data_source.get("type", ""))
-        url = (data_source.get("connectionDetails") or {}).get("url")
+        url = _mapping(data_source.get("connectionDetails"), "connectionDetails").get("url")
         if kind.lower() != "prometheus":
             raise _Unmappable(
                 f"DataSource {ref!r} is of type {kind!r}: only Prometheus maps to a krtracker "
@@ -152,7 +172,9 @@ def _ratio_query(ratio: dict[str, Any], catalog: _Catalog) -> tuple[str, str]:
 
     def side(name: str) -> tuple[str, str] | None:
         part = ratio.get(name)
-        return None if part is None else _metric((part or {}).get("metricSource"), catalog)
+        if part is None:
+            return None
+        return _metric(_mapping(part, f"ratioMetric.{name}").get("metricSource"), catalog)
 
     raw = side("raw")
     if raw is not None:
@@ -177,9 +199,9 @@ def _ratio_query(ratio: dict[str, Any], catalog: _Catalog) -> tuple[str, str]:
 
 def _share(objective: dict[str, Any]) -> float:
     if "target" in objective:
-        value = float(objective["target"])
+        value = _number(objective["target"], "target")
     elif "targetPercent" in objective:
-        value = float(objective["targetPercent"]) / 100
+        value = _number(objective["targetPercent"], "targetPercent") / 100
     else:
         raise _Unmappable("an objective needs target or targetPercent")
     if not 0 < value <= 1:
@@ -209,13 +231,14 @@ def _key_results(
                 "a composite SLO (objectives with their own indicators) has no "
                 "single value to sample"
             )
-        label = objective.get("displayName") or objective.get("name")
+        label = str(objective.get("displayName") or objective.get("name") or "") or None
         kr_id = slug(name if len(objectives) == 1 else f"{name}-{label or i}")
         title = display + (f": {label}" if label else "")
         share = _share(objective)
         if "thresholdMetric" in sli:
-            connector, query = _metric(sli["thresholdMetric"].get("metricSource"), catalog)
-            op = objective.get("op")
+            threshold = _mapping(sli["thresholdMetric"], "thresholdMetric")
+            connector, query = _metric(threshold.get("metricSource"), catalog)
+            op = str(objective.get("op"))
             if op not in _THRESHOLD_DIRECTION or "value" not in objective:
                 raise _Unmappable(
                     "a thresholdMetric objective needs op (lt, lte, gt, gte) and value"
@@ -224,11 +247,12 @@ def _key_results(
                 "id": kr_id,
                 "title": title,
                 "direction": _THRESHOLD_DIRECTION[op],
-                "target": float(objective["value"]),
+                "target": _number(objective["value"], "value"),
             }
             note = f"OpenSLO: {share:.4g} of samples {op} {objective['value']} ({readable})"
         elif "ratioMetric" in sli:
-            connector, query = _ratio_query(sli["ratioMetric"] or {}, catalog)
+            ratio = _mapping(sli["ratioMetric"], "ratioMetric")
+            connector, query = _ratio_query(ratio, catalog)
             kr = {
                 "id": kr_id,
                 "title": title,
@@ -250,7 +274,7 @@ def _slo_objective(
     doc: OpensloDocument, catalog: _Catalog, *, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return (the krtracker objective fields for this SLO, its Key Results)."""
-    spec, metadata = doc.body["spec"], doc.body.get("metadata") or {}
+    spec, metadata = doc.body["spec"], _mapping(doc.body.get("metadata"), "metadata")
     name = str(metadata["name"])
     method = spec.get("budgetingMethod", "Occurrences")
     if method != "Occurrences":
@@ -259,12 +283,14 @@ def _slo_objective(
             "event ratios (Occurrences), it does not count good time slices"
         )
     if "indicatorRef" in spec:
+        if not isinstance(spec["indicatorRef"], str):
+            raise _Unmappable("indicatorRef must be an SLI name")
         sli = catalog.slis.get(spec["indicatorRef"])
         if sli is None:
             raise _Unmappable(f"indicatorRef {spec['indicatorRef']!r} names no SLI in the files")
         catalog.used.add(("SLI", spec["indicatorRef"]))
     elif isinstance(spec.get("indicator"), dict):
-        sli = spec["indicator"].get("spec") or {}
+        sli = _mapping(spec["indicator"].get("spec"), "indicator.spec")
     else:
         raise _Unmappable(
             "a composite SLO, or one without indicator/indicatorRef, has no single value to sample"

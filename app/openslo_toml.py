@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
 
+def _is_control(ch: str) -> bool:
+    # TOML allows no control character but tab in a string, not even DEL (U+007F).
+    return (ch < " " and ch != "\t") or ch == "\x7f"
+
+
 def toml_string(text: str) -> str:
     """Quote a string: a literal string when it can be one (PromQL is full of `"`), else basic."""
-    if "'" not in text and "\n" not in text and all(ch >= " " or ch == "\t" for ch in text):
+    if "'" not in text and not any(_is_control(ch) for ch in text):
         return f"'{text}'"
-    # JSON's string escapes (\", \\, \n, \uXXXX) are all valid in a TOML basic string.
-    return json.dumps(text, ensure_ascii=False)
+    escaped = "".join(
+        f"\\u{ord(ch):04x}" if _is_control(ch) else "\\" + ch if ch in '"\\' else ch for ch in text
+    )
+    return f'"{escaped}"'
 
 
 def toml_value(value: Any) -> str:
@@ -37,7 +43,7 @@ def toml_key(key: str) -> str:
     """Write a key bare when TOML allows it, else quoted."""
     if key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key):
         return key
-    return json.dumps(key)
+    return toml_string(key)
 
 
 def _pairs(table: dict[str, Any], indent: str = "") -> list[str]:

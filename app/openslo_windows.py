@@ -29,12 +29,15 @@ def time_window(slo: dict[str, Any], now: datetime) -> tuple[dict[str, Any], str
     days = count * _WINDOW_DAYS[unit] if unit in _WINDOW_DAYS else None
     aggregate = f"{days}d" if days else duration
     calendar = windows[0].get("calendar")
+    if calendar is not None and not isinstance(calendar, dict):
+        raise UnmappableWindow("timeWindow calendar must be a mapping with startTime")
     if windows[0].get("isRolling", calendar is None):
         return quarter_of(now.date()), aggregate, f"rolling {duration}"
     if unit in "mh":
         raise UnmappableWindow(
             f"a calendar window of {duration} is shorter than a day: not a period"
         )
+    # YAML reads an unquoted startTime as a date or datetime: str() gives ISO text for both.
     start_text = str((calendar or {}).get("startTime", "")).split(" ")[0].split("T")[0]
     try:
         anchor = date.fromisoformat(start_text)

@@ -426,3 +426,47 @@ def test_the_cli_puts_everything_under_one_objective_and_refuses_a_bad_id(tmp_pa
     assert objective["id"] == "platform-slos" and len(objective["key_results"]) == 3
     refused = run_import(str(path), "--objective", "Platform SLOs")
     assert refused.returncode == 2 and "--objective: 'Platform SLOs' is not an id" in refused.stderr
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key)
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield (*path, i)
+            yield from _paths(value, (*path, i))
+
+
+def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replaced(node[path[0]], path[1:], value)
+    return copy
+
+
+def _removed(node: Any, path: tuple[Any, ...]) -> Any:
+    if len(path) == 1:
+        return {k: v for k, v in node.items() if k != path[0]} if isinstance(node, dict) else node
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _removed(node[path[0]], path[1:])
+    return copy
+
+
+def test_any_value_in_the_wrong_shape_is_a_problem_never_an_exception() -> None:
+    """Every key of every document removed, or replaced by null, text, a number, a list, a map."""
+    bodies = list(yaml.safe_load_all(mappable()))
+    tried = 0
+    for index, body in enumerate(bodies):
+        for path in _paths(body):
+            variants = [_replaced(body, path, v) for v in (None, "x", 5, [], {}, [{}])]
+            for variant in [*variants, _removed(body, path)]:
+                changed = [*bodies[:index], variant, *bodies[index + 1 :]]
+                docs = [OpensloDocument(f"d{i}", b) for i, b in enumerate(changed)]
+                result = import_openslo(docs, now=NOW)
+                assert result.key_results == 3 or result.problems, (path, variant)
+                tomllib.loads(result.toml)
+                tried += 1
+    assert tried > 300
