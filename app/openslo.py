@@ -7,27 +7,26 @@ composite SLOs, other kinds) is reported with the reason, never dropped in silen
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.openslo_sli import (
+    EVERY,
+    Catalog,
+    OpensloDocument,
+    Unmappable,
+    mapping,
+    metric_source,
+    number,
+    ratio_query,
+    slug,
+)
 from app.openslo_toml import render_config
 from app.openslo_windows import UnmappableWindow, quarter_of, time_window
 
 API_VERSION = "openslo/v1"
-# How often an imported Key Result is sampled; a counter ratio is taken over the same span.
-EVERY = "15m"
-DEFAULT_PROMETHEUS_URL = "${PROMETHEUS_URL:-http://localhost:9090}"
 _THRESHOLD_DIRECTION = {"lt": "at_most", "lte": "at_most", "gt": "at_least", "gte": "at_least"}
-
-
-@dataclass(frozen=True)
-class OpensloDocument:
-    """One YAML document and where it came from (`slo.yaml, document 2`)."""
-
-    origin: str
-    body: Any
 
 
 @dataclass(frozen=True)
@@ -51,16 +50,6 @@ class OpensloImport:
     problems: list[ImportProblem] = field(default_factory=list)
 
 
-class _Unmappable(UnmappableWindow):
-    """The document cannot become a Key Result; the message says why."""
-
-
-def slug(text: str) -> str:
-    """Make a krtracker id (lower case letters, digits, `-`, `_`, `.`; at most 64)."""
-    cleaned = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-._")
-    return (cleaned or "slo")[:64]
-
-
 def _named(doc: OpensloDocument) -> tuple[str, str]:
     body = doc.body if isinstance(doc.body, dict) else {}
     metadata = body.get("metadata")
@@ -68,18 +57,8 @@ def _named(doc: OpensloDocument) -> tuple[str, str]:
     return str(body.get("kind", "?")), str(metadata.get("name", "?"))
 
 
-@dataclass
-class _Catalog:
-    data_sources: dict[str, Any] = field(default_factory=dict)
-    slis: dict[str, Any] = field(default_factory=dict)
-    slos: list[OpensloDocument] = field(default_factory=list)
-    origins: dict[tuple[str, str], str] = field(default_factory=dict)
-    used: set[tuple[str, str]] = field(default_factory=set)
-    connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def _catalog(documents: list[OpensloDocument], problems: list[ImportProblem]) -> _Catalog:
-    catalog = _Catalog()
+def _catalog(documents: list[OpensloDocument], problems: list[ImportProblem]) -> Catalog:
+    catalog = Catalog()
     for doc in documents:
         kind, name = _named(doc)
         body = doc.body
@@ -115,97 +94,15 @@ def _catalog(documents: list[OpensloDocument], problems: list[ImportProblem]) ->
     return catalog
 
 
-def _mapping(value: Any, what: str) -> dict[str, Any]:
-    """Return `value` if it is a mapping (missing is empty), else say what should be one."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Unmappable(f"{what} must be a mapping, not {type(value).__name__}")
-    return value
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Unmappable(f"{what} must be a number")
-    try:
-        return float(value)
-    except ValueError:
-        raise _Unmappable(f"{what} must be a number, not {value!r}") from None
-
-
-def _metric(source: Any, catalog: _Catalog) -> tuple[str, str]:
-    """Return (connector name, PromQL) for an SLI's `metricSource`."""
-    if not isinstance(source, dict):
-        raise _Unmappable("an SLI metric needs a metricSource")
-    ref, spec = source.get("metricSourceRef"), _mapping(source.get("spec"), "metricSource.spec")
-    query = spec.get("query") or spec.get("promql")
-    if ref is not None:
-        if not isinstance(ref, str):
-            raise _Unmappable("metricSourceRef must be a DataSource name")
-        data_source = catalog.data_sources.get(ref)
-        if data_source is None:
-            raise _Unmappable(f"metricSourceRef {ref!r} names no DataSource in the given files")
-        catalog.used.add(("DataSource", ref))
-        kind = str(data_source.get("type", ""))
-        url = _mapping(data_source.get("connectionDetails"), "connectionDetails").get("url")
-        if kind.lower() != "prometheus":
-            raise _Unmappable(
-                f"DataSource {ref!r} is of type {kind!r}: only Prometheus maps to a krtracker "
-                "connector"
-            )
-        if not isinstance(url, str) or not url:
-            raise _Unmappable(f"DataSource {ref!r} needs connectionDetails.url")
-        connector, settings = slug(ref), {"type": "prometheus", "url": url}
-    else:
-        kind = str(source.get("type", ""))
-        if kind.lower() != "prometheus":
-            raise _Unmappable(f"metricSource type {kind!r}: only Prometheus maps to a connector")
-        connector, settings = "prometheus", {"type": "prometheus", "url": DEFAULT_PROMETHEUS_URL}
-    if not isinstance(query, str) or not query.strip():
-        raise _Unmappable("the metricSource spec needs a query")
-    catalog.connectors.setdefault(connector, settings)
-    return connector, query.strip()
-
-
-def _ratio_query(ratio: dict[str, Any], catalog: _Catalog) -> tuple[str, str]:
-    """Return (connector, PromQL for the share of good events) for a `ratioMetric`."""
-
-    def side(name: str) -> tuple[str, str] | None:
-        part = ratio.get(name)
-        if part is None:
-            return None
-        return _metric(_mapping(part, f"ratioMetric.{name}").get("metricSource"), catalog)
-
-    raw = side("raw")
-    if raw is not None:
-        connector, query = raw
-        failure = ratio.get("rawType") == "failure"
-        return connector, f"1 - ({query})" if failure else query
-    good, bad, total = side("good"), side("bad"), side("total")
-    if total is None or (good is None) == (bad is None):
-        raise _Unmappable("a ratioMetric needs total and exactly one of good or bad (or raw)")
-    numerator = good or bad
-    assert numerator is not None
-    if numerator[0] != total[0]:
-        raise _Unmappable("good/bad and total come from different data sources")
-
-    def events(query: str) -> str:
-        # A counter only grows: the events in the last sampling interval are its increase.
-        return f"sum(increase(({query})[{EVERY}:]))" if ratio.get("counter") else f"({query})"
-
-    share = f"{events(numerator[1])} / {events(total[1])}"
-    return total[0], share if good is not None else f"1 - {share}"
-
-
 def _share(objective: dict[str, Any]) -> float:
     if "target" in objective:
-        value = _number(objective["target"], "target")
+        value = number(objective["target"], "target")
     elif "targetPercent" in objective:
-        value = _number(objective["targetPercent"], "targetPercent") / 100
+        value = number(objective["targetPercent"], "targetPercent") / 100
     else:
-        raise _Unmappable("an objective needs target or targetPercent")
+        raise Unmappable("an objective needs target or targetPercent")
     if not 0 < value <= 1:
-        raise _Unmappable(f"target {value} is not a share between 0 and 1")
+        raise Unmappable(f"target {value} is not a share between 0 and 1")
     return value
 
 
@@ -215,19 +112,19 @@ def _key_results(
     *,
     name: str,
     display: str,
-    catalog: _Catalog,
+    catalog: Catalog,
     window: tuple[str, str],
 ) -> list[dict[str, Any]]:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or not objectives:
-        raise _Unmappable("needs at least one entry in objectives")
+        raise Unmappable("needs at least one entry in objectives")
     aggregate, readable = window
     results = []
     for i, objective in enumerate(objectives):
         if not isinstance(objective, dict):
-            raise _Unmappable(f"objectives[{i}] is not a mapping")
+            raise Unmappable(f"objectives[{i}] is not a mapping")
         if {"indicator", "indicatorRef", "compositeWeight"} & objective.keys():
-            raise _Unmappable(
+            raise Unmappable(
                 "a composite SLO (objectives with their own indicators) has no "
                 "single value to sample"
             )
@@ -236,23 +133,23 @@ def _key_results(
         title = display + (f": {label}" if label else "")
         share = _share(objective)
         if "thresholdMetric" in sli:
-            threshold = _mapping(sli["thresholdMetric"], "thresholdMetric")
-            connector, query = _metric(threshold.get("metricSource"), catalog)
+            threshold = mapping(sli["thresholdMetric"], "thresholdMetric")
+            connector, query = metric_source(threshold.get("metricSource"), catalog)
             op = str(objective.get("op"))
             if op not in _THRESHOLD_DIRECTION or "value" not in objective:
-                raise _Unmappable(
+                raise Unmappable(
                     "a thresholdMetric objective needs op (lt, lte, gt, gte) and value"
                 )
             kr = {
                 "id": kr_id,
                 "title": title,
                 "direction": _THRESHOLD_DIRECTION[op],
-                "target": _number(objective["value"], "value"),
+                "target": number(objective["value"], "value"),
             }
             note = f"OpenSLO: {share:.4g} of samples {op} {objective['value']} ({readable})"
         elif "ratioMetric" in sli:
-            ratio = _mapping(sli["ratioMetric"], "ratioMetric")
-            connector, query = _ratio_query(ratio, catalog)
+            ratio = mapping(sli["ratioMetric"], "ratioMetric")
+            connector, query = ratio_query(ratio, catalog)
             kr = {
                 "id": kr_id,
                 "title": title,
@@ -264,35 +161,35 @@ def _key_results(
             }
             note = f"OpenSLO: good events share at least {share:.4g} ({readable})"
         else:
-            raise _Unmappable("the SLI has neither thresholdMetric nor ratioMetric")
+            raise Unmappable("the SLI has neither thresholdMetric nor ratioMetric")
         kr.update(description=note, every=EVERY, source={"connector": connector, "query": query})
         results.append(kr)
     return results
 
 
 def _slo_objective(
-    doc: OpensloDocument, catalog: _Catalog, *, now: datetime
+    doc: OpensloDocument, catalog: Catalog, *, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return (the krtracker objective fields for this SLO, its Key Results)."""
-    spec, metadata = doc.body["spec"], _mapping(doc.body.get("metadata"), "metadata")
+    spec, metadata = doc.body["spec"], mapping(doc.body.get("metadata"), "metadata")
     name = str(metadata["name"])
     method = spec.get("budgetingMethod", "Occurrences")
     if method != "Occurrences":
-        raise _Unmappable(
+        raise Unmappable(
             f"budgetingMethod {method}: krtracker compares sampled values and "
             "event ratios (Occurrences), it does not count good time slices"
         )
     if "indicatorRef" in spec:
         if not isinstance(spec["indicatorRef"], str):
-            raise _Unmappable("indicatorRef must be an SLI name")
+            raise Unmappable("indicatorRef must be an SLI name")
         sli = catalog.slis.get(spec["indicatorRef"])
         if sli is None:
-            raise _Unmappable(f"indicatorRef {spec['indicatorRef']!r} names no SLI in the files")
+            raise Unmappable(f"indicatorRef {spec['indicatorRef']!r} names no SLI in the files")
         catalog.used.add(("SLI", spec["indicatorRef"]))
     elif isinstance(spec.get("indicator"), dict):
-        sli = _mapping(spec["indicator"].get("spec"), "indicator.spec")
+        sli = mapping(spec["indicator"].get("spec"), "indicator.spec")
     else:
-        raise _Unmappable(
+        raise Unmappable(
             "a composite SLO, or one without indicator/indicatorRef, has no single value to sample"
         )
     period, aggregate, readable = time_window(spec, now)
@@ -310,6 +207,14 @@ def _slo_objective(
         spec, sli, name=name, display=fields["title"], catalog=catalog, window=(aggregate, readable)
     )
     return fields, krs
+
+
+def _free_id(base: str, taken: set[str]) -> str:
+    """Return `base`, or `base-2`, `base-3`, ... whichever is not taken yet."""
+    name, n = base, 2
+    while name in taken:
+        name, n = slug(f"{base[:60]}-{n}"), n + 1
+    return name
 
 
 def import_openslo(
@@ -330,11 +235,10 @@ def import_openslo(
             problems.append(ImportProblem(doc.origin, "SLO " + _named(doc)[1], str(exc)))
             continue
         for kr in krs:
-            base, n = kr["id"], 2
-            while kr["id"] in taken:
-                kr["id"], n = slug(f"{base[:60]}-{n}"), n + 1
+            kr["id"] = _free_id(kr["id"], taken)
             taken.add(kr["id"])
         if objective is None:
+            fields["id"] = _free_id(fields["id"], {o["id"] for o in objectives})
             objectives.append({**fields, "key_results": krs})
         elif objectives:
             objectives[0]["key_results"] += krs

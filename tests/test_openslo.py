@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from app.config import load_config
+from app.config import load_config, parse_config
 from app.openslo import OpensloDocument, import_openslo
 from tests.conftest import require_binary
 from tests.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history
@@ -461,12 +461,42 @@ def test_any_value_in_the_wrong_shape_is_a_problem_never_an_exception() -> None:
     tried = 0
     for index, body in enumerate(bodies):
         for path in _paths(body):
-            variants = [_replaced(body, path, v) for v in (None, "x", 5, [], {}, [{}])]
+            values = (None, "x", 5, [], {}, [{}], float("nan"), "-inf")
+            variants = [_replaced(body, path, v) for v in values]
             for variant in [*variants, _removed(body, path)]:
                 changed = [*bodies[:index], variant, *bodies[index + 1 :]]
                 docs = [OpensloDocument(f"d{i}", b) for i, b in enumerate(changed)]
                 result = import_openslo(docs, now=NOW)
                 assert result.key_results == 3 or result.problems, (path, variant)
-                tomllib.loads(result.toml)
+                if result.key_results:
+                    # What is written is a valid config, whatever else was left out.
+                    parse_config(tomllib.loads(result.toml))
                 tried += 1
     assert tried > 300
+
+
+def test_names_that_slug_alike_get_distinct_ids_and_connectors() -> None:
+    """SLOs named `Payments-Latency` and `payments-latency`, DataSources alike: no mixing."""
+    text = mappable()
+    second = (
+        text.replace("name: prometheus-main", "name: Prometheus-Main")
+        .replace("http://prometheus.example:9090", "http://other.example:9090")
+        .replace("metricSourceRef: prometheus-main", "metricSourceRef: Prometheus-Main")
+        .replace("name: payments-latency", "name: Payments-Latency")
+        .replace("name: payments-p99", "name: Payments-p99")
+        .replace("indicatorRef: payments-p99", "indicatorRef: Payments-p99")
+    )
+    docs = documents(text) + documents(second, origin="second.yaml")
+    result = import_openslo(docs, now=NOW)
+    assert result.problems == []
+    config = tomllib.loads(result.toml)
+    ids = [o["id"] for o in config["objectives"]]
+    assert len(ids) == len(set(ids)) == 6
+    urls = {c["url"] for c in config["connectors"].values()}
+    assert {"http://prometheus.example:9090", "http://other.example:9090"} <= urls
+    krs = key_results(config)
+    assert (
+        krs["payments-latency"]["source"]["connector"]
+        != krs["payments-latency-2"]["source"]["connector"]
+    )
+    parse_config(config)
