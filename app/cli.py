@@ -6,6 +6,7 @@ import copy
 import errno
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -21,11 +22,15 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.annotations import github_annotations
 from app.config import ConfigError, DatabaseConfig, database_url, load_config
+from app.config_models import SLUG
 from app.db import describe_database, upgrade_database
 from app.evaluation import reevaluate_all
 from app.leader import leader_lock_for
 from app.log_redaction import LOG_FILTER, install_log_redaction
+from app.openslo import import_openslo
+from app.openslo_files import read_openslo_files
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.starter_config import starter_config
@@ -35,6 +40,8 @@ from app.tracker import Tracker, open_tracker
 app = typer.Typer(help="Keep engineering Key Results honest.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+import_app = typer.Typer(help="Turn other tools' files into Key Results.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console()
 errors = Console(stderr=True)
 
@@ -157,23 +164,86 @@ def _utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class ValidateFormat(StrEnum):
+    """How `krtracker validate` prints problems."""
+
+    text = "text"
+    github = "github"
+
+
 @app.command()
-def validate(file: Annotated[Path, typer.Argument(help="The TOML config file.")]) -> None:
-    """Check a config file; print every problem with its key path; exit 2 on errors."""
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="The TOML config file(s).")],
+    output: Annotated[
+        ValidateFormat,
+        typer.Option("--format", help="text, or github: workflow annotations with line numbers."),
+    ] = ValidateFormat.text,
+) -> None:
+    """Check config files; print every problem with its key path; exit 2 on errors."""
+    failed = False
+    for file in files:
+        failed |= not _validate_one(file, output)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _validate_one(file: Path, output: ValidateFormat) -> bool:
     try:
         loaded = load_config(file)
     except ConfigError as exc:
-        _print_problems(file, exc)
         count = sum(1 for p in exc.problems if p.severity == "error")
-        errors.print(f"{file}: {count} error(s)")
-        raise typer.Exit(2) from None
-    for warning in loaded.warnings:
-        _print_problem("warning", warning.path, warning.message)
+        if output is ValidateFormat.github:
+            for command in github_annotations(file, exc.problems):
+                print(command)
+        else:
+            _print_problems(file, exc)
+        errors.print(f"{file}: {count} error(s)", highlight=False, soft_wrap=True)
+        return False
+    if output is ValidateFormat.github:
+        for command in github_annotations(file, loaded.warnings):
+            print(command)
+    else:
+        for warning in loaded.warnings:
+            _print_problem("warning", warning.path, warning.message)
     krs = len(loaded.key_results())
     console.print(
         f"{file}: OK ({len(loaded.config.objectives)} objectives, {krs} Key Results, "
-        f"{len(loaded.warnings)} warning(s))"
+        f"{len(loaded.warnings)} warning(s))",
+        highlight=False,
+        soft_wrap=True,
     )
+    return True
+
+
+@import_app.command("openslo")
+def import_openslo_command(
+    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 YAML file(s).")],
+    objective: Annotated[
+        str | None, typer.Option("--objective", help="Put every Key Result under this objective.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here (else stdout).")] = None,
+) -> None:
+    """Write Key Results for OpenSLO SLOs; report each document not imported, and why.
+
+    Exits 0 when everything was imported, 1 when some documents were not (the rest is
+    written), 2 when nothing could be.
+    """
+    if objective is not None and not re.fullmatch(SLUG, objective):
+        errors.print(f"--objective: {objective!r} is not an id (lower case, digits, - _ .)")
+        raise typer.Exit(2)
+    documents, problems = read_openslo_files(files)
+    result = import_openslo(documents, objective=objective, now=datetime.now(UTC))
+    for problem in [*problems, *result.problems]:
+        errors.print(f"not imported: {problem}", highlight=False, soft_wrap=True, markup=False)
+    if result.key_results == 0:
+        errors.print("nothing to import: no SLO could be mapped to a Key Result")
+        raise typer.Exit(2)
+    if out is None:
+        print(result.toml, end="")
+    else:
+        out.write_text(result.toml, encoding="utf-8")
+        errors.print(f"{out}: {result.key_results} Key Result(s)", highlight=False)
+    raise typer.Exit(1 if problems or result.problems else 0)
 
 
 @app.command()

@@ -241,3 +241,21 @@ def start_prometheus(
     )
     server.start()
     return server
+
+
+def start_scraping_prometheus(
+    tmp_path: Path, *, targets: list[str], prometheus: str = "prometheus"
+) -> RunningPrometheus:
+    """Start a Prometheus with an empty TSDB that scrapes `targets` (host:port) every second."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    server = RunningPrometheus(
+        binary=prometheus, workdir=tmp_path, data_dir=tmp_path / "data", port=free_port()
+    )
+    quoted = ", ".join(f'"{target}"' for target in targets)
+    server.config_file.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n"
+        f"  - job_name: krtracker\n    static_configs:\n      - targets: [{quoted}]\n"
+    )
+    server.start()
+    return server
