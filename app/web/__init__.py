@@ -23,11 +23,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.tracker import Tracker
 from app.web.auth import session_serializer
 from app.web.pages import error_page
-from app.web.routes import key_results, overview, session
+from app.web.routes import key_results, overview, periods, review, session
 from app.web.sparkline import SparklineCache
 from app.web.templating import STATIC_DIR
 
-ROUTERS = (overview, key_results, session)
+ROUTERS = (overview, key_results, review, periods, session)
 # Paths that are never pages: their errors stay problem+json.
 MACHINE_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
 

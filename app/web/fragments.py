@@ -74,3 +74,27 @@ def json_script(data: Any) -> Markup:
     """Return JSON safe inside `<script type="application/json">` (no `<`, `>` or `&`)."""
     text = orjson.dumps(data).decode()
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def trajectory(points: Any) -> Markup:
+    """Return progress over the period (solid) against the expected line (dashed) as SVG."""
+    if len(points) < 2 or all(p.progress is None for p in points):
+        return Markup('<span class="muted small">–</span>')
+    step = 100 / (len(points) - 1)
+
+    def line(values: list[float | None]) -> str:
+        # Progress is drawn between 0 and 1.2 (20% over the target still shows).
+        return " ".join(
+            f"{i * step:.1f},{30 - max(0.0, min(v, 1.2)) * 25:.1f}"
+            for i, v in enumerate(values)
+            if v is not None
+        )
+
+    return Markup(
+        '<svg class="trajectory" viewBox="0 0 100 30" width="120" height="36" role="img" '
+        'aria-label="Progress over the period against the expected line">'
+        f'<polyline fill="none" stroke="#8a6d00" stroke-dasharray="3 2" stroke-width="1" '
+        f'points="{line([p.expected for p in points])}"/>'
+        f'<polyline fill="none" stroke="#0b57a4" stroke-width="1.5" '
+        f'points="{line([p.progress for p in points])}"/></svg>'
+    )

@@ -101,6 +101,7 @@ def _templates() -> Jinja2Templates:
         progress_bar=fragments.progress_bar,
         sparkline=fragments.sparkline,
         json_script=fragments.json_script,
+        trajectory=fragments.trajectory,
     )
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -19,7 +19,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_screenshots_are_written_at_desktop_and_phone_sizes(tmp_path: Path) -> None:
-    """The script writes the overview and a Key Result page at 1280×800 and 390×844."""
+    """The script writes the overview, a Key Result, the review and the scorecard at two sizes."""
     require_chromium()
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "screenshots"), "--out", str(tmp_path)],
@@ -30,10 +30,9 @@ def test_screenshots_are_written_at_desktop_and_phone_sizes(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr[-3000:]
     sizes = {p.name: _png_size(p) for p in tmp_path.glob("*.png")}
     assert sizes == {
-        "overview-desktop.png": (1280, 800),
-        "key-result-desktop.png": (1280, 800),
-        "overview-phone.png": (390, 844),
-        "key-result-phone.png": (390, 844),
+        f"{page}-{device}.png": size
+        for page in ("overview", "key-result", "review", "scorecard")
+        for device, size in (("desktop", (1280, 800)), ("phone", (390, 844)))
     }
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for name in sizes:
