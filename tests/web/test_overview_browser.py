@@ -114,15 +114,23 @@ def test_refresh_keeps_the_scroll_position(example_server: Served, page: Any) ->
 
 
 def test_nothing_scrolls_sideways_at_390_px(example_server: Served, page: Any) -> None:
-    """At a phone's width the overview and a Key Result page fit without horizontal scroll."""
+    """At a phone's width every page fits without horizontal scroll."""
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/", "/?sort=worst", "/key-results/test-coverage", "/sign-in"):
+    quarter = page_quarter()
+    pages = ("/", "/?sort=worst", "/key-results/test-coverage", "/sign-in", "/review")
+    for path in (*pages, f"/periods/{quarter}"):
         page.goto(f"{example_server.base}{path}")
         page.wait_for_load_state("load")
         width = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert width[0] <= width[1], (path, width)
+
+
+def page_quarter() -> str:
+    """Return the current calendar quarter, the example config's period."""
+    today = datetime.now(ZoneInfo("UTC"))
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
 
 
 def test_worst_first_puts_failing_key_results_first(example_server: Served, page: Any) -> None:
