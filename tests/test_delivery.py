@@ -622,7 +622,7 @@ def test_slack_message_has_text_and_blocks(tmp_path: Path) -> None:
     assert "*Value vs target*\n80 % vs target 200 %" in fields and "*Team*\nplatform" in fields
     assert (
         body["blocks"][3]["elements"][0]["text"]
-        == "<https://okr.example.com/api/v1/key-results/k1|Open the Key Result>"
+        == "<https://okr.example.com/key-results/k1|Open the Key Result>"
     )
     rig.close()
     slack.stop()

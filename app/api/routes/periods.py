@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep
+from app.api.problems import NOT_FOUND
 from app.api.schemas_reports import ScorecardOut, scorecard_out
 from app.reports import period_scorecard
 from app.scorecard_render import scorecard_csv, scorecard_markdown
@@ -21,7 +22,7 @@ DOWNLOADS = {
 @router.get(
     "/{period}/scorecard",
     response_model=ScorecardOut,
-    responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}},
+    responses={**NOT_FOUND, 200: {"content": {"text/csv": {}, "text/markdown": {}}}},
 )
 def get_scorecard(
     period: str,
