@@ -70,23 +70,36 @@ def write_config(path: Path, *, plan: Plan, url: str) -> None:
     first_day = datetime.fromtimestamp(plan.first_ts, UTC).date() - timedelta(days=1)
     last_day = datetime.fromtimestamp(plan.end_ts, UTC).date() + timedelta(days=30)
     lines = [
-        "[database]", f'url = "{url}"', "",
-        "[connectors.people]", 'type = "manual"', "",
+        "[database]",
+        f'url = "{url}"',
+        "",
+        "[connectors.people]",
+        'type = "manual"',
+        "",
     ]
     ids = plan.kr_ids
     for o in range(math.ceil(plan.krs / KEY_RESULTS_PER_OBJECTIVE)):
         lines += [
-            "[[objectives]]", f'id = "obj-{o:04d}"', f'title = "Objective {o}"',
-            f'team = "team-{o % 17}"', f'owner = "owner-{o % 41}"',
-            f"start = {first_day.isoformat()}", f"end = {last_day.isoformat()}", "",
+            "[[objectives]]",
+            f'id = "obj-{o:04d}"',
+            f'title = "Objective {o}"',
+            f'team = "team-{o % 17}"',
+            f'owner = "owner-{o % 41}"',
+            f"start = {first_day.isoformat()}",
+            f"end = {last_day.isoformat()}",
+            "",
         ]
         first_kr = o * KEY_RESULTS_PER_OBJECTIVE
         for k in range(first_kr, min(plan.krs, first_kr + KEY_RESULTS_PER_OBJECTIVE)):
             direction, baseline, target, _, _ = KINDS[k % len(KINDS)]
             lines += [
-                "[[objectives.key_results]]", f'id = "{ids[k]}"', f'title = "Key Result {k}"',
-                f'direction = "{direction}"', f"target = {_toml_number(target)}",
-                'every = "15m"', 'source = { connector = "people" }',
+                "[[objectives.key_results]]",
+                f'id = "{ids[k]}"',
+                f'title = "Key Result {k}"',
+                f'direction = "{direction}"',
+                f"target = {_toml_number(target)}",
+                'every = "15m"',
+                'source = { connector = "people" }',
             ]
             if baseline is not None:
                 lines.append(f"baseline = {_toml_number(baseline)}")
@@ -125,8 +138,10 @@ def _load_sqlite(path: str, plan: Plan, *, batch: int = 1_000_000) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-400000")
-    insert = ("INSERT INTO samples (key_result_id, ts, value, source, recorded_ts) "
-              "VALUES (?, ?, ?, 'manual', ?)")
+    insert = (
+        "INSERT INTO samples (key_result_id, ts, value, source, recorded_ts) "
+        "VALUES (?, ?, ?, 'manual', ?)"
+    )
     pending: list[tuple[str, int, float, int]] = []
     for kr_id, ts, value in sample_rows(plan):
         pending.append((kr_id, ts, value, ts))
@@ -142,9 +157,12 @@ def _load_sqlite(path: str, plan: Plan, *, batch: int = 1_000_000) -> None:
 
 def _load_postgres(url: str, plan: Plan, *, chunk: int = 20_000) -> None:
     with psycopg.connect(url) as conn:
-        with conn.cursor() as cur, cur.copy(
-            "COPY samples (key_result_id, ts, value, source, recorded_ts) FROM STDIN"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY samples (key_result_id, ts, value, source, recorded_ts) FROM STDIN"
+            ) as copy,
+        ):
             lines: list[str] = []
             for kr_id, ts, value in sample_rows(plan):
                 lines.append(f"{kr_id}\t{ts}\t{value!r}\tmanual\t{ts}\n")
@@ -161,6 +179,7 @@ def _load_postgres(url: str, plan: Plan, *, chunk: int = 20_000) -> None:
 
 # What-if for the samples query (see docs/benchmarks.md): an index that holds `value`, so
 # bucketing reads the index alone instead of one table row per sample.
+
 
 def seed(config: Path, *, plan: Plan, url: str) -> dict[str, float]:
     """Start as the server does, load the samples, evaluate every Key Result; return step seconds.

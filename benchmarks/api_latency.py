@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,19 +101,33 @@ def _get_checked(client: httpx.Client, name: str, plan: Plan, rng: random.Random
     return elapsed
 
 
+Getter = Callable[[httpx.Client, str, Plan, random.Random], float]
+
+
 def measure(
-    base_url: str, *, server_pid: int, plan: Plan, requests: int, warmup: int
+    base_url: str,
+    *,
+    server_pid: int,
+    plan: Plan,
+    requests: int,
+    warmup: int,
+    names: Sequence[str] = tuple(PATHS),
+    get: Getter | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """Time each endpoint sequentially after a warm-up; return latencies and server CPU ms/req."""
+    """Time each endpoint sequentially after a warm-up; return latencies and server CPU ms/req.
+
+    `names` and `get` let another benchmark (the dashboard's pages) time its own paths.
+    """
+    get = get or _get_checked
     rng = random.Random(42)
     latencies: dict[str, list[float]] = {}
     cpu_ms: dict[str, float] = {}
     with httpx.Client(base_url=base_url, timeout=60) as client:
-        for name in PATHS:
+        for name in names:
             for _ in range(warmup):
-                _get_checked(client, name, plan, rng)
+                get(client, name, plan, rng)
             cpu_before = _cpu_seconds(server_pid)
-            latencies[name] = [_get_checked(client, name, plan, rng) for _ in range(requests)]
+            latencies[name] = [get(client, name, plan, rng) for _ in range(requests)]
             cpu_ms[name] = (_cpu_seconds(server_pid) - cpu_before) * 1000 / requests
     return latencies, cpu_ms
 
@@ -171,8 +186,14 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> Result
         with running_server(config, port=port, log=workdir / f"{backend}-server.log") as pid:
             result.rss_start_mb = _memory_mb(pid, "VmRSS")
             with ProcessPoolExecutor(max_workers=1) as pool:
-                job = pool.submit(measure, base_url, server_pid=pid, plan=plan,
-                                  requests=args.requests, warmup=args.warmup)
+                job = pool.submit(
+                    measure,
+                    base_url,
+                    server_pid=pid,
+                    plan=plan,
+                    requests=args.requests,
+                    warmup=args.warmup,
+                )
                 result.latencies, result.cpu_ms = job.result()
             if args.wrk_seconds and shutil.which("wrk"):
                 result.wrk = run_wrk(base_url, plan=plan, seconds=args.wrk_seconds, workdir=workdir)
@@ -188,8 +209,10 @@ def _latency_row(result: Result, name: str) -> str:
     p99 = statistics.quantiles(values, n=100, method="inclusive")[98]
     goal = GOALS_MS.get(name)
     verdict = "floor" if goal is None else f"< {goal:.0f}: " + ("yes" if p99 < goal else "**no**")
-    return (f"| {result.backend} | `GET {PATHS[name]}` | {statistics.median(values):.1f} "
-            f"| {p99:.1f} | {max(values):.1f} | {result.cpu_ms[name]:.1f} | {verdict} |")
+    return (
+        f"| {result.backend} | `GET {PATHS[name]}` | {statistics.median(values):.1f} "
+        f"| {p99:.1f} | {max(values):.1f} | {result.cpu_ms[name]:.1f} | {verdict} |"
+    )
 
 
 def report(results: list[Result], args: argparse.Namespace, load: tuple[float, float]) -> str:
@@ -205,17 +228,27 @@ def report(results: list[Result], args: argparse.Namespace, load: tuple[float, f
         *[_latency_row(r, name) for r in results for name in r.latencies],
     ]
     if any(r.wrk for r in results):
-        lines += ["", f"wrk, 1 thread, 4 connections, {args.wrk_seconds} s per endpoint:", "",
-                  "| backend | endpoint | requests/s | p50 ms | p99 ms |", "|---|---|---|---|---|"]
-        lines += [f"| {r.backend} | `GET {PATHS[name]}` | {rate:.0f} | {p50:.1f} | {p99:.1f} |"
-                  for r in results for name, (rate, p50, p99) in r.wrk.items()]
+        lines += [
+            "",
+            f"wrk, 1 thread, 4 connections, {args.wrk_seconds} s per endpoint:",
+            "",
+            "| backend | endpoint | requests/s | p50 ms | p99 ms |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.backend} | `GET {PATHS[name]}` | {rate:.0f} | {p50:.1f} | {p99:.1f} |"
+            for r in results
+            for name, (rate, p50, p99) in r.wrk.items()
+        ]
     header = "| backend | RSS after start MB | peak RSS (VmHWM) MB | goal MB: met | seeding s |"
     lines += ["", header, "|---|---|---|---|---|"]
     for r in results:
         met = "yes" if r.peak_mb < GOAL_PEAK_MB else "**no**"
         seeding = ", ".join(f"{k} {v:.0f}" for k, v in r.seed_seconds.items())
-        lines.append(f"| {r.backend} | {r.rss_start_mb:.0f} | {r.peak_mb:.0f} "
-                     f"| < {GOAL_PEAK_MB:.0f}: {met} | {seeding} |")
+        lines.append(
+            f"| {r.backend} | {r.rss_start_mb:.0f} | {r.peak_mb:.0f} "
+            f"| < {GOAL_PEAK_MB:.0f}: {met} | {seeding} |"
+        )
     command = shlex.join(["python", "-m", "benchmarks.api_latency", *sys.argv[1:]])
     return "\n".join([*lines, "", f"Command: `{command}`"])
 
@@ -229,10 +262,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=100, help="untimed requests first")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="wrk per endpoint; 0 skips")
-    parser.add_argument("--layout", choices=["interleaved", "clustered"], default="interleaved",
-                        help="row order: as live sampling writes (interleaved) or per Key Result")
-    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="a database to connect to while creating and dropping the bench one")
+    parser.add_argument(
+        "--layout",
+        choices=["interleaved", "clustered"],
+        default="interleaved",
+        help="row order: as live sampling writes (interleaved) or per Key Result",
+    )
+    parser.add_argument(
+        "--pg-admin-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="a database to connect to while creating and dropping the bench one",
+    )
     parser.add_argument("--pg-database", default="krbench", help="the database created for the run")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and database")
     args = parser.parse_args()

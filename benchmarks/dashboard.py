@@ -34,7 +34,7 @@ import httpx
 
 from benchmarks._seed import Plan, create_database, drop_database, plan_for, seed
 from benchmarks._server import running_server
-from benchmarks.api_latency import _cpu_seconds, _free_port
+from benchmarks.api_latency import _free_port, measure
 
 GOALS_MS = {"overview": 50.0, "key_result": 30.0}
 GOAL_FIRST_LOAD_KB = 150.0
@@ -67,23 +67,6 @@ def _get(client: httpx.Client, name: str, plan: Plan, rng: random.Random) -> flo
     elif name == "key_result":
         assert 'id="chart-data"' in response.text and kr_id in response.text
     return elapsed
-
-
-def measure(
-    base_url: str, *, server_pid: int, plan: Plan, requests: int, warmup: int
-) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """Time each page sequentially after a warm-up; return latencies and server CPU ms/req."""
-    rng = random.Random(42)
-    latencies: dict[str, list[float]] = {}
-    cpu_ms: dict[str, float] = {}
-    with httpx.Client(base_url=base_url, timeout=60) as client:
-        for name in PATHS:
-            for _ in range(warmup):
-                _get(client, name, plan, rng)
-            cpu_before = _cpu_seconds(server_pid)
-            latencies[name] = [_get(client, name, plan, rng) for _ in range(requests)]
-            cpu_ms[name] = (_cpu_seconds(server_pid) - cpu_before) * 1000 / requests
-    return latencies, cpu_ms
 
 
 def in_browser(
@@ -139,6 +122,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> Result
                     plan=plan,
                     requests=args.requests,
                     warmup=args.warmup,
+                    names=tuple(PATHS),
+                    get=_get,
                 )
                 result.latencies, result.cpu_ms = job.result()
             result.first_load, result.chart_ms = in_browser(base_url, plan=plan, charts=args.charts)

@@ -87,17 +87,29 @@ def query_for(k: int) -> tuple[str, str | None, str, str]:
     quantile = f"{0.5 + k % 50 / 100:.2f}"
     rate = f"rate(http_request_duration_seconds_{{}}{{{{{service}}}}}[{window}])"
     kinds: list[tuple[str, str | None, str, str]] = [
-        (f"histogram_quantile({quantile}, sum by (le) ({rate.format('bucket')}))",
-         None, "decrease", '"-30%"'),
+        (
+            f"histogram_quantile({quantile}, sum by (le) ({rate.format('bucket')}))",
+            None,
+            "decrease",
+            '"-30%"',
+        ),
         (f"sum({rate.format('sum')}) / sum({rate.format('count')})", None, "decrease", '"-20%"'),
         (rate.format("count"), None, "increase", '"+10%"'),
         (f"avg_over_time(queue_depth{{{queue}}}[{window}])", None, "at_most", "300"),
         # Two series: the Key Result's `reduce` picks the value.
         ("queue_depth", ("max", "sum", "avg", "min")[k // 7 % 4], "at_most", "6000"),
-        (f'max_over_time(test_coverage_ratio{{repo="payments-api"}}[{window}])',
-         None, "at_least", "0.7"),
-        (f'increase(deployments_total{{service="payments"}}[{("30m", "1h", "2h")[k % 3]}])',
-         None, "increase", "5"),
+        (
+            f'max_over_time(test_coverage_ratio{{repo="payments-api"}}[{window}])',
+            None,
+            "at_least",
+            "0.7",
+        ),
+        (
+            f'increase(deployments_total{{service="payments"}}[{("30m", "1h", "2h")[k % 3]}])',
+            None,
+            "increase",
+            "5",
+        ),
     ]
     return kinds[k % len(kinds)]
 
@@ -106,19 +118,38 @@ def write_config(
     path: Path, *, krs: int, database_url: str, prometheus_url: str, first_day: date
 ) -> None:
     """Write a config of `krs` Prometheus Key Results sampled every five minutes."""
-    lines = ["[database]", f'url = "{database_url}"', "",
-             "[connectors.prom]", 'type = "prometheus"', f'url = "{prometheus_url}"', ""]
+    lines = [
+        "[database]",
+        f'url = "{database_url}"',
+        "",
+        "[connectors.prom]",
+        'type = "prometheus"',
+        f'url = "{prometheus_url}"',
+        "",
+    ]
     for o in range(-(-krs // KEY_RESULTS_PER_OBJECTIVE)):
-        lines += ["[[objectives]]", f'id = "obj-{o:05d}"', f'title = "Objective {o}"',
-                  f"start = {first_day}", f"end = {first_day + timedelta(days=90)}", ""]
+        lines += [
+            "[[objectives]]",
+            f'id = "obj-{o:05d}"',
+            f'title = "Objective {o}"',
+            f"start = {first_day}",
+            f"end = {first_day + timedelta(days=90)}",
+            "",
+        ]
         first = o * KEY_RESULTS_PER_OBJECTIVE
         for k in range(first, min(krs, first + KEY_RESULTS_PER_OBJECTIVE)):
             query, reduce, direction, target = query_for(k)
             extra = f', reduce = "{reduce}"' if reduce else ""
-            lines += ["[[objectives.key_results]]", f'id = "{kr_id(k)}"',
-                      f'title = "Key Result {k}"', f'direction = "{direction}"',
-                      f"target = {target}", f'every = "{INTERVAL_SECONDS // 60}m"',
-                      f"source = {{ connector = \"prom\", query = '{query}'{extra} }}", ""]
+            lines += [
+                "[[objectives.key_results]]",
+                f'id = "{kr_id(k)}"',
+                f'title = "Key Result {k}"',
+                f'direction = "{direction}"',
+                f"target = {target}",
+                f'every = "{INTERVAL_SECONDS // 60}m"',
+                f"source = {{ connector = \"prom\", query = '{query}'{extra} }}",
+                "",
+            ]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -229,8 +260,11 @@ def run_cycle(
     def attempt(kr: str) -> SampleOutcome | Future[SampleOutcome] | str:
         """Return the outcome (or the scheduler's future of it), or why there is none."""
         try:
-            pending = (sampler.run_sample(kr) if mode == "scheduler"
-                       else sample_key_result(tracker, kr, scheduled_ts=instant))
+            pending = (
+                sampler.run_sample(kr)
+                if mode == "scheduler"
+                else sample_key_result(tracker, kr, scheduled_ts=instant)
+            )
         except Exception as exc:  # e.g. SQLite "database is locked": the attempt is lost
             return f"raised {type(exc).__name__}: {str(exc).splitlines()[0]}"
         return "skipped: its connector backs off" if pending is None else pending
@@ -259,8 +293,14 @@ def run_cycle(
         count = session.exec(select(func.count()).where(col(Sample.ts) == instant)).one()
     if count != len(results) - len(failed):
         raise AssertionError(f"{count} samples at {instant}, {len(results) - len(failed)} ok")
-    return Cycle(seconds, len(failed), sum(r for r in results if isinstance(r, int)),
-                 memory_mb("self", "VmHWM"), load_before, failed[0] if failed else None)
+    return Cycle(
+        seconds,
+        len(failed),
+        sum(r for r in results if isinstance(r, int)),
+        memory_mb("self", "VmHWM"),
+        load_before,
+        failed[0] if failed else None,
+    )
 
 
 def run_bare(tracker: Tracker, *, instant: int) -> float:
@@ -297,20 +337,33 @@ class Result:
         return statistics.median(c.seconds for c in self.cycles) / statistics.median(self.bare)
 
 
-def run(*, backend: str, krs: int, mode: Mode, repeats: int, prometheus_url: str,
-        history_start: int, history_end: int, idle_seconds: float, api_pause: float) -> Result:
+def run(
+    *,
+    backend: str,
+    krs: int,
+    mode: Mode,
+    repeats: int,
+    prometheus_url: str,
+    history_start: int,
+    history_end: int,
+    idle_seconds: float,
+    api_pause: float,
+) -> Result:
     """Set up one backend and size, and measure; runs in a fresh process for its own peak RSS."""
     os.environ.pop("KRTRACKER_DATABASE_URL", None)  # the generated file names the database
     last = history_end - history_end % INTERVAL_SECONDS
     # Warm-up, the measured cycles and the cycle under API load, at consecutive instants.
     instants = [last - (repeats + 1 - i) * INTERVAL_SECONDS for i in range(repeats + 2)]
     result = Result(backend, krs, mode)
-    with tempfile.TemporaryDirectory(prefix="krbench-sampling-") as tmp, \
-            database(backend, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="krbench-sampling-") as tmp,
+        database(backend, Path(tmp)) as url,
+    ):
         config = Path(tmp) / "krtracker.toml"
         first_day = datetime.fromtimestamp(history_start, UTC).date()
-        write_config(config, krs=krs, database_url=url, prometheus_url=prometheus_url,
-                     first_day=first_day)
+        write_config(
+            config, krs=krs, database_url=url, prometheus_url=prometheus_url, first_day=first_day
+        )
         clock = Clock(instants[0] + 5)
         started = time.perf_counter()
         tracker = open_tracker(config, clock=clock)
@@ -331,9 +384,11 @@ def run(*, backend: str, krs: int, mode: Mode, repeats: int, prometheus_url: str
                     result.cycles.append(cycle(instant))
                     result.bare.append(run_bare(tracker, instant=instant))
                 _, result.api_idle = under_api_load(
-                    base, ids, pause=api_pause, action=lambda: time.sleep(idle_seconds))
+                    base, ids, pause=api_pause, action=lambda: time.sleep(idle_seconds)
+                )
                 result.loaded_cycle, result.api_busy = under_api_load(
-                    base, ids, pause=api_pause, action=lambda: cycle(instants[-1]))
+                    base, ids, pause=api_pause, action=lambda: cycle(instants[-1])
+                )
                 result.server_peak_mb = memory_mb(pid, "VmHWM")
         finally:
             sampler.shutdown()
@@ -367,19 +422,28 @@ def report(results: list[Result]) -> str:
             f"| {warm.text()} ({warm.backfilled:,}) | {' / '.join(f'{b:.2f}' for b in r.bare)} "
             f"| {' / '.join(c.text() for c in r.cycles)} | **{r.ratio:.2f}x** | {loaded.text()} "
             f"| {max(c.peak_mb for c in measured):.0f} | {r.process_peak_mb:.0f} "
-            f"| {r.server_peak_mb:.0f} | {' / '.join(f'{c.load_before:.1f}' for c in measured)} |")
-        failures += [f"- {r.backend} {r.krs:,} {name}: {c.errors} failed, e.g. {c.first_error}"
-                     for name, c in (("warm-up", warm), *(("cycle", c) for c in measured))
-                     if c.errors]
-    lines += ["", "API latency ms, p50 / p99 / max (requests), idle -> while sampling:", "",
-              "| backend | KRs | objectives idle | objectives sampling "
-              "| key-result idle | key-result sampling |", "|" + "---|" * 6]
+            f"| {r.server_peak_mb:.0f} | {' / '.join(f'{c.load_before:.1f}' for c in measured)} |"
+        )
+        failures += [
+            f"- {r.backend} {r.krs:,} {name}: {c.errors} failed, e.g. {c.first_error}"
+            for name, c in (("warm-up", warm), *(("cycle", c) for c in measured))
+            if c.errors
+        ]
+    lines += [
+        "",
+        "API latency ms, p50 / p99 / max (requests), idle -> while sampling:",
+        "",
+        "| backend | KRs | objectives idle | objectives sampling "
+        "| key-result idle | key-result sampling |",
+        "|" + "---|" * 6,
+    ]
     for r in results:
         lines.append(
             f"| {r.backend} | {r.krs:,} | {_percentiles(r.api_idle['objectives'])} "
             f"| {_percentiles(r.api_busy['objectives'])} "
             f"| {_percentiles(r.api_idle['key_result'])} "
-            f"| {_percentiles(r.api_busy['key_result'])} |")
+            f"| {_percentiles(r.api_busy['key_result'])} |"
+        )
     return "\n".join(lines + ([""] + failures if failures else []))
 
 
@@ -389,13 +453,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--krs", type=int, nargs="+", default=[1000])
     parser.add_argument("--backend", nargs="+", choices=["sqlite", "postgres"], default=["sqlite"])
     parser.add_argument("--mode", nargs="+", choices=["scheduler", "flat"], default=["scheduler"])
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="measured cycles, each followed by a bare loop")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="measured cycles, each followed by a bare loop"
+    )
     parser.add_argument("--history-hours", type=float, default=6.0)
-    parser.add_argument("--idle-seconds", type=float, default=10.0,
-                        help="how long to time the API on the idle server")
-    parser.add_argument("--api-pause-ms", type=float, default=50.0,
-                        help="the API client's pause between requests")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="how long to time the API on the idle server",
+    )
+    parser.add_argument(
+        "--api-pause-ms", type=float, default=50.0, help="the API client's pause between requests"
+    )
     args = parser.parse_args(argv)
     history = synthetic_history(duration_seconds=int(args.history_hours * 3600))
     results = []
@@ -409,10 +479,17 @@ def main(argv: list[str] | None = None) -> None:
                         spawn = multiprocessing.get_context("spawn")
                         with ProcessPoolExecutor(1, mp_context=spawn) as pool:
                             result = pool.submit(
-                                run, backend=backend, krs=krs, mode=mode, repeats=args.repeats,
-                                prometheus_url=prometheus.url, history_start=history.start,
-                                history_end=history.end, idle_seconds=args.idle_seconds,
-                                api_pause=args.api_pause_ms / 1000).result()
+                                run,
+                                backend=backend,
+                                krs=krs,
+                                mode=mode,
+                                repeats=args.repeats,
+                                prometheus_url=prometheus.url,
+                                history_start=history.start,
+                                history_end=history.end,
+                                idle_seconds=args.idle_seconds,
+                                api_pause=args.api_pause_ms / 1000,
+                            ).result()
                         results.append(result)
                         print(report([result]), flush=True)
         finally:
