@@ -247,6 +247,30 @@ class WebhookConfig(_Strict):
     teams: list[str] | None = None
 
 
+class DigestConfig(_Strict):
+    """`[[digests]]`: a review of the last `since` sent to `webhooks` at each `cron` instant."""
+
+    name: str = Field(pattern=SLUG)
+    cron: str = "0 9 * * MON"
+    # None: every objective; else the objectives of these teams only.
+    teams: list[str] | None = None
+    webhooks: list[str] = Field(min_length=1)
+    since: str = "7d"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid 5-field cron expression")
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _since_is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class KeyResultConfig(_Strict):
     """One Key Result as written in the file."""
 
@@ -356,5 +380,6 @@ class KrTrackerConfig(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()
     webhooks: list[WebhookConfig] = []
+    digests: list[DigestConfig] = []
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []

@@ -1,0 +1,44 @@
+"""Checks of `[[digests]]` that span sections: webhook names, formats, teams, unique names."""
+
+from __future__ import annotations
+
+from app.config_checks import Problem, format_path
+from app.config_models import KrTrackerConfig
+
+# Alertmanager takes alerts with labels; a weekly summary is not one.
+DIGEST_FORMATS = ("generic", "slack")
+
+
+def check_digests(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Add a problem, with its key path, for each digest that cannot be delivered as written."""
+    webhooks = {w.name: w for w in cfg.webhooks}
+    teams = {o.team for o in cfg.objectives if o.team}
+    names: set[str] = set()
+    for i, digest in enumerate(cfg.digests):
+        path: tuple[int | str, ...] = ("digests", i)
+        if digest.name in names:
+            problems.append(Problem(format_path((*path, "name")), f"duplicate digest {digest.name!r}"))
+        names.add(digest.name)
+        for j, name in enumerate(digest.webhooks):
+            where = format_path((*path, "webhooks", j))
+            webhook = webhooks.get(name)
+            if webhook is None:
+                known = ", ".join(sorted(webhooks)) or "none is configured"
+                problems.append(Problem(where, f"unknown webhook {name!r} (known: {known})"))
+            elif webhook.format not in DIGEST_FORMATS:
+                problems.append(
+                    Problem(
+                        where,
+                        f"webhook {name!r} has format {webhook.format!r}; a digest goes to "
+                        f"{' or '.join(DIGEST_FORMATS)} webhooks",
+                    )
+                )
+        for j, team in enumerate(digest.teams or []):
+            if team not in teams:
+                problems.append(
+                    Problem(
+                        format_path((*path, "teams", j)),
+                        f"no objective has team {team!r}: this digest would be empty for it",
+                        "warning",
+                    )
+                )
