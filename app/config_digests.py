@@ -17,7 +17,9 @@ def check_digests(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
     for i, digest in enumerate(cfg.digests):
         path: tuple[int | str, ...] = ("digests", i)
         if digest.name in names:
-            problems.append(Problem(format_path((*path, "name")), f"duplicate digest {digest.name!r}"))
+            problems.append(
+                Problem(format_path((*path, "name")), f"duplicate digest {digest.name!r}")
+            )
         names.add(digest.name)
         for j, name in enumerate(digest.webhooks):
             where = format_path((*path, "webhooks", j))

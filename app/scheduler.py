@@ -37,6 +37,7 @@ from app.coverage import SampleCoverage
 from app.delivery import DeliveryWorker
 from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
+from app.digest_schedule import enqueue_due_digests
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
@@ -107,7 +108,30 @@ class SamplingScheduler:
             misfire_grace_time=60,
         )
         self.scheduler.add_job(self.catch_up, id="catch-up", replace_existing=True)
+        if self.tracker.loaded.config.digests:
+            # Every minute, and once now: a digest missed while down goes out on start.
+            self.scheduler.add_job(
+                self.enqueue_digests,
+                IntervalTrigger(seconds=60),
+                id="digests",
+                replace_existing=True,
+                misfire_grace_time=60,
+            )
+            self.scheduler.add_job(self.enqueue_digests, id="digests-now", replace_existing=True)
         self.scheduler.start()
+
+    def enqueue_digests(self) -> None:
+        """Enqueue each digest's latest due instant not yet in the outbox (see app.digest_schedule)."""
+        with Session(self.tracker.engine) as session:
+            written = enqueue_due_digests(
+                session,
+                self.tracker.loaded.config,
+                now_ts=self.tracker.now(),
+                thresholds=self.tracker.thresholds,
+                redactor=self.tracker.redactor,
+            )
+        if written:
+            self.tracker.notify_outbox()
 
     def catch_up(self) -> None:
         """Sample now every Key Result whose latest scheduled instant has no attempt yet."""
