@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 

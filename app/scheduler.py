@@ -35,9 +35,9 @@ from app import backoff
 from app.backoff import Decision, SourceHealth
 from app.coverage import SampleCoverage
 from app.delivery import DeliveryWorker
+from app.digest_schedule import enqueue_due_digests
 from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
-from app.digest_schedule import enqueue_due_digests
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
@@ -121,7 +121,7 @@ class SamplingScheduler:
         self.scheduler.start()
 
     def enqueue_digests(self) -> None:
-        """Enqueue each digest's latest due instant not yet in the outbox (see app.digest_schedule)."""
+        """Enqueue each digest's latest due instant not yet in the outbox."""
         with Session(self.tracker.engine) as session:
             written = enqueue_due_digests(
                 session,
