@@ -6,7 +6,7 @@ from app.config_checks import Problem, format_path
 from app.config_models import KrTrackerConfig
 
 # Alertmanager takes alerts with labels; a weekly summary is not one.
-DIGEST_FORMATS = ("generic", "slack")
+DIGEST_FORMATS = ("generic", "slack", "email")
 
 
 def check_digests(cfg: KrTrackerConfig, problems: list[Problem]) -> None:

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from app.domain import Aggregate, Direction
@@ -234,17 +235,53 @@ class AlertsConfig(AlertRulesConfig):
     delivery_timeout_seconds: float = Field(10, gt=0, le=60)
 
 
+class SmtpConfig(_Strict):
+    """`[smtp]`: the mail server `email` webhooks send through (see `app.email_delivery`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    # `password_file = "/run/secrets/smtp"` is read into `password` when the file is loaded.
+    password: SecretStr | None = None
+    from_: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout_seconds: float = Field(10, gt=0, le=60)
+
+
 class WebhookConfig(_Strict):
-    """`[[webhooks]]`: where events go, in which format, for which events, objectives, teams."""
+    """`[[webhooks]]`: where events go, in which format, for which events, objectives, teams.
+
+    An `email` webhook has no `url`: it sends through `[smtp]` to the addresses in `to`.
+    """
 
     name: str = Field(pattern=SLUG)
-    url: str = Field(pattern=r"^https?://")
-    format: Literal["generic", "slack", "alertmanager"] = "generic"
+    url: str | None = Field(None, pattern=r"^https?://")
+    format: Literal["generic", "slack", "alertmanager", "email"] = "generic"
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] | None = None
     secret: SecretStr | None = None
     headers: dict[str, SecretStr] = {}
     events: list[EventName] | None = None
     objectives: list[str] | None = None
     teams: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _target_fits_format(self) -> WebhookConfig:
+        if self.format == "email":
+            if not self.to:
+                raise ValueError('an email webhook needs to = ["someone@example.com", ...]')
+            if self.url is not None:
+                raise ValueError("an email webhook has no url: it sends through [smtp]")
+        elif self.url is None:
+            raise ValueError("url is required (an http:// or https:// address)")
+        elif self.to is not None:
+            raise ValueError("to is only for email webhooks")
+        return self
+
+    @property
+    def target(self) -> str:
+        """Return the URL, or `mailto:` and the addresses of an email webhook."""
+        return self.url if self.url is not None else "mailto:" + ",".join(self.to or [])
 
 
 class DigestConfig(_Strict):
@@ -380,6 +417,7 @@ class KrTrackerConfig(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()
     webhooks: list[WebhookConfig] = []
+    smtp: SmtpConfig | None = None
     digests: list[DigestConfig] = []
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []

@@ -323,6 +323,7 @@ class LeaderElectedScheduler:
             alerts=config.alerts,
             clock=self.tracker.clock,
             redactor=self.tracker.redactor,
+            smtp=config.smtp,
         )
         self.delivery.start()
 

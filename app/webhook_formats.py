@@ -64,6 +64,8 @@ def render(
     webhook: WebhookConfig, *, event_id: str, payload: dict[str, Any], sent_at: datetime
 ) -> RenderedRequest:
     """Return the request for `payload` in `webhook`'s format."""
+    if webhook.url is None:
+        raise ValueError(f"webhook {webhook.name!r} ({webhook.format}) is not sent over HTTP")
     custom = {k: v.get_secret_value() for k, v in webhook.headers.items()}
     base = {"Content-Type": "application/json", "User-Agent": "krtracker-webhooks/1"}
     if webhook.format == "slack" and payload.get("type") == DIGEST_EVENT:
