@@ -1,9 +1,10 @@
-"""Checks of `[[digests]]` that span sections: webhook names, formats, teams, unique names."""
+"""Checks that span sections for digests (webhook names, formats, teams) and email (`[smtp]`)."""
 
 from __future__ import annotations
 
 from app.config_checks import Problem, format_path
 from app.config_models import KrTrackerConfig
+from app.config_runtime import private_target_warning
 
 # Alertmanager takes alerts with labels; a weekly summary is not one.
 DIGEST_FORMATS = ("generic", "slack", "email")
@@ -44,3 +45,26 @@ def check_digests(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                         "warning",
                     )
                 )
+
+
+def check_email(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Require `[smtp]` for email webhooks; warn when its host would be refused as private."""
+    for i, webhook in enumerate(cfg.webhooks):
+        if webhook.format == "email" and cfg.smtp is None:
+            problems.append(
+                Problem(
+                    format_path(("webhooks", i, "format")),
+                    "an email webhook sends through [smtp]: add [smtp] host and from",
+                )
+            )
+    if cfg.smtp is not None:
+        smtp = cfg.smtp
+        private = private_target_warning(
+            f"smtp://{smtp.host}:{smtp.port}", cfg.alerts.allow_private_targets
+        )
+        if private:
+            problems.append(Problem("smtp.host", private, "warning"))
+        if (smtp.username is None) != (smtp.password is None):
+            problems.append(
+                Problem("smtp.username", "give both username and password (or password_file)")
+            )

@@ -22,10 +22,14 @@ from app.delivery import DeliveryWorker
 from app.digest import DIGEST_EVENT
 from app.digest_schedule import digest_key, enqueue_digest
 from app.models import Delivery
-from tests.test_api_reports import NOW, SINCE, Timeline, _iso, timeline  # noqa: F401
+from tests import test_api_reports
+from tests.test_api_reports import NOW, SINCE, Timeline, _iso
 from tests.test_delivery import SECRET, Receiver
 
 LOOPBACK = AlertsConfig(allow_private_targets=["127.0.0.1/32"])
+
+# The period of values, failed attempts and check-ins that the review tests use.
+timeline = test_api_reports.timeline
 
 
 def _enqueue(t: Timeline, digest: DigestConfig, *, instant: int = NOW) -> int:
@@ -127,7 +131,7 @@ def test_two_enqueues_of_one_instant_give_one_delivery(timeline: Timeline) -> No
 
 @pytest.fixture
 def slack() -> Iterator[Receiver]:
-    """A Slack-shaped receiver: it records JSON bodies and answers 204."""
+    """Run a Slack-shaped receiver: it records JSON bodies and answers 204."""
     server = Receiver(secret=None)
     yield server
     server.stop()
@@ -135,7 +139,7 @@ def slack() -> Iterator[Receiver]:
 
 @pytest.fixture
 def generic() -> Iterator[Receiver]:
-    """A generic receiver that verifies Standard Webhooks signatures."""
+    """Run a generic receiver that verifies Standard Webhooks signatures."""
     server = Receiver()
     yield server
     server.stop()

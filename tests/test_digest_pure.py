@@ -1,4 +1,4 @@
-"""The pure digest: team filtering, objective progress, and a Slack message within Slack's limits."""
+"""The pure digest: team filtering, objective progress, a Slack message within its limits."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def digest_rows(tracker: Tracker) -> list[Delivery]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A generic receiver verifying signatures."""
+    """Run a generic receiver that verifies signatures."""
     server = Receiver()
     yield server
     server.stop()
