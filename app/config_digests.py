@@ -68,3 +68,18 @@ def check_email(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
             problems.append(
                 Problem("smtp.username", "give both username and password (or password_file)")
             )
+
+
+def check_reminders(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Check that `[reminders] webhooks` name configured webhooks that can carry a reminder."""
+    webhooks = {w.name: w for w in cfg.webhooks}
+    for j, name in enumerate(cfg.reminders.webhooks):
+        where = format_path(("reminders", "webhooks", j))
+        webhook = webhooks.get(name)
+        if webhook is None:
+            known = ", ".join(sorted(webhooks)) or "none is configured"
+            problems.append(Problem(where, f"unknown webhook {name!r} (known: {known})"))
+        elif webhook.format not in DIGEST_FORMATS:
+            problems.append(
+                Problem(where, f"webhook {name!r} has format {webhook.format!r}: not for reminders")
+            )

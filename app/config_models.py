@@ -308,6 +308,19 @@ class DigestConfig(_Strict):
         return value
 
 
+class RemindersConfig(_Strict):
+    """`[reminders]`: ask owners for a check-in when a Key Result has none for `checkin_every`."""
+
+    webhooks: list[str] = []
+    checkin_every: str = "7d"
+
+    @field_validator("checkin_every")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class KeyResultConfig(_Strict):
     """One Key Result as written in the file."""
 
@@ -327,8 +340,10 @@ class KeyResultConfig(_Strict):
     description: str = ""
     revision_note: str | None = None
     alerts: AlertRulesConfig | None = None
+    # How often its objective's owner is asked for a check-in (see `[reminders]`).
+    checkin_every: str | None = None
 
-    @field_validator("every")
+    @field_validator("every", "checkin_every")
     @classmethod
     def _every_is_duration(cls, value: str | None) -> str | None:
         if value is not None:
@@ -377,7 +392,15 @@ class ObjectiveConfig(_Strict):
     parent: str | None = None
     description: str = ""
     alerts: AlertRulesConfig | None = None
+    checkin_every: str | None = None
     key_results: list[KeyResultConfig] = []
+
+    @field_validator("checkin_every")
+    @classmethod
+    def _checkin_every_is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("period")
     @classmethod
@@ -419,5 +442,6 @@ class KrTrackerConfig(_Strict):
     webhooks: list[WebhookConfig] = []
     smtp: SmtpConfig | None = None
     digests: list[DigestConfig] = []
+    reminders: RemindersConfig = RemindersConfig()
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []

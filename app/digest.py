@@ -17,6 +17,7 @@ from app.review import KeyResultRef, WeeklyReview
 from app.scorecard import objective_score
 
 DIGEST_EVENT = "okr.digest"
+REMINDER_EVENT = "okr.checkin_reminder"  # built by `app.reminders`
 
 
 @dataclass(frozen=True, slots=True)

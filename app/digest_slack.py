@@ -139,3 +139,20 @@ def slack_digest(payload: dict[str, Any]) -> dict[str, Any]:
         "text": escape(digest_text(data)),
         "blocks": [*blocks, *objectives, {"type": "divider"}, *tail],
     }
+
+
+def slack_reminder(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return the Slack body of an `okr.checkin_reminder` event: who, which KR, since when."""
+    data = payload["data"]
+    kr = {**data["key_result"], "link": data["link"]}
+    owner = escape(data.get("owner") or "the owner")
+    last = (data.get("last_check_in") or "never")[:10]
+    text = (
+        f":memo: Check-in due for {_link(kr)} ({escape(data['objective']['title'])}): "
+        f"{owner}, how confident are you? Last check-in: {last}; "
+        f"progress {pct(data.get('progress'))}, {_status(data.get('status'))}."
+    )
+    return {
+        "text": escape(f"Check-in due: {data['key_result']['title']} ({owner})"),
+        "blocks": [_section(text)],
+    }

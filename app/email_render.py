@@ -13,7 +13,7 @@ from email.utils import formatdate
 from html import escape
 from typing import Any
 
-from app.digest import DIGEST_EVENT
+from app.digest import DIGEST_EVENT, REMINDER_EVENT
 from app.webhook_formats import headline, value_vs_target
 
 
@@ -88,6 +88,15 @@ def _parts(payload: dict[str, Any]) -> tuple[str, list[tuple[str, list[str]]], s
             f"OKR digest {data['digest']} for {who}: {data['since'][:10]} to {data['until'][:10]}"
         )
         return subject, digest_sections(data), data["link"]
+    if payload["type"] == REMINDER_EVENT:
+        title = data["key_result"]["title"]
+        lines = [
+            f"{data.get('owner') or 'Owner'}: please check in on {title!r} "
+            f"({data['objective']['title']}): progress and your confidence.",
+            f"Last check-in: {(data.get('last_check_in') or 'never')[:10]}",
+            f"Progress: {_pct(data.get('progress'))} ({_label(data.get('status'))})",
+        ]
+        return f"Check-in due: {title}", [("", lines)], data["link"]
     lines = [
         f"Status: {_label(data.get('status'))}",
         f"Value vs target: {value_vs_target(data)}",

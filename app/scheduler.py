@@ -42,6 +42,7 @@ from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
+from app.reminders import enqueue_due_reminders
 from app.sampling import measure_key_result
 from app.tracker import Tracker
 from connectors.base import ConnectorError
@@ -108,7 +109,7 @@ class SamplingScheduler:
             misfire_grace_time=60,
         )
         self.scheduler.add_job(self.catch_up, id="catch-up", replace_existing=True)
-        if self.tracker.loaded.config.digests:
+        if self.tracker.loaded.config.digests or self.tracker.loaded.config.reminders.webhooks:
             # Every minute, and once now: a digest missed while down goes out on start.
             self.scheduler.add_job(
                 self.enqueue_digests,
@@ -121,14 +122,18 @@ class SamplingScheduler:
         self.scheduler.start()
 
     def enqueue_digests(self) -> None:
-        """Enqueue each digest's latest due instant not yet in the outbox."""
+        """Enqueue due digests and check-in reminders not yet in the outbox."""
+        config = self.tracker.loaded.config
         with Session(self.tracker.engine) as session:
             written = enqueue_due_digests(
                 session,
-                self.tracker.loaded.config,
+                config,
                 now_ts=self.tracker.now(),
                 thresholds=self.tracker.thresholds,
                 redactor=self.tracker.redactor,
+            )
+            written += enqueue_due_reminders(
+                session, config, self.tracker.routing, now_ts=self.tracker.now()
             )
         if written:
             self.tracker.notify_outbox()
