@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from app.config import parse_config
-from tests.test_config import document, errors_of
+from app.reminders import checkin_intervals
+from tests.test_config import document, errors_of, key_result, objective
 
 SECRET = "whsec_a3J0cmFja2VyLXRlc3RzLXNpZ25pbmcta2V5LTAwMDE="
 HOOKS = [
@@ -63,3 +64,39 @@ def test_duplicate_digest_names_and_unknown_teams() -> None:
     assert [(w.path, "ghosts" in w.message) for w in loaded.warnings] == [
         ("digests[0].teams[0]", True)
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (document(webhooks=HOOKS, reminders={"webhooks": ["nowhere"]}), "reminders.webhooks[0]"),
+        (document(webhooks=HOOKS, reminders={"webhooks": ["am"]}), "reminders.webhooks[0]"),
+        (document(reminders={"checkin_every": "weekly"}), "reminders.checkin_every"),
+        (
+            document(objective(key_result(checkin_every="3 days"))),
+            "objectives[0].key_results[0].checkin_every",
+        ),
+        (document(objective(checkin_every="soon")), "objectives[0].checkin_every"),
+    ],
+)
+def test_a_broken_reminder_setting_is_an_error_at_its_key_path(
+    raw: dict[str, Any], path: str
+) -> None:
+    """Unknown or unfit webhooks and malformed intervals name their place."""
+    assert [p.path for p in errors_of(raw)] == [path]
+
+
+def test_checkin_every_is_the_key_results_then_the_objectives_then_the_default() -> None:
+    """A KR's own interval wins over its objective's, which wins over [reminders]."""
+    raw = document(
+        objective(
+            key_result(id="own", checkin_every="2d"), key_result(id="inherits"), checkin_every="5d"
+        ),
+        objective(key_result(id="default"), id="other", title="Other"),
+        reminders={"checkin_every": "10d"},
+    )
+    assert checkin_intervals(parse_config(raw).config) == {
+        "own": 2 * 86400,
+        "inherits": 5 * 86400,
+        "default": 10 * 86400,
+    }
