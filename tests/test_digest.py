@@ -9,6 +9,7 @@ the message, and a generic one that verifies the Standard Webhooks signature.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,3 +181,24 @@ def test_digest_reaches_slack_as_a_readable_message_and_generic_signed(
     assert "{" not in text  # prose, not a JSON dump
     assert len(blocks) <= 50 and all(len(json.dumps(b)) < 3500 for b in blocks)
     assert "Weekly OKR digest for everyone" in message["text"]
+
+
+def test_two_processes_enqueueing_one_instant_at_once_give_one_delivery(
+    timeline: Timeline,
+) -> None:
+    """Two concurrent enqueues (own sessions, as two replicas) write one row: the key is unique."""
+    digest = _digest()
+    start = threading.Barrier(2)
+    written: list[int] = []
+
+    def enqueue() -> None:
+        start.wait()
+        written.append(_enqueue(timeline, digest))
+
+    threads = [threading.Thread(target=enqueue) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(written) == [0, 1]
+    assert len(_payloads(timeline)) == 1
