@@ -21,7 +21,9 @@ from app.config_secrets import redactor_for
 from app.delivery import DeliveryWorker
 from app.digest import DIGEST_EVENT
 from app.digest_schedule import enqueue_digest
+from app.email_render import email_message
 from app.models import Delivery, DeliveryAttempt
+from app.webhook_formats import make_test_event
 from tests import test_api_reports
 from tests.smtp_server import smtp_server
 from tests.test_api_reports import NOW, Timeline
@@ -167,3 +169,16 @@ def test_secret_str_is_used() -> None:
     """The SMTP password is a SecretStr, so it never prints."""
     assert isinstance(_smtp(25).password, SecretStr)
     assert PASSWORD not in str(_smtp(25))
+
+
+def test_an_alert_renders_as_an_email_too() -> None:
+    """A `kr.*` event by email: its headline as subject, value against target in both parts."""
+    payload = make_test_event("mail", at_ts=NOW, public_url="https://okr.example.com")
+    payload["data"].update(value=94.0, target=100.0, status="at_risk")
+    payload["data"]["key_result"]["unit"] = "%"
+    message = email_message(payload, event_id="evt_1", sender="okr@example.org", to=["a@b.org"])
+    assert message["Subject"] == "krtracker test event: Test event for webhook mail"
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    assert "Value vs target: 94 % vs target 100 %" in text.get_content()
+    assert "<li>Status: at risk</li>" in html.get_content()
