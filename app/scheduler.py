@@ -112,16 +112,18 @@ class SamplingScheduler:
         if self.tracker.loaded.config.digests or self.tracker.loaded.config.reminders.webhooks:
             # Every minute, and once now: a digest missed while down goes out on start.
             self.scheduler.add_job(
-                self.enqueue_digests,
+                self.enqueue_digests_and_reminders,
                 IntervalTrigger(seconds=60),
                 id="digests",
                 replace_existing=True,
                 misfire_grace_time=60,
             )
-            self.scheduler.add_job(self.enqueue_digests, id="digests-now", replace_existing=True)
+            self.scheduler.add_job(
+                self.enqueue_digests_and_reminders, id="digests-now", replace_existing=True
+            )
         self.scheduler.start()
 
-    def enqueue_digests(self) -> None:
+    def enqueue_digests_and_reminders(self) -> None:
         """Enqueue due digests and check-in reminders not yet in the outbox."""
         config = self.tracker.loaded.config
         with Session(self.tracker.engine) as session:

@@ -166,7 +166,7 @@ def test_a_restart_after_three_missed_mondays_sends_one_digest(
     try:
         assert wait_for(lambda: len(receiver.accepted) == 2)
         assert leader.sampler is not None
-        leader.sampler.enqueue_digests()  # the next minute's pass: nothing new is due
+        leader.sampler.enqueue_digests_and_reminders()  # the next minute's pass: nothing new is due
         rows = digest_rows(tracker)
         assert [r.payload["data"]["scheduled_for"] for r in rows] == [
             "2026-11-02T09:00:00Z",
