@@ -32,6 +32,7 @@ from app.config_checks import (
     raw_source_problems,
     validation_problems,
 )
+from app.config_digests import check_digests, check_email, check_reminders
 from app.config_models import (
     SLUG,
     AggregationConfig,
@@ -174,6 +175,9 @@ def parse_config(raw: dict[str, Any], *, serves_api: bool = True) -> LoadedConfi
     connectors = check_connectors(cfg, problems)
     queries = check_objectives(cfg, connectors, problems)
     check_webhooks(cfg, problems)
+    check_digests(cfg, problems)
+    check_email(cfg, problems)
+    check_reminders(cfg, problems)
     check_tokens(cfg, problems)
     check_database(database_url(cfg), problems)
     if any(p.severity == "error" for p in problems):

@@ -360,7 +360,11 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                             "warning",
                         )
                     )
-        private = private_target_warning(webhook.url, cfg.alerts.allow_private_targets)
+        private = (
+            private_target_warning(webhook.url, cfg.alerts.allow_private_targets)
+            if webhook.url is not None
+            else None
+        )
         if private:
             problems.append(Problem(format_path((*path, "url")), private, "warning"))
         if webhook.format == "generic" and webhook.secret is None:

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from app.domain import Aggregate, Direction
@@ -234,17 +235,90 @@ class AlertsConfig(AlertRulesConfig):
     delivery_timeout_seconds: float = Field(10, gt=0, le=60)
 
 
+class SmtpConfig(_Strict):
+    """`[smtp]`: the mail server `email` webhooks send through (see `app.email_delivery`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    # `password_file = "/run/secrets/smtp"` is read into `password` when the file is loaded.
+    password: SecretStr | None = None
+    from_: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout_seconds: float = Field(10, gt=0, le=60)
+
+
 class WebhookConfig(_Strict):
-    """`[[webhooks]]`: where events go, in which format, for which events, objectives, teams."""
+    """`[[webhooks]]`: where events go, in which format, for which events, objectives, teams.
+
+    An `email` webhook has no `url`: it sends through `[smtp]` to the addresses in `to`.
+    """
 
     name: str = Field(pattern=SLUG)
-    url: str = Field(pattern=r"^https?://")
-    format: Literal["generic", "slack", "alertmanager"] = "generic"
+    url: str | None = Field(None, pattern=r"^https?://")
+    format: Literal["generic", "slack", "alertmanager", "email"] = "generic"
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] | None = None
     secret: SecretStr | None = None
     headers: dict[str, SecretStr] = {}
     events: list[EventName] | None = None
     objectives: list[str] | None = None
     teams: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _target_fits_format(self) -> WebhookConfig:
+        if self.format == "email":
+            if not self.to:
+                raise ValueError('an email webhook needs to = ["someone@example.com", ...]')
+            if self.url is not None:
+                raise ValueError("an email webhook has no url: it sends through [smtp]")
+        elif self.url is None:
+            raise ValueError("url is required (an http:// or https:// address)")
+        elif self.to is not None:
+            raise ValueError("to is only for email webhooks")
+        return self
+
+    @property
+    def target(self) -> str:
+        """Return the URL, or `mailto:` and the addresses of an email webhook."""
+        return self.url if self.url is not None else "mailto:" + ",".join(self.to or [])
+
+
+class DigestConfig(_Strict):
+    """`[[digests]]`: a review of the last `since` sent to `webhooks` at each `cron` instant."""
+
+    name: str = Field(pattern=SLUG)
+    cron: str = "0 9 * * MON"
+    # None: every objective; else the objectives of these teams only.
+    teams: list[str] | None = None
+    webhooks: list[str] = Field(min_length=1)
+    since: str = "7d"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid 5-field cron expression")
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _since_is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class RemindersConfig(_Strict):
+    """`[reminders]`: ask owners for a check-in when a Key Result has none for `checkin_every`."""
+
+    webhooks: list[str] = []
+    checkin_every: str = "7d"
+
+    @field_validator("checkin_every")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
 
 class KeyResultConfig(_Strict):
@@ -266,8 +340,10 @@ class KeyResultConfig(_Strict):
     description: str = ""
     revision_note: str | None = None
     alerts: AlertRulesConfig | None = None
+    # How often its objective's owner is asked for a check-in (see `[reminders]`).
+    checkin_every: str | None = None
 
-    @field_validator("every")
+    @field_validator("every", "checkin_every")
     @classmethod
     def _every_is_duration(cls, value: str | None) -> str | None:
         if value is not None:
@@ -316,7 +392,15 @@ class ObjectiveConfig(_Strict):
     parent: str | None = None
     description: str = ""
     alerts: AlertRulesConfig | None = None
+    checkin_every: str | None = None
     key_results: list[KeyResultConfig] = []
+
+    @field_validator("checkin_every")
+    @classmethod
+    def _checkin_every_is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("period")
     @classmethod
@@ -356,5 +440,8 @@ class KrTrackerConfig(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()
     webhooks: list[WebhookConfig] = []
+    smtp: SmtpConfig | None = None
+    digests: list[DigestConfig] = []
+    reminders: RemindersConfig = RemindersConfig()
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []

@@ -93,7 +93,8 @@ def config_secrets(loaded: LoadedConfig) -> list[str]:
     for model in models:
         found += _walk(model, header=None)
     for webhook in loaded.config.webhooks:
-        found += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
+        if webhook.url is not None:
+            found += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
     return found
 
 

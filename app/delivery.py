@@ -44,8 +44,10 @@ from sqlmodel import Session, SQLModel
 from standardwebhooks import Webhook
 
 from app.config import AlertsConfig, WebhookConfig
+from app.config_models import SmtpConfig
 from app.config_secrets import credential_parts, url_secrets
 from app.durations import parse_duration
+from app.email_delivery import send_email
 from app.models import WebhookState
 from app.redaction import Redactor
 from app.safe_http import Allowlist, Outcome, SafeHttpClient
@@ -122,6 +124,7 @@ class DeliveryWorker:
         poll_seconds: float = 0.5,
         jitter: Callable[[float], float] = full_jitter,
         redactor: Redactor | None = None,
+        smtp: SmtpConfig | None = None,
     ) -> None:
         self.engine = engine
         self.webhooks = {w.name: w for w in webhooks}
@@ -134,6 +137,7 @@ class DeliveryWorker:
         # A claimed row waits for at most one send before its own: the lease outlasts both.
         self.lease_seconds = int(4 * self.timeout) + 30
         allow = Allowlist.parse(alerts.allow_private_targets)
+        self.allow, self.smtp = allow, smtp
         self.http = SafeHttpClient(allow, timeout=self.timeout)
         secrets = _webhook_secrets(webhooks)  # refuses a signing key that is not one
         # The tracker's redactor knows every secret of the config; alone, the webhooks' own.
@@ -275,14 +279,26 @@ class DeliveryWorker:
     def _send(self, claim: Claim) -> Outcome:
         """Render and POST the event once; payload and error have every secret redacted."""
         try:
-            # The signature timestamp is wall time: receivers check it against their own clock.
-            request = render(
-                self.webhooks[claim.webhook],
-                event_id=claim.event_id,
-                payload=self.redactor.json(claim.payload),
-                sent_at=datetime.now(UTC),
-            )
-            outcome = self.http.attempt(request.url, content=request.body, headers=request.headers)
+            webhook = self.webhooks[claim.webhook]
+            if webhook.format == "email":
+                outcome = send_email(
+                    self.smtp,
+                    webhook,
+                    event_id=claim.event_id,
+                    payload=self.redactor.json(claim.payload),
+                    allow=self.allow,
+                )
+            else:
+                # The signature timestamp is wall time: receivers check it against their clock.
+                request = render(
+                    webhook,
+                    event_id=claim.event_id,
+                    payload=self.redactor.json(claim.payload),
+                    sent_at=datetime.now(UTC),
+                )
+                outcome = self.http.attempt(
+                    request.url, content=request.body, headers=request.headers
+                )
         except Exception as exc:  # a bug must become a recorded failure, not a lost delivery
             log.error("sending delivery %s failed unexpectedly: %s", claim.seq, type(exc).__name__)
             outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0)
@@ -399,7 +415,8 @@ def _webhook_secrets(webhooks: list[WebhookConfig]) -> list[str]:
             secrets.append(value)
         for header in webhook.headers.values():
             secrets += credential_parts(header.get_secret_value())
-        secrets += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
+        if webhook.url is not None:
+            secrets += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
     return secrets
 
 

@@ -215,6 +215,9 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = None
     delivered_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     delivered_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # Set for scheduled events (a digest per cron instant and webhook): the unique index
+    # makes a second enqueue, by a restart or another replica, fail instead of duplicating.
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True, index=True)
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -35,12 +35,14 @@ from app import backoff
 from app.backoff import Decision, SourceHealth
 from app.coverage import SampleCoverage
 from app.delivery import DeliveryWorker
+from app.digest_schedule import enqueue_due_digests
 from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
 from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
+from app.reminders import enqueue_due_reminders
 from app.sampling import measure_key_result
 from app.tracker import Tracker
 from connectors.base import ConnectorError
@@ -107,7 +109,36 @@ class SamplingScheduler:
             misfire_grace_time=60,
         )
         self.scheduler.add_job(self.catch_up, id="catch-up", replace_existing=True)
+        if self.tracker.loaded.config.digests or self.tracker.loaded.config.reminders.webhooks:
+            # Every minute, and once now: a digest missed while down goes out on start.
+            self.scheduler.add_job(
+                self.enqueue_digests_and_reminders,
+                IntervalTrigger(seconds=60),
+                id="digests",
+                replace_existing=True,
+                misfire_grace_time=60,
+            )
+            self.scheduler.add_job(
+                self.enqueue_digests_and_reminders, id="digests-now", replace_existing=True
+            )
         self.scheduler.start()
+
+    def enqueue_digests_and_reminders(self) -> None:
+        """Enqueue due digests and check-in reminders not yet in the outbox."""
+        config = self.tracker.loaded.config
+        with Session(self.tracker.engine) as session:
+            written = enqueue_due_digests(
+                session,
+                config,
+                now_ts=self.tracker.now(),
+                thresholds=self.tracker.thresholds,
+                redactor=self.tracker.redactor,
+            )
+            written += enqueue_due_reminders(
+                session, config, self.tracker.routing, now_ts=self.tracker.now()
+            )
+        if written:
+            self.tracker.notify_outbox()
 
     def catch_up(self) -> None:
         """Sample now every Key Result whose latest scheduled instant has no attempt yet."""
@@ -299,6 +330,7 @@ class LeaderElectedScheduler:
             alerts=config.alerts,
             clock=self.tracker.clock,
             redactor=self.tracker.redactor,
+            smtp=config.smtp,
         )
         self.delivery.start()
 

@@ -23,6 +23,8 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from app.config import WebhookConfig
+from app.digest import DIGEST_EVENT, REMINDER_EVENT
+from app.digest_slack import slack_digest, slack_reminder
 
 ALERTMANAGER_PATH = "/api/v2/alerts"
 DEFAULT_REPEAT_SECONDS = 4 * 3600
@@ -62,8 +64,14 @@ def render(
     webhook: WebhookConfig, *, event_id: str, payload: dict[str, Any], sent_at: datetime
 ) -> RenderedRequest:
     """Return the request for `payload` in `webhook`'s format."""
+    if webhook.url is None:
+        raise ValueError(f"webhook {webhook.name!r} ({webhook.format}) is not sent over HTTP")
     custom = {k: v.get_secret_value() for k, v in webhook.headers.items()}
     base = {"Content-Type": "application/json", "User-Agent": "krtracker-webhooks/1"}
+    if webhook.format == "slack" and payload.get("type") == DIGEST_EVENT:
+        return RenderedRequest(webhook.url, _json(slack_digest(payload)), {**custom, **base})
+    if webhook.format == "slack" and payload.get("type") == REMINDER_EVENT:
+        return RenderedRequest(webhook.url, _json(slack_reminder(payload)), {**custom, **base})
     if webhook.format == "slack":
         return RenderedRequest(webhook.url, _json(slack_message(payload)), {**custom, **base})
     if webhook.format == "alertmanager":

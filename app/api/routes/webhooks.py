@@ -87,6 +87,8 @@ def public_url(webhook: WebhookConfig, redactor: Redactor) -> str:
     A Slack URL's path is its credential; another path shows unless the redactor masks part
     of it (a long random segment, as in Discord or Teams URLs).
     """
+    if webhook.url is None:  # an email webhook: its addresses are not secrets
+        return webhook.target
     url = httpx.URL(webhook.url)
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
     secret = webhook.format == "slack" or redactor.text(url.path) != url.path
