@@ -19,9 +19,18 @@ def fmt(value: float | None) -> str:
     return text.lstrip("-") if float(text) == 0 else text
 
 
+# Beyond this a whole percentage is meaningless (and past ~1e306 it overflows a float).
+PERCENT_LIMIT = 1e15  # written "1e15" in the text below
+
+
 def pct(share: float) -> str:
-    """Format a share as a whole percentage, never "-0%"."""
-    return f"{round(share * 100) + 0:d}%"
+    """Format a share as a whole percentage, never "-0%" and never an overflow."""
+    if math.isnan(share):
+        return "n/a"
+    scaled = share * 100
+    if not abs(scaled) < PERCENT_LIMIT:  # also catches infinities
+        return "below -1e15%" if share < 0 else "above 1e15%"
+    return f"{round(scaled) + 0:d}%"
 
 
 def day_text(ts: int) -> str:
