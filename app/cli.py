@@ -189,7 +189,7 @@ def validate(
 
 def _validate_one(file: Path, output: ValidateFormat) -> bool:
     try:
-        loaded = load_config(file)
+        loaded = load_config(file, lint=True)
     except ConfigError as exc:
         count = sum(1 for p in exc.problems if p.severity == "error")
         if output is ValidateFormat.github:

@@ -247,6 +247,15 @@ class WebhookConfig(_Strict):
     teams: list[str] | None = None
 
 
+class LintConfig(_Strict):
+    """`[lint]`: OKR practice warnings, each of which can be turned off."""
+
+    no_measure: bool = True
+    output_titles: bool = True
+    key_results_per_objective: bool = True
+    objectives_per_team: bool = True
+
+
 class KeyResultConfig(_Strict):
     """One Key Result as written in the file."""
 
@@ -356,5 +365,6 @@ class KrTrackerConfig(_Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()
     webhooks: list[WebhookConfig] = []
+    lint: LintConfig = LintConfig()
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []
