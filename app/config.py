@@ -184,9 +184,7 @@ def parse_config(
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])
 
 
-def load_config(
-    path: str | Path, *, serves_api: bool = True, lint: bool = False
-) -> LoadedConfig:
+def load_config(path: str | Path, *, serves_api: bool = True, lint: bool = False) -> LoadedConfig:
     """Read and check a config file; raise ConfigError listing every problem."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -632,7 +632,7 @@ def _three(first: dict[str, Any]) -> dict[str, Any]:
 def test_team_practice_gives_warnings_not_errors(
     raw: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
-    """Too many objectives, too few or many KRs, or a KR that can never move: a warning at its path."""
+    """Too many objectives, too few or many KRs, or a KR that cannot move: a warning at its path."""
     loaded = parse_config(raw, lint=True)
     assert all(w.severity == "warning" for w in loaded.warnings)
     got = [(w.path, w.message) for w in loaded.warnings]

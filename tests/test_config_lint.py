@@ -1,4 +1,4 @@
-"""OKR practice lint: outputs instead of outcomes, KR and objective counts; each rule silenceable."""
+"""OKR practice lint: outputs instead of outcomes, KR and objective counts, each silenceable."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_task_verbs_are_found_as_whole_words(title: str, verb: str | None) -> No
 
 
 def test_a_task_title_with_a_binary_target_is_an_output() -> None:
-    """ "Launch X" 0 -> 1 warns at its title, naming the verb and the outcome guidance."""
+    """A "Launch X" 0 -> 1 Key Result warns at its title with the verb and the guidance."""
     [(path, message)] = _lint(document(_objective_of(LAUNCH)))
     assert path == "objectives[0].key_results[0].title"
     assert "'launch'" in message and "0/1" in message
