@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from app.domain import Aggregate, Direction
@@ -194,6 +195,8 @@ EventName = Literal[
     "kr.achieved",
     "kr.forecast_miss",
 ]
+# Webhooks may also ask for events that are about a period, not a Key Result.
+WebhookEventName = Literal[EventName, "okr.period_closed"]
 
 
 class MuteWindow(_Strict):
@@ -242,9 +245,16 @@ class WebhookConfig(_Strict):
     format: Literal["generic", "slack", "alertmanager"] = "generic"
     secret: SecretStr | None = None
     headers: dict[str, SecretStr] = {}
-    events: list[EventName] | None = None
+    events: list[WebhookEventName] | None = None
     objectives: list[str] | None = None
     teams: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _alertmanager_takes_alerts_only(self) -> WebhookConfig:
+        # An Alertmanager receives alerts about a Key Result; a period's close is none.
+        if self.format == "alertmanager" and "okr.period_closed" in (self.events or []):
+            raise ValueError('an "alertmanager" webhook cannot take okr.period_closed')
+        return self
 
 
 class LintConfig(_Strict):

@@ -41,6 +41,7 @@ from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
+from app.period_events import raise_period_closed
 from app.sampling import measure_key_result
 from app.tracker import Tracker
 from connectors.base import ConnectorError
@@ -228,6 +229,7 @@ class SamplingScheduler:
             routing=self.tracker.routing,
             skip=set(polled),
         )
+        raise_period_closed(self.tracker.engine, self.tracker.routing, now_ts=self.tracker.now())
         self.tracker.notify_outbox()
 
     def shutdown(self) -> None:
