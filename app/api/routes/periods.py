@@ -23,7 +23,7 @@ DOWNLOADS = {
 @router.get(
     "/{period}/scorecard",
     response_model=ScorecardOut,
-    responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}},
+    responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}, **errors_for(404)},
 )
 def get_scorecard(
     period: str,
