@@ -22,7 +22,7 @@ _CSS = (
     "color:#1b1f24}table{border-collapse:collapse;width:100%}th,td{text-align:left;"
     "padding:.3rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}"
     ".kr{margin:1.2rem 0;padding:.8rem;border:1px solid #d0d7de;border-radius:6px}"
-    "svg{max-width:100%;height:auto}.muted{color:#57606a}"
+    "svg{width:100%;max-width:36rem;height:auto;display:block}.muted{color:#57606a}"
 )
 
 
@@ -123,6 +123,11 @@ def trajectory_svg(
         ),
         _polyline(progress, start=start, end=end, colour="#0969da"),
         _polyline(confidence, start=start, end=end, colour="#bc4c00"),
+        *(
+            f'<circle cx="{(ts - start) / max(1, end - start) * CHART_WIDTH:.1f}" '
+            f'cy="{(1 - min(max(v, 0.0), 1.0)) * CHART_HEIGHT:.1f}" r="3" fill="#bc4c00"/>'
+            for ts, v in confidence
+        ),
     ]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" '
