@@ -12,6 +12,7 @@ from app.config import ConfigError, parse_config
 from app.evaluation import reevaluate_all
 from app.models import KeyResult
 from app.period_events import PERIOD_CLOSED, period_label, raise_period_closed
+from app.scheduler import SamplingScheduler
 from app.webhook_formats import slack_message
 from tests.test_api_reports import DAY, Q4_END, Q4_START
 from tests.test_config import document
@@ -106,3 +107,16 @@ def test_an_alertmanager_webhook_cannot_take_the_period_event() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(document(webhooks=[hook]))
     assert "webhooks[0]" in str(caught.value) and "okr.period_closed" in str(caught.value)
+
+
+def test_the_schedulers_reevaluation_pass_raises_it(rig: Rig) -> None:
+    """The scheduler's periodic re-evaluation is what first sees the period closed."""
+    scheduler = SamplingScheduler(rig.tracker)
+    rig.clock["now"] = Q4_END - DAY
+    scheduler.reevaluate()
+    assert not [d for d in rig.deliveries() if d.event_type == PERIOD_CLOSED]
+    rig.clock["now"] = Q4_END + 600
+    scheduler.reevaluate()
+    scheduler.reevaluate()
+    closed = [d for d in rig.deliveries() if d.event_type == PERIOD_CLOSED]
+    assert [d.webhook for d in closed] == ["ops"]
