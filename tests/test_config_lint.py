@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.config import ConfigError, parse_config
 from app.config_lint import task_verb
-from tests.test_config import DROP, document, key_result, objective
+from tests.test_config import DROP, document, key_result, krtracker, objective
 
 
 def _lint(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -114,3 +115,34 @@ def test_lint_runs_only_when_asked() -> None:
     raw = document(objective(key_result()))
     assert parse_config(raw).warnings == []
     assert parse_config(raw, lint=True).warnings
+
+
+def test_validate_prints_the_practice_warnings_and_exits_0(tmp_path: Path) -> None:
+    """`krtracker validate` shows a task-title warning at its key path and still succeeds."""
+    path = tmp_path / "okrs.toml"
+    path.write_text(
+        """
+[connectors.people]
+type = "manual"
+
+[[objectives]]
+id = "checkout"
+title = "Checkout converts"
+period = "2026-Q4"
+
+[[objectives.key_results]]
+id = "launch"
+title = "Launch the new checkout"
+direction = "increase"
+baseline = 0
+target = 1
+source = { connector = "people" }
+""",
+        encoding="utf-8",
+    )
+    result = krtracker("validate", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "warning: objectives[0].key_results[0].title: title names a task ('launch')" in output
+    assert "warning: objectives[0].key_results: 1 Key Result(s)" in output
+    assert "2 warning(s)" in output
