@@ -1,4 +1,4 @@
-"""The `krtracker` command: init, validate, serve, worker, db, status, sample."""
+"""The `krtracker` command: init, validate, serve, worker, db, status, report, sample."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from app.leader import leader_lock_for
 from app.log_redaction import LOG_FILTER, install_log_redaction
 from app.openslo import import_openslo
 from app.openslo_files import read_openslo_files
+from app.report_command import ReportError, ReportFormat, render_report, write_report
 from app.sampling import sample_key_result
 from app.scheduler import LeaderElectedScheduler
 from app.starter_config import starter_config
@@ -189,7 +190,7 @@ def validate(
 
 def _validate_one(file: Path, output: ValidateFormat) -> bool:
     try:
-        loaded = load_config(file)
+        loaded = load_config(file, lint=True)
     except ConfigError as exc:
         count = sum(1 for p in exc.problems if p.severity == "error")
         if output is ValidateFormat.github:
@@ -368,6 +369,35 @@ def status(config: ConfigOption) -> None:
     with Session(tracker.engine) as session:
         print_status(console, session)
     tracker.close()
+
+
+@app.command()
+def report(
+    config: ConfigOption,
+    period: Annotated[str, typer.Option("--period", help='The quarter, e.g. "2026-Q4".')],
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="md (wiki), html (one file) or json.")
+    ] = ReportFormat.md,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here, not to stdout.")] = None,
+) -> None:
+    """Print or write the period's retrospective (scores, course corrections, data quality)."""
+    _configure_logging(LogLevel.WARNING)
+    tracker = _open(config)
+    try:
+        text = render_report(tracker, period=period, output=output)
+    except ReportError as exc:
+        errors.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        tracker.close()
+    failure = write_report(text, out)
+    if failure:
+        errors.print(failure, highlight=False, markup=False)
+        raise typer.Exit(1)
+    if out is None:
+        print(text, end="")
+    else:
+        console.print(f"wrote {out}", highlight=False, markup=False)
 
 
 @app.command()

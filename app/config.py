@@ -19,8 +19,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.config_checks import (
-    MAX_KEY_RESULTS,
-    MAX_OBJECTIVES,
     ConfiguredConnector,
     Problem,
     check_connectors,
@@ -33,6 +31,7 @@ from app.config_checks import (
     validation_problems,
 )
 from app.config_digests import check_digests, check_email, check_reminders
+from app.config_lint import MAX_KEY_RESULTS, MAX_OBJECTIVES, lint_problems
 from app.config_models import (
     SLUG,
     AggregationConfig,
@@ -155,7 +154,9 @@ def _interpolate(node: Any, path: tuple[int | str, ...], problems: list[Problem]
 _TOKEN_PATH = re.compile(r"^api\.tokens\[\d+\]\.token$")
 
 
-def parse_config(raw: dict[str, Any], *, serves_api: bool = True) -> LoadedConfig:
+def parse_config(
+    raw: dict[str, Any], *, serves_api: bool = True, lint: bool = False
+) -> LoadedConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem.
 
     With `serves_api=False` (commands that do not serve the API: status, sample, worker) a
@@ -182,10 +183,12 @@ def parse_config(raw: dict[str, Any], *, serves_api: bool = True) -> LoadedConfi
     check_database(database_url(cfg), problems)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
+    if lint:  # practice warnings: only `krtracker validate` asks, so serve/status stay quiet
+        problems.extend(lint_problems(cfg))
     return LoadedConfig(cfg, connectors, queries, [p for p in problems if p.severity == "warning"])
 
 
-def load_config(path: str | Path, *, serves_api: bool = True) -> LoadedConfig:
+def load_config(path: str | Path, *, serves_api: bool = True, lint: bool = False) -> LoadedConfig:
     """Read and check a config file; raise ConfigError listing every problem."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -193,7 +196,7 @@ def load_config(path: str | Path, *, serves_api: bool = True) -> LoadedConfig:
         raise ConfigError([Problem("", f"{path}: cannot read: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem("", f"{path}: not valid TOML: {exc}")]) from None
-    return parse_config(raw, serves_api=serves_api)
+    return parse_config(raw, serves_api=serves_api, lint=lint)
 
 
 def database_url(cfg: KrTrackerConfig) -> str:

@@ -28,9 +28,6 @@ from connectors.base import (
     StateStore,
 )
 
-MAX_OBJECTIVES = 5
-MAX_KEY_RESULTS = 5
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -239,15 +236,6 @@ def check_objectives(
                     f"end {objective.end} is before start {objective.start}",
                 )
             )
-        if len(objective.key_results) > MAX_KEY_RESULTS:
-            problems.append(
-                Problem(
-                    format_path((*path, "key_results")),
-                    f"{len(objective.key_results)} Key Results; keep to {MAX_KEY_RESULTS} "
-                    "or fewer so each one matters",
-                    "warning",
-                )
-            )
         for j, kr in enumerate(objective.key_results):
             kr_path = (*path, "key_results", j)
             if kr.id in kr_ids:
@@ -261,14 +249,6 @@ def check_objectives(
             _check_key_result(kr, kr_path, problems)
             _check_start(kr, objective, kr_path, problems)
             _check_sources(kr, kr_path, connectors, cfg, problems, queries)
-            if kr.source is None and kr.target is None and kr.band is None:
-                problems.append(
-                    Problem(
-                        format_path(kr_path),
-                        "has neither a data source nor a target: it can never show progress",
-                        "warning",
-                    )
-                )
     for i, objective in enumerate(cfg.objectives):
         if objective.parent is not None and objective.parent not in objective_ids:
             problems.append(
@@ -284,15 +264,6 @@ def check_objectives(
                     "an objective cannot be its own parent",
                 )
             )
-    if len(cfg.objectives) > MAX_OBJECTIVES:
-        problems.append(
-            Problem(
-                "objectives",
-                f"{len(cfg.objectives)} objectives; keep to {MAX_OBJECTIVES} or fewer "
-                "to stay focused",
-                "warning",
-            )
-        )
     return queries
 
 

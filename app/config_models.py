@@ -195,6 +195,8 @@ EventName = Literal[
     "kr.achieved",
     "kr.forecast_miss",
 ]
+# Webhooks may also ask for events that are about a period, not a Key Result.
+WebhookEventName = Literal[EventName, "okr.period_closed"]
 
 
 class MuteWindow(_Strict):
@@ -261,7 +263,7 @@ class WebhookConfig(_Strict):
     to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] | None = None
     secret: SecretStr | None = None
     headers: dict[str, SecretStr] = {}
-    events: list[EventName] | None = None
+    events: list[WebhookEventName] | None = None
     objectives: list[str] | None = None
     teams: list[str] | None = None
 
@@ -276,6 +278,13 @@ class WebhookConfig(_Strict):
             raise ValueError("url is required (an http:// or https:// address)")
         elif self.to is not None:
             raise ValueError("to is only for email webhooks")
+        return self
+
+    @model_validator(mode="after")
+    def _alertmanager_takes_alerts_only(self) -> WebhookConfig:
+        # An Alertmanager receives alerts about a Key Result; a period's close is none.
+        if self.format == "alertmanager" and "okr.period_closed" in (self.events or []):
+            raise ValueError('an "alertmanager" webhook cannot take okr.period_closed')
         return self
 
     @property
@@ -319,6 +328,15 @@ class RemindersConfig(_Strict):
     def _is_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+
+class LintConfig(_Strict):
+    """`[lint]`: OKR practice warnings, each of which can be turned off."""
+
+    no_measure: bool = True
+    output_titles: bool = True
+    key_results_per_objective: bool = True
+    objectives_per_team: bool = True
 
 
 class KeyResultConfig(_Strict):
@@ -443,5 +461,6 @@ class KrTrackerConfig(_Strict):
     smtp: SmtpConfig | None = None
     digests: list[DigestConfig] = []
     reminders: RemindersConfig = RemindersConfig()
+    lint: LintConfig = LintConfig()
     connectors: dict[str, ConnectorSection] = {}
     objectives: list[ObjectiveConfig] = []

@@ -14,11 +14,16 @@ from html import escape
 from typing import Any
 
 from app.digest import DIGEST_EVENT, REMINDER_EVENT
+from app.period_events import PERIOD_CLOSED
 from app.webhook_formats import headline, value_vs_target
 
 
 def _pct(value: float | None) -> str:
     return "no data" if value is None else f"{value * 100:.0f} %"
+
+
+def _score(score: float | None) -> str:
+    return "not scored" if score is None else f"{score:.2f}"
 
 
 def _label(status: str | None) -> str:
@@ -88,6 +93,15 @@ def _parts(payload: dict[str, Any]) -> tuple[str, list[tuple[str, list[str]]], s
             f"OKR digest {data['digest']} for {who}: {data['since'][:10]} to {data['until'][:10]}"
         )
         return subject, digest_sections(data), data["link"]
+    if payload["type"] == PERIOD_CLOSED:
+        sections = [
+            (
+                f"{o['title']}: {_score(o['score'])} ({o['grade']})",
+                [f"{k['title']}: {_score(k['score'])} ({k['grade']})" for k in o["key_results"]],
+            )
+            for o in data["objectives"]
+        ]
+        return f"Period {data['period']} closed: final scores", sections, data.get("report", "")
     if payload["type"] == REMINDER_EVENT:
         title = data["key_result"]["title"]
         lines = [

@@ -18,6 +18,14 @@ from app.domain import Status
 from app.evaluation import counted_band, spec_from_rows, view_request
 from app.models import KeyResult, Objective
 from app.progress import Evaluation, SampleView, Thresholds, cutoff_ts, evaluate
+from app.retrospective import (
+    Attempt,
+    CheckInPoint,
+    KeyResultHistory,
+    Retrospective,
+    Revision,
+    build_retrospective,
+)
 from app.review import KeyResultFacts, KeyResultRef, WeeklyReview, build_review
 from app.scorecard import (
     KeyResultInput,
@@ -29,12 +37,15 @@ from app.scorecard import (
 from app.store import list_key_results, list_objectives, load_sample_view
 from app.store_reports import (
     alerts_raised,
+    attempts_within,
+    check_ins_within,
     failing_since,
     instant_summaries,
     key_results_of,
     last_attempt_until,
     latest_check_in_times,
     objectives_within,
+    revisions_before,
 )
 from app.trajectory import TrajectoryPoint, trajectory
 
@@ -184,3 +195,42 @@ def period_scorecard(
             )
         )
     return build_scorecard(period, inputs, start=start, end=end, now=now_ts)
+
+
+def period_retrospective(
+    session: Session, *, period: str, now_ts: int, thresholds: Thresholds
+) -> Retrospective:
+    """Return the retrospective of `period` at `now_ts`: the scorecard and its history.
+
+    ValueError for a malformed period. The scores are `period_scorecard`'s, so frozen ones
+    once the period has closed.
+    """
+    card = period_scorecard(session, period=period, now_ts=now_ts, thresholds=thresholds)
+    objectives = {o.id: o for o in objectives_within(session, start=card.start_ts, end=card.end_ts)}
+    rows = key_results_of(session, list(objectives))
+    ids = [kr.id for kr in rows]
+    until = min(now_ts, card.end_ts)
+    attempts = attempts_within(session, ids, start=card.start_ts, end=until)
+    check_ins: dict[str, list[CheckInPoint]] = {}
+    for c in check_ins_within(session, ids, start=card.start_ts, end=until + 1):
+        point = CheckInPoint(ts=c.ts, confidence=c.confidence, note=c.note, author=c.author)
+        check_ins.setdefault(c.key_result_id, []).append(point)
+    revisions: dict[str, list[Revision]] = {}
+    for r in revisions_before(session, ids, end=until + 1):
+        revision = Revision(
+            ts=r.ts, field=r.field_name, old=r.old_value, new=r.new_value, note=r.note
+        )
+        revisions.setdefault(r.key_result_id, []).append(revision)
+    histories = {
+        kr.id: KeyResultHistory(
+            revisions=tuple(revisions.get(kr.id, ())),
+            check_ins=tuple(check_ins.get(kr.id, ())),
+            attempts=tuple(Attempt(ts, ok) for ts, ok in attempts.get(kr.id, ())),
+            interval_seconds=kr.interval_seconds,
+            measured_from=spec_from_rows(kr, objectives[kr.objective_id]).period_start,
+        )
+        for kr in rows
+    }
+    return build_retrospective(
+        card, histories, stale_after_intervals=thresholds.stale_after_intervals
+    )

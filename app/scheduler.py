@@ -42,6 +42,7 @@ from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
 from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
+from app.period_events import raise_period_closed
 from app.reminders import enqueue_due_reminders
 from app.sampling import measure_key_result
 from app.tracker import Tracker
@@ -259,6 +260,7 @@ class SamplingScheduler:
             routing=self.tracker.routing,
             skip=set(polled),
         )
+        raise_period_closed(self.tracker.engine, self.tracker.routing, now_ts=self.tracker.now())
         self.tracker.notify_outbox()
 
     def shutdown(self) -> None:

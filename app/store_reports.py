@@ -1,4 +1,4 @@
-"""The store's reads for the weekly review and the period scorecard (all their SQL is here).
+"""The store's reads for the weekly review, the scorecard and the retrospective (their SQL).
 
 Like `app.store`, each function takes an open `Session`; none of them writes.
 """
@@ -14,7 +14,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.alert_rules import EventType
-from app.models import CheckIn, Delivery, KeyResult, Objective, Sample, SamplingAttempt
+from app.models import (
+    CheckIn,
+    Delivery,
+    KeyResult,
+    Objective,
+    Sample,
+    SamplingAttempt,
+    TargetRevision,
+)
 from app.progress import LastAttempt
 from app.review import RaisedAlert
 from app.trajectory import InstantSummary
@@ -201,3 +209,54 @@ def alerts_raised(session: Session, *, since: int, until: int) -> list[RaisedAle
             )
         )
     return alerts
+
+
+def attempts_within(
+    session: Session, key_result_ids: Sequence[str], *, start: int, end: int
+) -> dict[str, list[tuple[int, bool]]]:
+    """Return each Key Result's attempts scheduled in [start, end) as (scheduled_ts, ok)."""
+    scheduled = col(SamplingAttempt.scheduled_ts)
+    rows: Sequence[Any] = session.execute(
+        sa_select(col(SamplingAttempt.key_result_id), scheduled, col(SamplingAttempt.ok))
+        .where(col(SamplingAttempt.key_result_id).in_(key_result_ids))
+        .where(scheduled >= start, scheduled < end)
+        .order_by(scheduled, col(SamplingAttempt.id))
+    ).all()
+    found: dict[str, list[tuple[int, bool]]] = {}
+    for kr_id, ts, ok in rows:
+        found.setdefault(str(kr_id), []).append((int(ts), bool(ok)))
+    return found
+
+
+def check_ins_within(
+    session: Session, key_result_ids: Sequence[str], *, start: int, end: int
+) -> Sequence[CheckIn]:
+    """Return the check-ins made in [start, end), oldest first."""
+    return session.exec(
+        select(CheckIn)
+        .where(col(CheckIn.key_result_id).in_(key_result_ids))
+        .where(col(CheckIn.ts) >= start, col(CheckIn.ts) < end)
+        .order_by(col(CheckIn.ts), col(CheckIn.id))
+    ).all()
+
+
+def revisions_before(
+    session: Session, key_result_ids: Sequence[str], *, end: int
+) -> Sequence[TargetRevision]:
+    """Return the target and baseline revisions recorded before `end`, oldest first."""
+    return session.exec(
+        select(TargetRevision)
+        .where(col(TargetRevision.key_result_id).in_(key_result_ids))
+        .where(col(TargetRevision.ts) < end)
+        .order_by(col(TargetRevision.ts), col(TargetRevision.id))
+    ).all()
+
+
+def delivery_exists(session: Session, *, event_id: str, webhook: str) -> bool:
+    """Return whether the outbox already holds this event for this webhook."""
+    found = session.exec(
+        select(Delivery.seq)
+        .where(col(Delivery.event_id) == event_id, col(Delivery.webhook) == webhook)
+        .limit(1)
+    ).first()
+    return found is not None

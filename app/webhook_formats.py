@@ -133,6 +133,8 @@ def _slack_escape(text: str) -> str:
 
 def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     """Return a Slack incoming-webhook body: `text` plus header, fields, reason and link blocks."""
+    if payload["type"] == "okr.period_closed":
+        return _period_slack_message(payload["data"])
     data = payload["data"]
     emoji = EMOJI.get(payload["type"], ":warning:")
     title = headline(payload)
@@ -160,6 +162,30 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
             {
                 "type": "context",
                 "elements": [{"type": "mrkdwn", "text": f"<{data['link']}|Open the Key Result>"}],
+            },
+        ],
+    }
+
+
+def _score(value: float | None) -> str:
+    return "not scored" if value is None else f"{value:.2f}"
+
+
+def _period_slack_message(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the Slack body of `okr.period_closed`: each objective's final score."""
+    lines = [
+        f"*{_slack_escape(o['title'])}*: {_score(o['score'])} ({o['grade']})"
+        for o in data["objectives"]
+    ]
+    title = f":checkered_flag: Period {data['period']} closed: final scores"
+    return {
+        "text": _slack_escape(title),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<{data['report']}|Retrospective>"},
             },
         ],
     }

@@ -258,15 +258,17 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "inverted band",
-        document(objective(key_result(direction="within", baseline=DROP, target=DROP,
-                                      band=[300, 100]))),
+        document(
+            objective(key_result(direction="within", baseline=DROP, target=DROP, band=[300, 100]))
+        ),
         "objectives[0].key_results[0].band",
         "must be below",
     ),
     (
         "empty band",
-        document(objective(key_result(direction="within", baseline=DROP, target=DROP,
-                                      band=[100, 100]))),
+        document(
+            objective(key_result(direction="within", baseline=DROP, target=DROP, band=[100, 100]))
+        ),
         "objectives[0].key_results[0].band",
         "must be below",
     ),
@@ -284,8 +286,9 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "band on an at_least KR",
-        document(objective(key_result(direction="at_least", baseline=DROP, target=99.9,
-                                      band=[99, 100]))),
+        document(
+            objective(key_result(direction="at_least", baseline=DROP, target=99.9, band=[99, 100]))
+        ),
         "objectives[0].key_results[0].band",
         "within",
     ),
@@ -362,8 +365,11 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     (
         "band outside range",
         document(
-            objective(key_result(direction="within", baseline=DROP, target=DROP,
-                                 band=[90, 120], range=[0, 100]))
+            objective(
+                key_result(
+                    direction="within", baseline=DROP, target=DROP, band=[90, 120], range=[0, 100]
+                )
+            )
         ),
         "objectives[0].key_results[0].band",
         "120.0 is outside range",
@@ -410,16 +416,24 @@ PROMETHEUS = {"prom": {"type": "prometheus", "url": "http://127.0.0.1:9090"}}
     [
         pytest.param(
             document(connectors={"prom": {"type": "prometheus", "urll": "http://x"}}),
-            "connectors.prom.urll", "unknown key", id="settings typo",
+            "connectors.prom.urll",
+            "unknown key",
+            id="settings typo",
         ),
         pytest.param(
-            document(objective(key_result(source={"connector": "prom", "qeury": "up"})),
-                     connectors=PROMETHEUS),
-            "objectives[0].key_results[0].source.qeury", "unknown key", id="query typo",
+            document(
+                objective(key_result(source={"connector": "prom", "qeury": "up"})),
+                connectors=PROMETHEUS,
+            ),
+            "objectives[0].key_results[0].source.qeury",
+            "unknown key",
+            id="query typo",
         ),
         pytest.param(
             document(objective(key_result(source={"connector": "prom"})), connectors=PROMETHEUS),
-            "objectives[0].key_results[0].source.query", "required", id="query missing",
+            "objectives[0].key_results[0].source.query",
+            "required",
+            id="query missing",
         ),
     ],
 )
@@ -469,26 +483,26 @@ def test_shape_errors_do_not_hide_connector_and_query_errors() -> None:
 
 def test_range_and_start_inside_the_period_are_accepted() -> None:
     """A Key Result with its own start inside the period and a range holding its numbers loads."""
-    loaded = parse_config(
-        document(objective(key_result(start="2026-11-15", range=[0, 1000])))
-    )
-    (_, kr), = loaded.key_results()
+    loaded = parse_config(document(objective(key_result(start="2026-11-15", range=[0, 1000]))))
+    ((_, kr),) = loaded.key_results()
     assert kr.range == (0.0, 1000.0)
     assert kr.start_ts == int(datetime(2026, 11, 15, tzinfo=UTC).timestamp())
 
 
 def test_relative_target_from_a_zero_baseline_is_refused() -> None:
     """`baseline = 0` with `target = "+20%"` makes target equal baseline, which is an error."""
-    problems = errors_of(document(objective(key_result(direction="increase", baseline=0,
-                                                       target="+20%"))))
+    problems = errors_of(
+        document(objective(key_result(direction="increase", baseline=0, target="+20%")))
+    )
     assert any(p.path == "objectives[0].key_results[0].target" for p in problems)
 
 
 @pytest.mark.parametrize("direction", ["at_least", "at_most"])
 def test_one_sided_band_without_threshold_is_refused(direction: str) -> None:
     """An at_least or at_most KR with a source but no target has no threshold: refuse it."""
-    problems = errors_of(document(objective(key_result(direction=direction, baseline=DROP,
-                                                       target=DROP))))
+    problems = errors_of(
+        document(objective(key_result(direction=direction, baseline=DROP, target=DROP)))
+    )
     assert any(p.path.startswith("objectives[0].key_results[0]") for p in problems)
 
 
@@ -555,9 +569,7 @@ def test_value_and_file_variant_together_is_an_error(tmp_path: Path) -> None:
     """Giving both `token` and `token_file` is refused at `token_file`."""
     secret = tmp_path / "ci.token"
     secret.write_text("s3cret-token-0123456789", encoding="utf-8")
-    raw = document(
-        api={"tokens": [{"name": "ci", "token": "x" * 20, "token_file": str(secret)}]}
-    )
+    raw = document(api={"tokens": [{"name": "ci", "token": "x" * 20, "token_file": str(secret)}]})
     problems = errors_of(raw)
     assert [(p.path, p.message) for p in problems] == [
         ("api.tokens[0].token_file", "give either token or token_file")
@@ -579,9 +591,16 @@ def test_secret_from_a_file_never_appears_in_errors(tmp_path: Path) -> None:
 
 def _objectives(count: int) -> list[dict[str, Any]]:
     return [
-        objective(key_result(id=f"kr{i}"), id=f"obj{i}", title=f"Objective {i}")
+        objective(
+            *[key_result(id=f"kr{i}-{j}") for j in range(3)], id=f"obj{i}", title=f"Objective {i}"
+        )
         for i in range(count)
     ]
+
+
+def _three(first: dict[str, Any]) -> dict[str, Any]:
+    """Return an objective holding `first` and two plain Key Results (3 is the advised least)."""
+    return objective(first, key_result(id="kr-b"), key_result(id="kr-c"))
 
 
 @pytest.mark.parametrize(
@@ -598,23 +617,26 @@ def _objectives(count: int) -> list[dict[str, Any]]:
             id="six krs",
         ),
         pytest.param(
-            document(objective(key_result(source=DROP, target=DROP, baseline=DROP))),
+            document(objective(key_result())),
+            [("objectives[0].key_results", "1 Key Result(s); give 3 to 5")],
+            id="one kr",
+        ),
+        pytest.param(
+            document(_three(key_result(source=DROP, target=DROP, baseline=DROP))),
             [("objectives[0].key_results[0]", "neither a data source nor a target")],
             id="no source no target",
         ),
-        pytest.param(
-            document(objective(key_result(source=DROP))), [], id="target without source"
-        ),
+        pytest.param(document(_three(key_result(source=DROP))), [], id="target without source"),
     ],
 )
 def test_team_practice_gives_warnings_not_errors(
     raw: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
-    """Too many objectives or KRs, or a KR that can never move, load with a warning at its path."""
-    loaded = parse_config(raw)
+    """Too many objectives, too few or many KRs, or a KR that cannot move: a warning at its path."""
+    loaded = parse_config(raw, lint=True)
     assert all(w.severity == "warning" for w in loaded.warnings)
     got = [(w.path, w.message) for w in loaded.warnings]
-    assert len(got) == len(expected)
+    assert len(got) == len(expected), got
     for (path, message), (want_path, fragment) in zip(got, expected, strict=True):
         assert path == want_path and fragment in message
 
@@ -633,12 +655,21 @@ def _utc(year: int, month: int, day: int) -> datetime:
         ({"period": "2026-Q2"}, _utc(2026, 4, 1), _utc(2026, 7, 1)),
         ({"period": "2026-Q3"}, _utc(2026, 7, 1), _utc(2026, 10, 1)),
         ({"period": "2026-Q4"}, _utc(2026, 10, 1), _utc(2027, 1, 1)),
-        ({"period": DROP, "start": "2026-03-01", "end": "2026-03-31"},
-         _utc(2026, 3, 1), _utc(2026, 4, 1)),
-        ({"period": DROP, "start": "2026-12-15", "end": "2026-12-31"},
-         _utc(2026, 12, 15), _utc(2027, 1, 1)),
-        ({"period": DROP, "start": "2026-02-28", "end": "2026-02-28"},
-         _utc(2026, 2, 28), _utc(2026, 3, 1)),
+        (
+            {"period": DROP, "start": "2026-03-01", "end": "2026-03-31"},
+            _utc(2026, 3, 1),
+            _utc(2026, 4, 1),
+        ),
+        (
+            {"period": DROP, "start": "2026-12-15", "end": "2026-12-31"},
+            _utc(2026, 12, 15),
+            _utc(2027, 1, 1),
+        ),
+        (
+            {"period": DROP, "start": "2026-02-28", "end": "2026-02-28"},
+            _utc(2026, 2, 28),
+            _utc(2026, 3, 1),
+        ),
     ],
 )
 def test_period_bounds_are_half_open_utc(
@@ -692,6 +723,9 @@ period = "2026-Q4"
 id = "p99"
 title = "P99"
 direction = "decrease"
+
+[lint]
+key_results_per_objective = false
 """
 
 
@@ -756,8 +790,9 @@ def test_cli_prints_messages_with_brackets_verbatim(tmp_path: Path) -> None:
     """A message containing `[low, high]` is printed as written, not parsed as rich markup."""
     path = tmp_path / "okrs.toml"
     path.write_text(
-        BROKEN_TOML.replace('direction = "increase"\nbaseline = 99.5\ntarget = 99.5',
-                            'direction = "within"'),
+        BROKEN_TOML.replace(
+            'direction = "increase"\nbaseline = 99.5\ntarget = 99.5', 'direction = "within"'
+        ),
         encoding="utf-8",
     )
     result = krtracker("validate", str(path))

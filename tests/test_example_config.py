@@ -28,6 +28,15 @@ def test_example_validates_with_the_cli() -> None:
     assert "OK (3 objectives, 9 Key Results" in result.stdout
 
 
+def test_example_gives_only_its_one_intended_practice_warning() -> None:
+    """Lint on the example warns once, about the two-KR objective its comment calls intended."""
+    loaded = load_config(EXAMPLE, lint=True, serves_api=False)
+    practice = [w for w in loaded.warnings if not w.path.startswith("api.")]
+    assert [(w.path, w.message.split(";")[0]) for w in practice] == [
+        ("objectives[0].key_results", "2 Key Result(s)")
+    ]
+
+
 def test_example_documents_every_top_level_section() -> None:
     """Every section of the config model appears in the example file."""
     text = EXAMPLE.read_text()

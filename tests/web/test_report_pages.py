@@ -61,6 +61,7 @@ def test_scorecard_page_shows_the_scorecard_routes_scores(client: TestClient) ->
     assert "Scorecard 2026-Q4" in html
     assert "/api/v1/periods/2026-Q4/scorecard?format=csv" in html
     assert "/api/v1/periods/2026-Q4/scorecard?format=md" in html
+    assert "/api/v1/periods/2026-Q4/report?format=html" in html
     for objective in api["objectives"]:
         assert objective["title"] in html
         for kr in objective["key_results"]:
