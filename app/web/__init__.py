@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.tracker import Tracker
 from app.web.auth import session_serializer
+from app.web.chart_cache import ChartPointsCache
 from app.web.pages import error_page
 from app.web.routes import key_results, overview, periods, review, session
 from app.web.sparkline import SparklineCache
@@ -109,6 +110,7 @@ def install_web(app: FastAPI, tracker: Tracker) -> None:
     """Add the pages, their static files, gzip for pages and HTML error pages to `app`."""
     app.state.web_sessions = session_serializer(tracker)
     app.state.sparklines = SparklineCache()
+    app.state.chart_points = ChartPointsCache()
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", ImmutableStaticFiles(directory=STATIC_DIR), name="static")

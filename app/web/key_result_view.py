@@ -16,8 +16,16 @@ from sqlmodel import Session
 from app.api.schemas import detail_of
 from app.domain import Direction
 from app.models import CheckIn, KeyResult, Objective, SamplingAttempt, TargetRevision
-from app.store import SamplePoint, list_attempts, list_check_ins, list_revisions, sample_points
+from app.store import (
+    SamplePoint,
+    list_attempts,
+    list_check_ins,
+    list_revisions,
+    read_key_result_version,
+    sample_points,
+)
 from app.store_pages import AlertEvent, alert_events
+from app.web.chart_cache import ChartPointsCache
 
 CHART_POINTS = 500
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|cookie", re.I)
@@ -122,8 +130,30 @@ def chart_data(page: KeyResultPage) -> dict[str, Any]:
     }
 
 
-def build_key_result_page(session: Session, key_result_id: str) -> KeyResultPage | None:
+def _chart_points(
+    session: Session,
+    kr: KeyResult,
+    objective: Objective,
+    *,
+    version: int | None,
+    cache: ChartPointsCache,
+) -> list[SamplePoint]:
+    """Return the period's points, downsampled by the samples endpoint's own query."""
+    since, until = objective.period_start_ts, objective.period_end_ts - 1
+
+    def load() -> list[SamplePoint]:
+        return list(
+            sample_points(session, kr.id, since=since, until=until, max_points=CHART_POINTS)
+        )
+
+    return cache.get(kr.id, version=version, since=since, until=until, load=load)
+
+
+def build_key_result_page(
+    session: Session, key_result_id: str, *, chart_points: ChartPointsCache | None = None
+) -> KeyResultPage | None:
     """Load a Key Result's page, or None when there is no such Key Result."""
+    version = read_key_result_version(session.connection(), key_result_id)
     kr = session.get(KeyResult, key_result_id)
     if kr is None:
         return None
@@ -134,12 +164,8 @@ def build_key_result_page(session: Session, key_result_id: str) -> KeyResultPage
         kr=kr,
         objective=objective,
         detail=detail_of(kr, check_ins[0] if check_ins else None).model_dump(),
-        points=sample_points(
-            session,
-            key_result_id,
-            since=objective.period_start_ts,
-            until=objective.period_end_ts - 1,
-            max_points=CHART_POINTS,
+        points=_chart_points(
+            session, kr, objective, version=version, cache=chart_points or ChartPointsCache(0)
         ),
         check_ins=check_ins,
         revisions=list(list_revisions(session, key_result_id)),

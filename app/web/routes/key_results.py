@@ -36,7 +36,9 @@ def _show(
 ) -> Response:
     tracker = tracker_of(request)
     with Session(tracker.engine) as session:
-        data = build_key_result_page(session, key_result_id)
+        data = build_key_result_page(
+            session, key_result_id, chart_points=request.app.state.chart_points
+        )
         if data is None:
             return _not_found(request, key_result_id)
         return page(
