@@ -120,9 +120,19 @@ def test_api_answers_as_documented(api_schema: OpenApiSchema) -> None:
     assert not failures, "\n\n".join(failures)
 
 
+# The webhook and delivery operations, a Key Result, its values and its samples.
+LINKED_PATHS = (
+    r"^/api/v1/(webhooks|deliveries"
+    r"|key-results/\{key_result_id\}(/values|/samples)?$)"
+)
+
+
 def test_linked_calls_answer_as_documented(api_schema: OpenApiSchema) -> None:
     """Sequences that follow the OpenAPI links answer as documented, with no 5xx."""
-    base = api_schema.as_state_machine()
+    # Only the operations that links join: with every operation in the machine, adding one
+    # more (the period report) made Hypothesis's replay draw differently
+    # (FlakyStrategyDefinition). Every operation is fuzzed alone by the test above.
+    base = api_schema.include(path_regex=LINKED_PATHS).as_state_machine()
     answered: set[tuple[str, int]] = set()
 
     class Calls(base):  # type: ignore[valid-type,misc]
