@@ -17,6 +17,31 @@ import httpx
 from tests.conftest import free_port
 
 
+def manual_config(token: str) -> str:
+    """Return a config with one manual Key Result (`nps`) and a write token named "ci"."""
+    return f"""
+[api]
+tokens = [{{ name = "ci", token = "{token}", scopes = ["read", "write"] }}]
+
+[connectors.people]
+type = "manual"
+
+[[objectives]]
+id = "quality"
+title = "Ship with confidence"
+start = 2026-01-01
+end = 2030-12-31
+
+[[objectives.key_results]]
+id = "nps"
+title = "Net promoter score"
+direction = "increase"
+baseline = 0
+target = 50
+source = {{ connector = "people" }}
+"""
+
+
 @dataclass(frozen=True)
 class RunningServer:
     """A `krtracker serve` process: its base URL, pid and log file."""

@@ -52,12 +52,8 @@ def find_token(tracker: Tracker, presented: str) -> ApiToken | None:
     return found
 
 
-def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPException | None:
-    """Return why a request with this `Authorization` header may not use `scope`, or None.
-
-    Used by the routes' dependencies and, for writes, by `app.api.limits` before any body
-    is read.
-    """
+def _verdict(tracker: Tracker, authorization: str | None, scope: str) -> ApiToken | HTTPException:
+    """Return the presented token when it may use `scope`, else why not."""
     challenge = {"WWW-Authenticate": "Bearer"}
     kind, _, presented = (authorization or "").partition(" ")
     if kind.lower() != "bearer" or not presented.strip():
@@ -67,19 +63,26 @@ def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPExce
         return HTTPException(401, "the bearer token is not valid", challenge)
     if scope not in token.scopes:
         return HTTPException(403, f"the bearer token lacks the {scope} scope")
-    return None
+    return token
+
+
+def refusal(tracker: Tracker, authorization: str | None, scope: str) -> HTTPException | None:
+    """Return why a request with this `Authorization` header may not use `scope`, or None.
+
+    Used by the routes' dependencies and, for writes, by `app.api.limits` before any body
+    is read.
+    """
+    verdict = _verdict(tracker, authorization, scope)
+    return verdict if isinstance(verdict, HTTPException) else None
 
 
 def _require(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None, scope: str) -> str:
     """Return the name of the presented token, or refuse without the scope."""
     header = f"Bearer {credentials.credentials}" if credentials else None
-    refused = refusal(tracker, header, scope)
-    if refused is not None:
-        raise refused
-    assert credentials is not None
-    token = find_token(tracker, credentials.credentials)
-    assert token is not None
-    return token.name
+    verdict = _verdict(tracker, header, scope)
+    if isinstance(verdict, HTTPException):
+        raise verdict
+    return verdict.name
 
 
 async def require_write(tracker: TrackerDep, credentials: Credentials) -> str:

@@ -13,31 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import write_config
-from tests.krtracker_server import RunningServer, krtracker_serve
+from tests.krtracker_server import RunningServer, krtracker_serve, manual_config
 
 TOKEN = "burst-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONFIG = f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }}]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "nps"
-title = "Net promoter score"
-direction = "increase"
-baseline = 0
-target = 50
-source = {{ connector = "people" }}
-"""
+CONFIG = manual_config(TOKEN)
 PARALLEL = 100
 
 
