@@ -140,7 +140,7 @@ class AlertEvent:
 
 def _worse_by(direction: Direction, *, value: float, reference: float) -> float:
     """Return how much worse `value` is than `reference` (negative when better)."""
-    if direction in (Direction.DECREASE, Direction.AT_MOST):
+    if direction.lower_is_better:
         return value - reference
     return reference - value
 

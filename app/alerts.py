@@ -1,8 +1,8 @@
 """Run the alert rules after an evaluation and write the resulting deliveries to the outbox.
 
-Called inside the transaction that stores the evaluation, so an event and the state change
-that raised it commit together or not at all (at-least-once starts here). Delivery itself
-happens later, in `app.delivery`.
+Run by the writer (`app.writer`) inside the transaction that stores the evaluation, so an
+event and the state change that raised it commit together or not at all (at-least-once
+starts here). Delivery itself happens later, in `app.delivery`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-from sqlmodel import Session, col, func, select
 
 from app.alert_rules import (
     FIRING_EVENT,
@@ -28,9 +26,8 @@ from app.alert_rules import (
 )
 from app.config import AlertRulesConfig, AlertsConfig, LoadedConfig, WebhookConfig
 from app.config_secrets import redactor_for
-from app.domain import Direction, Status
+from app.domain import Direction, Status, parse_amount
 from app.durations import parse_duration
-from app.models import AlertStateRow, Delivery, KeyResult, Objective, Sample
 from app.progress import Evaluation
 from app.redaction import Redactor
 
@@ -60,9 +57,8 @@ class AlertedObjective(Protocol):
 
 
 def _amount(spec: float | str) -> Amount:
-    if isinstance(spec, str):
-        return Amount(float(spec.rstrip("%").strip()) / 100.0, relative=True)
-    return Amount(spec)
+    value, relative = parse_amount(spec)
+    return Amount(value, relative=relative)
 
 
 def alert_policy(defaults: AlertsConfig, *overrides: AlertRulesConfig | None) -> AlertPolicy:
@@ -176,35 +172,6 @@ def state_from_json(data: dict[str, Any] | None) -> AlertState:
     )
 
 
-def references(
-    session: Session, kr: AlertedKeyResult, *, start: int, sample_ts: int
-) -> tuple[float | None, float | None]:
-    """Return the sample before `sample_ts` and the best value since `start` up to it.
-
-    `start` is when the Key Result is measured from (`KeyResult.measured_from`).
-    """
-    previous = session.exec(
-        select(Sample.value)
-        .where(
-            Sample.key_result_id == kr.id,
-            col(Sample.ts) < sample_ts,
-            col(Sample.ts) >= start,
-        )
-        .order_by(col(Sample.ts).desc())
-        .limit(1)
-    ).first()
-    lower_is_better = kr.direction in (Direction.DECREASE, Direction.AT_MOST)
-    best_fn = func.min if lower_is_better else func.max
-    best = session.exec(
-        select(best_fn(Sample.value)).where(
-            Sample.key_result_id == kr.id,
-            col(Sample.ts) <= sample_ts,
-            col(Sample.ts) >= start,
-        )
-    ).one()
-    return previous, best
-
-
 def event_payload(
     event: AlertEvent,
     *,
@@ -262,7 +229,7 @@ def step_alerts(
 ) -> tuple[AlertState, list[dict[str, Any]]]:
     """Step `kr`'s rules from `state`; return the next state and the outbox rows to insert.
 
-    No I/O: `raise_alerts` and `app.recorder` read the state and write the rows.
+    No I/O: the writer (`app.writer`) reads the state and writes the rows.
     """
     policy = routing.policies.get(kr.id)
     if policy is None:
@@ -303,45 +270,3 @@ def step_alerts(
             for webhook in routing.webhooks_for(event, objective.id)
         ]
     return new_state, rows
-
-
-def raise_alerts(
-    session: Session,
-    routing: AlertRouting,
-    *,
-    kr: KeyResult,
-    objective: Objective,
-    evaluation: Evaluation,
-    now_ts: int,
-    sample_ts: int | None,
-) -> list[Delivery]:
-    """Step the rules for `kr` and add a delivery per (event, matching webhook); caller commits."""
-    if kr.id not in routing.policies:
-        return []
-    row = session.get(AlertStateRow, kr.id)
-    previous = best = None
-    if sample_ts is not None:
-        previous, best = references(
-            session, kr, start=kr.measured_from(objective), sample_ts=sample_ts
-        )
-    new_state, delivery_rows = step_alerts(
-        routing,
-        state_from_json(row.state if row else None),
-        kr=kr,
-        objective=objective,
-        evaluation=evaluation,
-        now_ts=now_ts,
-        sample_ts=sample_ts,
-        previous=previous,
-        best=best,
-    )
-    # updated_ts says when the rules' state last changed (as `app.recorder` keeps it).
-    saved = state_to_json(new_state)
-    if row is None:
-        session.add(AlertStateRow(key_result_id=kr.id, state=saved, updated_ts=now_ts))
-    elif row.state != saved:
-        row.state, row.updated_ts = saved, now_ts
-        session.add(row)
-    deliveries = [Delivery(**fields) for fields in delivery_rows]
-    session.add_all(deliveries)
-    return deliveries

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from app.live_store import SampleOutcome, StoreFailed
+from app.outcomes import SampleOutcome, StoreFailed
 from app.sampling import BACKFILL_MAX_POINTS
 from app.schedule import missed_instants
 from app.store import covered_through

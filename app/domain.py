@@ -19,6 +19,11 @@ class Direction(StrEnum):
         """Band Key Results are scored by the share of samples inside the band."""
         return self in (Direction.AT_LEAST, Direction.AT_MOST, Direction.WITHIN)
 
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether the period's best value is its lowest (alerts and the best-value figure)."""
+        return self in (Direction.DECREASE, Direction.AT_MOST)
+
 
 class Status(StrEnum):
     """Where a Key Result stands; every status comes with a one-line reason."""
@@ -49,3 +54,13 @@ class Aggregate(StrEnum):
     SUM = "sum"
     MEDIAN = "median"
     P90 = "p90"
+
+
+def parse_amount(spec: float | str) -> tuple[float, bool]:
+    """Return (amount, relative) of a validated config amount: `12.5`, or `"30%"` as (0.3, True).
+
+    The one place a percentage in the config becomes a number (targets and alert thresholds).
+    """
+    if isinstance(spec, str):
+        return float(spec.rstrip("%").strip()) / 100.0, True
+    return float(spec), False

@@ -4,7 +4,8 @@ Re-reading a Key Result's period from the database for every sample (its first s
 recent points, band counts, the best value, the last attempts) cost more than the query to
 the source itself (docs/benchmarks.md, section 2). The process that samples is the only
 writer of a polled Key Result's samples, so it can keep those figures in memory and update
-them as it writes. Pure data and functions: `app.recorder` loads, uses and persists them.
+them as it writes. Pure data and functions: `app.figures` loads them, `app.writer` uses and
+persists them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from app.progress import LastAttempt, SampleView
 
-# `store.last_attempt` counts consecutive failures among the latest 20 attempts.
+# Consecutive failures are counted up to this many (`store.last_attempt` reads that many rows).
 FAILURE_STREAK_CAP = 20
 
 
@@ -126,14 +127,31 @@ class SeriesSummary:
         )
 
     def references(self, sample_ts: int) -> tuple[float | None, float | None] | None:
-        """Return (previous value, best value) for the sample at `sample_ts`, the newest.
+        """Return (previous value, best value) for a sample at `sample_ts`, the alert references.
 
-        None when `sample_ts` is not the newest held sample (the caller asks the database).
+        The previous value is the newest held sample before `sample_ts`; the best is the best
+        held value up to it. None when samples after `sample_ts` are held: the caller loads a
+        summary up to `sample_ts` (`app.figures`) and asks it.
         """
-        if self.last_ts != sample_ts:
+        last = self.last_ts
+        if last is not None and last > sample_ts:
             return None
-        previous = self._recent_values[-2] if len(self._recent_values) >= 2 else None
+        values = self._recent_values
+        if last == sample_ts:
+            previous = values[-2] if len(values) >= 2 else None
+        else:  # no sample at `sample_ts` (a deleted value): the newest is the previous one
+            previous = values[-1] if values else None
         return previous, self.best
+
+    def emptied(self) -> SeriesSummary:
+        """Return a summary of the same period and band holding no samples (to load into)."""
+        return SeriesSummary(
+            period_start=self.period_start,
+            period_end=self.period_end,
+            recent_size=self.recent_size,
+            lower_is_better=self.lower_is_better,
+            band=self.band,
+        )
 
 
 def next_attempt(

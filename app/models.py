@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.progress import KeyResultSpec
+from app.specs import measured_from, spec_from_json
+
 
 class Objective(SQLModel, table=True):
     """An Objective as last synced from the config."""
@@ -66,6 +69,8 @@ class KeyResult(SQLModel, table=True):
     # The values its quantity can take (`range` in the config; None: inferred from the unit).
     range_low: float | None = None
     range_high: float | None = None
+    # The progress engine's definition, built from the config at sync (`app.specs`).
+    spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
     status: str = "no_data"
     status_reason: str = "never sampled"
@@ -86,19 +91,20 @@ class KeyResult(SQLModel, table=True):
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0", index=True)
     )
 
-    def measured_from(self, objective: Objective) -> int:
-        """Return when `kr` is measured from: its own `start`, else the day sync first saw it.
+    def engine_spec(self) -> KeyResultSpec:
+        """Return the progress engine's definition that sync kept (see `app.specs`)."""
+        if self.spec is None:
+            raise LookupError(f"Key Result {self.id!r} has no definition yet (sync first)")
+        return spec_from_json(self.spec)
 
-        The day's 00:00 UTC, not the instant: samples are stamped with their scheduled instant,
-        and today's earlier instant (a daily sample's 00:00) must count. Either counts only
-        inside the period: a Key Result seen before its period starts (or present at the first
-        sync, when first-seen is not recorded) is measured from the period's start.
-        """
-        own = self.start_ts if self.start_ts is not None else self.first_seen_ts
-        if own is None:
-            return objective.period_start_ts
-        own -= own % 86400
-        return min(max(own, objective.period_start_ts), objective.period_end_ts - 1)
+    def measured_from(self, objective: Objective) -> int:
+        """Return when this Key Result is measured from (see `app.specs.measured_from`)."""
+        return measured_from(
+            start_ts=self.start_ts,
+            first_seen_ts=self.first_seen_ts,
+            period_start=objective.period_start_ts,
+            period_end=objective.period_end_ts,
+        )
 
 
 class Sample(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """The recorder: when and how the sampler's outcomes are written.
 
-A writer thread stores what the scheduler's jobs submit, in batches (`app.live_store` writes
+A writer thread stores what the scheduler's jobs submit, in batches (`app.writer` writes
 one batch in one transaction). Jobs do not wait for it; the CLI and re-evaluations do. A
 batch that fails is retried item by item, and an item whose sample cannot be stored is
 stored as a failed attempt with the reason, so a store failure shows on the Key Result
@@ -15,14 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 
-from app.live_store import (
-    Item,
-    LiveStore,
-    Reevaluation,
-    SampleOutcome,
-    SampleToStore,
-    StoreFailed,
-)
+from app.outcomes import Item, Reevaluation, SampleOutcome, SampleToStore, StoreFailed
+from app.writer import KeyResultWriter
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +41,7 @@ class SampleRecorder:
 
     def __init__(
         self,
-        store: LiveStore,
+        writer: KeyResultWriter,
         *,
         on_outbox_written: Callable[[], None],
         linger_seconds: float = 0.05,
@@ -55,7 +49,7 @@ class SampleRecorder:
         max_batch_points: int = 10_000,
         max_pending_points: int = 20_000,
     ) -> None:
-        self.store = store
+        self.writer = writer
         self.on_outbox_written = on_outbox_written
         self.linger_seconds = linger_seconds
         self.max_batch = max_batch
@@ -156,7 +150,7 @@ class SampleRecorder:
     def forget(self) -> None:
         """Drop what is remembered; call when another process may have written meanwhile."""
         with self._write_lock:
-            self.store.forget()
+            self.writer.figures.forget()
 
     def _batch_full(self) -> bool:
         return (
@@ -182,8 +176,7 @@ class SampleRecorder:
         """Store a batch in one transaction; on failure, each item on its own."""
         try:
             outcomes = self._write([item for item, _ in batch])
-        except Exception as exc:
-            self.store.forget([item.kr_id for item, _ in batch])
+        except Exception as exc:  # the writer dropped what it remembered of these
             if len(batch) > 1:
                 for single in batch:
                     self._store([single])
@@ -212,7 +205,7 @@ class SampleRecorder:
         future.set_exception(exc)
 
     def _write(self, items: Sequence[Item]) -> list[SampleOutcome]:
-        outcomes, raised_alerts = self.store.write(items)
+        outcomes, raised_alerts = self.writer.write(items)
         if raised_alerts:
             self.on_outbox_written()
         return outcomes

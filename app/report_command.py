@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.evaluation import reevaluate_all
 from app.reports import period_retrospective
 from app.retrospective_render import RENDERERS
 from app.tracker import Tracker
@@ -28,11 +27,12 @@ class ReportError(Exception):
 def render_report(tracker: Tracker, *, period: str, output: ReportFormat) -> str:
     """Return `period`'s retrospective, evaluated first so a closed period's scores freeze.
 
-    The evaluation is the scheduler's own (`reevaluate_all`): a period nobody looked at since
-    it closed gets its final scores frozen now, as the scheduler would have done.
+    The evaluation is the scheduler's own (`KeyResultWriter.reevaluate_each`): a period
+    nobody looked at since it closed gets its final scores frozen now, as the scheduler
+    would have done.
     """
     now = tracker.now()
-    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=now)
+    tracker.key_result_writer(run_alerts=False).reevaluate_each()
     with Session(tracker.engine) as session:
         try:
             retro = period_retrospective(

@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from app.config_models import quarter_bounds
 from app.domain import Status
-from app.evaluation import counted_band, spec_from_rows, view_request
+from app.evaluation import counted_band
+from app.figures import view_at
 from app.models import KeyResult, Objective
 from app.progress import Evaluation, SampleView, Thresholds, cutoff_ts, evaluate
 from app.retrospective import (
@@ -34,7 +35,7 @@ from app.scorecard import (
     build_scorecard,
     trajectory_instants,
 )
-from app.store import list_key_results, list_objectives, load_sample_view
+from app.store import list_key_results, list_objectives
 from app.store_reports import (
     alerts_raised,
     attempts_within,
@@ -53,8 +54,8 @@ from app.trajectory import TrajectoryPoint, trajectory
 def _evaluate(
     session: Session, kr: KeyResult, objective: Objective, *, at: int, thresholds: Thresholds
 ) -> tuple[Evaluation, SampleView]:
-    spec = spec_from_rows(kr, objective)
-    view = load_sample_view(session, kr.id, view_request(spec, now_ts=at, thresholds=thresholds))
+    spec = kr.engine_spec()
+    view = view_at(session, kr.id, spec, now_ts=at, thresholds=thresholds)
     attempt = last_attempt_until(session, kr.id, until=at)
     return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds), view
 
@@ -134,7 +135,7 @@ def _trajectory(
     session: Session, kr: KeyResult, objective: Objective, *, now_ts: int, thresholds: Thresholds
 ) -> tuple[TrajectoryPoint, ...]:
     """Return `kr`'s progress every week of the period so far, from grouped reads."""
-    spec = spec_from_rows(kr, objective)
+    spec = kr.engine_spec()
     instants = trajectory_instants(
         start=objective.period_start_ts, end=objective.period_end_ts, now=now_ts
     )
@@ -227,7 +228,7 @@ def period_retrospective(
             check_ins=tuple(check_ins.get(kr.id, ())),
             attempts=tuple(Attempt(ts, ok) for ts, ok in attempts.get(kr.id, ())),
             interval_seconds=kr.interval_seconds,
-            measured_from=spec_from_rows(kr, objectives[kr.objective_id]).period_start,
+            measured_from=kr.engine_spec().period_start,
         )
         for kr in rows
     }

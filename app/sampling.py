@@ -1,9 +1,10 @@
 """Sample a Key Result: ask its connector, store the sample or the error, re-evaluate.
 
 This is the one place where connector errors become data: a failed attempt is stored with
-its kind and reason and never as a number; the Key Result's status then says why.
-Polled Key Results are stored through the tracker's recorder (`app.recorder`); values people
-post for manual Key Results go through `store_outcome`, which reads the database each time.
+its kind and reason and never as a number; the Key Result's status then says why. Every
+outcome is stored by the one writer (`app.writer`): polled Key Results' through the
+tracker's recorder (`app.recorder`, figures remembered), values people post through
+`write_outcome` (figures read each time, as any replica may write).
 """
 
 from __future__ import annotations
@@ -15,28 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from app.alerts import raise_alerts
-from app.evaluation import evaluate_key_result
-from app.live_store import SampleOutcome, SampleToStore
-from app.models import KeyResult, Objective, SamplingAttempt
+from app.outcomes import Item, SampleOutcome, SampleToStore
 from app.schedule import missed_instants
-from app.store import (
-    add_attempt,
-    bump_data_version,
-    covered_through,
-    insert_sample_if_absent,
-    upsert_sample,
-)
+from app.store import covered_through
 from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
 
 log = logging.getLogger(__name__)
 
 BACKFILL_MAX_POINTS = 10_000
-# Changes stored samples inside `store_outcome`'s transaction (see there).
-SessionWrite = Callable[[Session, KeyResult], None]
 
 
 class AttemptTimedOut(ConnectorError):
@@ -62,150 +52,24 @@ def measure_with_timeout(
         raise AttemptTimedOut(f"no answer within {timeout:g} s") from None
 
 
-class ValueAlreadyStored(Exception):
-    """A manual value was posted for an instant that already has one (never overwritten)."""
+def write_outcome(tracker: Tracker, item: Item, *, session: Session | None = None) -> SampleOutcome:
+    """Store one outcome through the writer that reads figures from the database, and commit.
 
-    def __init__(self, kr_id: str, ts: int) -> None:
-        self.kr_id, self.ts = kr_id, ts
-        at = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        super().__init__(f"Key Result {kr_id!r} already has a value at {at}")
-
-
-def store_outcome(
-    tracker: Tracker,
-    *,
-    kr_id: str,
-    scheduled_ts: int,
-    measurement: Measurement | None,
-    error: ConnectorError | None,
-    source: str,
-    duration_ms: int,
-    session: Session | None = None,
-    replace: bool = True,
-    write: SessionWrite | None = None,
-) -> SampleOutcome:
-    """Write the attempt (and the sample if any), re-evaluate, commit in one transaction.
-
-    With `session` (an API request's), that session is used and committed, so a request
-    holds one connection. With `replace=False` an existing sample at the instant is kept and
-    `ValueAlreadyStored` is raised (nothing is written). `write`, when given, replaces the
-    attempt and sample: it changes stored samples itself (a corrected or deleted manual
-    value), and the Key Result is re-evaluated the same way.
+    With `session` (an API request's), the write joins it and it is committed, so a request
+    holds one connection. Any replica may call this for a manual Key Result.
     """
     if session is None:
         with Session(tracker.engine) as own:
-            return store_outcome(
-                tracker,
-                kr_id=kr_id,
-                scheduled_ts=scheduled_ts,
-                measurement=measurement,
-                error=error,
-                source=source,
-                duration_ms=duration_ms,
-                session=own,
-                replace=replace,
-                write=write,
-            )
-    now = tracker.now()
-    # Secrets a source echoed stay out of the rows (the recorder's path: `LiveStore.redacted`).
-    error = tracker.redactor.error(error) if error else None
-    measurement = tracker.redactor.measurement(measurement) if measurement else None
-    # FOR UPDATE (PostgreSQL) orders writers of one Key Result, so each evaluates with the
-    # samples the one before it committed; SQLite serialises writers anyway.
-    kr = session.exec(
-        select(KeyResult)
-        .where(KeyResult.id == kr_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if kr is None:
-        raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
-    objective = session.get(Objective, kr.objective_id)
-    assert objective is not None
-    if write is not None:
-        write(session, kr)
-    else:
-        _write_attempt(
-            session,
-            kr_id=kr_id,
-            scheduled_ts=scheduled_ts,
-            now=now,
-            measurement=measurement,
-            error=error,
-            source=source,
-            duration_ms=duration_ms,
-            replace=replace,
-        )
-    session.flush()
-    evaluation = evaluate_key_result(
-        session, kr, objective, now_ts=now, thresholds=tracker.thresholds
-    )
-    deliveries = raise_alerts(
-        session,
-        tracker.routing,
-        kr=kr,
-        objective=objective,
-        evaluation=evaluation,
-        now_ts=now,
-        sample_ts=scheduled_ts if measurement is not None or write is not None else None,
-    )
-    # Last, so the row lock on the version is held as briefly as possible (app.api.cache).
-    bump_data_version(session.connection(), key_results=[kr_id])
-    session.commit()
-    if deliveries:
+            return write_outcome(tracker, item, session=own)
+    try:
+        (outcome,), raised = tracker.writer.write([item], session=session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if raised:
         tracker.notify_outbox()
-    return SampleOutcome(
-        key_result_id=kr_id,
-        scheduled_ts=scheduled_ts,
-        value=measurement.value if measurement else None,
-        error_kind=error.kind if error else None,
-        error=error.reason if error else None,
-        status=evaluation.status.value,
-        status_reason=evaluation.reason,
-    )
-
-
-def _write_attempt(
-    session: Session,
-    *,
-    kr_id: str,
-    scheduled_ts: int,
-    now: int,
-    measurement: Measurement | None,
-    error: ConnectorError | None,
-    source: str,
-    duration_ms: int,
-    replace: bool,
-) -> None:
-    """Add the attempt, and its sample when it succeeded (kept if one exists, unless `replace`)."""
-    if measurement is not None:
-        row = {
-            "key_result_id": kr_id,
-            "ts": scheduled_ts,
-            "value": measurement.value,
-            "numerator": measurement.numerator,
-            "denominator": measurement.denominator,
-            "source": source,
-            "details": measurement.details or None,
-            "recorded_ts": now,
-        }
-        if replace:
-            upsert_sample(session, **row)
-        elif not insert_sample_if_absent(session, **row):
-            session.rollback()
-            raise ValueAlreadyStored(kr_id, scheduled_ts)
-    add_attempt(
-        session,
-        SamplingAttempt(
-            key_result_id=kr_id,
-            scheduled_ts=scheduled_ts,
-            attempted_ts=now,
-            ok=error is None,
-            error_kind=error.kind if error else None,
-            error_message=error.reason if error else None,
-            duration_ms=duration_ms,
-        ),
-    )
+    return outcome
 
 
 def missed_since_stored(tracker: Tracker, kr_id: str, *, until_ts: int) -> list[int]:
@@ -346,14 +210,7 @@ def store_manual_value(
         denominator=denominator,
         details={"note": note} if note else {},
     )
-    return store_outcome(
-        tracker,
-        kr_id=kr_id,
-        scheduled_ts=ts,
-        measurement=measurement,
-        error=None,
-        source="manual",
-        duration_ms=0,
-        session=session,
-        replace=False,
+    item = SampleToStore(
+        kr_id, ts, "manual", measurement=measurement, duration_ms=0, keep_existing=True
     )
+    return write_outcome(tracker, item, session=session)

@@ -38,10 +38,9 @@ from app.delivery import DeliveryWorker
 from app.digest_schedule import enqueue_due_digests
 from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
-from app.evaluation import reevaluate_all
 from app.leader import LeaderLock
-from app.live_store import SampleOutcome, SampleToStore
 from app.models import SamplingAttempt
+from app.outcomes import SampleOutcome, SampleToStore
 from app.period_events import raise_period_closed
 from app.reminders import enqueue_due_reminders
 from app.sampling import measure_key_result
@@ -253,13 +252,7 @@ class SamplingScheduler:
         """
         polled = self.tracker.polled_ids()
         self.tracker.recorder.reevaluate(polled)
-        reevaluate_all(
-            self.tracker.engine,
-            thresholds=self.tracker.thresholds,
-            now_ts=self.tracker.now(),
-            routing=self.tracker.routing,
-            skip=set(polled),
-        )
+        self.tracker.writer.reevaluate_each(skip=set(polled))
         raise_period_closed(self.tracker.engine, self.tracker.routing, now_ts=self.tracker.now())
         self.tracker.notify_outbox()
 

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from app import pg_bulk
-from app.live_state import SeriesSummary
+from app.live_state import FAILURE_STREAK_CAP, SeriesSummary
 from app.models import (
     AlertStateRow,
     CheckIn,
@@ -49,7 +49,7 @@ from app.models import (
     TargetRevision,
     ValueChange,
 )
-from app.progress import LastAttempt, SampleView
+from app.progress import LastAttempt
 from app.redaction import Redactor
 
 MEAN_SCALE = 2.0**-64
@@ -69,7 +69,9 @@ SAMPLE_COLUMNS = (
 
 
 @functools.cache
-def _upsert(dialect: str, table: Table, keys: tuple[str, ...], updated: tuple[str, ...]) -> Any:
+def upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], updated: tuple[str, ...]
+) -> Any:
     """Build an insert-or-update statement once per dialect and table (bind parameters only).
 
     Building it per row through the ORM cost more than running it (docs/benchmarks.md).
@@ -127,20 +129,15 @@ def upsert_samples(
         keys = ["key_result_id", "ts"]
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
     else:
-        statement = _upsert(
+        statement = upsert_statement(
             connection.dialect.name, table, ("key_result_id", "ts"), SAMPLE_COLUMNS[2:]
         )
     connection.execute(statement, list(rows))
 
 
-def upsert_sample(session: Session, **row: Any) -> None:
-    """Store one sample (see `sample_row` for the fields)."""
-    upsert_samples(session.connection(), [sample_row(**row)])
-
-
-def insert_sample_if_absent(session: Session, **row: Any) -> bool:
-    """Store one sample unless (Key Result, ts) already has one; return whether it was stored."""
-    insert = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+def insert_sample_if_absent(connection: Connection, row: dict[str, Any]) -> bool:
+    """Store one `sample_row` unless (Key Result, ts) has one; return whether it was stored."""
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     table = Sample.__table__  # type: ignore[attr-defined]
     statement = (
         insert(table)
@@ -148,7 +145,7 @@ def insert_sample_if_absent(session: Session, **row: Any) -> bool:
         .returning(table.c.id)
     )
     # RETURNING, not rowcount: the driver's rowcount is not reliable for DO NOTHING.
-    return session.connection().execute(statement, sample_row(**row)).first() is not None
+    return connection.execute(statement, row).first() is not None
 
 
 def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -183,16 +180,11 @@ def save_key_result_states(connection: Connection, rows: Sequence[dict[str, Any]
     connection.execute(_update_key_result_state(), list(rows))
 
 
-def add_attempt(session: Session, attempt: SamplingAttempt) -> None:
-    """Record one sampling attempt (successful or failed)."""
-    session.add(attempt)
-
-
 def save_connector_state(
     connection: Connection, *, connector: str, key: str, value: Any, updated_ts: int
 ) -> None:
     """Store a connector's state value under `key` (insert or replace); caller commits."""
-    statement = _upsert(
+    statement = upsert_statement(
         connection.dialect.name,
         ConnectorState.__table__,  # type: ignore[attr-defined]
         ("connector", "key"),
@@ -237,7 +229,7 @@ def covered_through(session: Session, sources: dict[str, str]) -> dict[str, int]
 def save_alert_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store the alert rules' state of Key Results (`key_result_id`, `state`, `updated_ts`)."""
     if rows:
-        statement = _upsert(
+        statement = upsert_statement(
             connection.dialect.name,
             AlertStateRow.__table__,  # type: ignore[attr-defined]
             ("key_result_id",),
@@ -252,7 +244,7 @@ def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
         select(SamplingAttempt)
         .where(SamplingAttempt.key_result_id == key_result_id)
         .order_by(col(SamplingAttempt.attempted_ts).desc(), col(SamplingAttempt.id).desc())
-        .limit(20)
+        .limit(FAILURE_STREAK_CAP)
     ).all()
     if not recent:
         return None
@@ -290,17 +282,6 @@ def count_attempts(session: Session, key_result_id: str) -> int:
     return int(session.exec(statement).one())
 
 
-@dataclass(frozen=True)
-class ViewRequest:
-    """Which slices of the samples an evaluation needs (see `progress.SampleView`)."""
-
-    start: int
-    cutoff: int
-    recent: int
-    window_start: int | None = None
-    band: tuple[float | None, float | None] | None = None
-
-
 def _first_and_recent(
     session: Session, where: ColumnElement[bool], recent: int
 ) -> tuple[tuple[int, float] | None, list[tuple[int, float]]]:
@@ -329,42 +310,20 @@ def _band_counts(
     return int(row[0] or 0), int(row[1] or 0)
 
 
-def load_sample_view(session: Session, key_result_id: str, request: ViewRequest) -> SampleView:
-    """Load first, recent, window and band counts with indexed queries, not whole histories."""
-    in_range = and_(
-        col(Sample.key_result_id) == key_result_id,
-        col(Sample.ts) >= request.start,
-        col(Sample.ts) <= request.cutoff,
-    )
-    first, recent = _first_and_recent(session, in_range, request.recent)
-    window: Sequence[float] = ()
-    if request.window_start is not None:
-        window = session.exec(
-            select(Sample.value)
-            .where(in_range, col(Sample.ts) > request.window_start)
-            .order_by(col(Sample.ts))
-        ).all()
-    total = inside = 0
-    if request.band is not None:
-        total, inside = _band_counts(session, in_range, request.band)
-    return SampleView(
-        first=first,
-        recent=recent,
-        window=list(window),
-        in_band=inside,
-        total=total,
-    )
-
-
-def load_series(session: Session, key_result_id: str, empty: SeriesSummary) -> SeriesSummary:
+def load_series(
+    session: Session, key_result_id: str, empty: SeriesSummary, *, until: int | None = None
+) -> SeriesSummary:
     """Fill `empty` (period, band, sizes set; no samples) from the Key Result's period.
 
-    The slow path of `app.recorder`: run once per Key Result, then kept up to date in memory.
+    With `until`, only the samples up to that instant (an evaluation's cutoff, an alert's
+    sample). The slow path of `app.writer`: for a remembered Key Result, run once, then kept
+    up to date in memory.
     """
     in_period = and_(
         col(Sample.key_result_id) == key_result_id,
         col(Sample.ts) >= empty.period_start,
         col(Sample.ts) < empty.period_end,
+        *([col(Sample.ts) <= until] if until is not None else []),
     )
     first, recent = _first_and_recent(session, in_period, empty.recent_size)
     best_of = func.min if empty.lower_is_better else func.max

@@ -17,6 +17,7 @@ from app.config_secrets import redactor_for
 from app.models import KeyResult, Objective, TargetRevision
 from app.redaction import Redactor
 from app.schedule import schedule_of
+from app.specs import measured_from, spec_of, spec_to_json
 from app.store import bump_data_version
 
 
@@ -134,6 +135,20 @@ def sync_config(
             objective.id, kr, position=position, polled=polled, redactor=redactor
         )
         existing = key_results.get(kr.id)
+        period_start, period_end = objective.period_bounds()
+        starts = measured_from(
+            start_ts=kr.start_ts,
+            first_seen_ts=first_seen if existing is None else existing.first_seen_ts,
+            period_start=int(period_start.timestamp()),
+            period_end=int(period_end.timestamp()),
+        )
+        spec = spec_of(
+            kr,
+            measured_from_ts=starts,
+            period_end=int(period_end.timestamp()),
+            interval_seconds=fields["interval_seconds"],
+        )
+        fields["spec"] = spec_to_json(spec)
         if existing is None:
             session.add(KeyResult(id=kr.id, first_seen_ts=first_seen, **fields))
             report.created.append(kr.id)

@@ -20,13 +20,14 @@ from app.alerts import AlertRouting
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
 from app.config_secrets import redactor_for
 from app.db import make_engine, upgrade_database
-from app.evaluation import reevaluate_all, thresholds_from
-from app.live_store import LiveStore
+from app.evaluation import thresholds_from
+from app.figures import FigureSource, FreshFigures, RememberedFigures
 from app.progress import Thresholds
 from app.recorder import SampleRecorder
 from app.schedule import Schedule, schedule_of
 from app.store import DatabaseStateStore, redact_stored_secrets
 from app.sync import SyncReport, sync_config
+from app.writer import KeyResultWriter
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -64,17 +65,14 @@ class Tracker:
         self._connectors: dict[str, Connector] = {}
         self._outbox_listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        # Stores polled Key Results' samples; only the process that samples uses it.
+        # The one writer of Key Results' outcomes, twice configured: polled Key Results'
+        # samples through the recorder, figures remembered (only the sampling process uses
+        # it); everything else with figures read from the database (any replica may write).
         self.recorder = SampleRecorder(
-            LiveStore(
-                engine,
-                now=self.now,
-                thresholds=self.thresholds,
-                routing=self.routing,
-                redactor=self.redactor,
-            ),
+            self.key_result_writer(RememberedFigures(self.thresholds)),
             on_outbox_written=self.notify_outbox,
         )
+        self.writer = self.key_result_writer()
         self.entries: dict[str, KeyResultEntry] = {}
         for objective, kr in loaded.key_results():
             name = kr.source.connector if kr.source else None
@@ -86,6 +84,23 @@ class Tracker:
                 name,
                 schedule_of(every_seconds=kr.interval_seconds, cron=kr.cron, polled=polled),
             )
+
+    def key_result_writer(
+        self, figures: FigureSource | None = None, *, run_alerts: bool = True
+    ) -> KeyResultWriter:
+        """Return a writer of Key Results' outcomes (figures read from the database by default).
+
+        Without `run_alerts` the alert rules are not run (`krtracker status` and `report`
+        only bring statuses up to date).
+        """
+        return KeyResultWriter(
+            self.engine,
+            figures=figures or FreshFigures(self.thresholds),
+            now=self.now,
+            thresholds=self.thresholds,
+            routing=self.routing if run_alerts else None,
+            redactor=self.redactor,
+        )
 
     def now(self) -> int:
         """Return the current time as whole UNIX seconds."""
@@ -170,7 +185,5 @@ def open_tracker(
     # Rows written before a secret was known to the redactor lose it (once per set of secrets).
     redact_stored_secrets(tracker.engine, tracker.redactor, now_ts=tracker.now())
     # Definitions may have changed (targets, periods): bring every stored status up to date.
-    reevaluate_all(
-        tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now(), routing=tracker.routing
-    )
+    tracker.writer.reevaluate_each()
     return tracker

@@ -1,19 +1,20 @@
 """Manual values corrected or deleted through the API, each change kept with its author.
 
 The change and the re-evaluation happen in one transaction, through the same path a posted
-value takes (`sampling.store_outcome`), so a corrected value moves progress, status and
-alerts exactly as posting it would have.
+value takes (the writer, `app.sampling.write_outcome`), so a corrected value moves progress,
+status and alerts exactly as posting it would have.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from app.live_store import SampleOutcome
-from app.models import KeyResult, ValueChange
-from app.sampling import SessionWrite, store_outcome
+from app.models import ValueChange
+from app.outcomes import SampleOutcome, SamplesEdit
+from app.sampling import write_outcome
 from app.store import add_value_change, delete_sample, sample_at
 from app.tracker import Tracker
 
@@ -33,8 +34,8 @@ class ValueEdit:
     note: str | None = None
 
 
-def _editor(edit: ValueEdit, *, now: int) -> SessionWrite:
-    def write(session: Session, _kr: KeyResult) -> None:
+def _editor(edit: ValueEdit, *, now: int) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
         sample = sample_at(session, edit.kr_id, edit.ts)
         if sample is None:
             raise NoSuchValue(f"no value of {edit.kr_id!r} at that instant")
@@ -66,14 +67,5 @@ def edit_manual_value(
     tracker: Tracker, edit: ValueEdit, *, session: Session | None = None
 ) -> SampleOutcome:
     """Correct or delete a stored manual value, record who did it, and re-evaluate."""
-    return store_outcome(
-        tracker,
-        kr_id=edit.kr_id,
-        scheduled_ts=edit.ts,
-        measurement=None,
-        error=None,
-        source="manual",
-        duration_ms=0,
-        write=_editor(edit, now=tracker.now()),
-        session=session,
-    )
+    item = SamplesEdit(edit.kr_id, edit.ts, _editor(edit, now=tracker.now()))
+    return write_outcome(tracker, item, session=session)

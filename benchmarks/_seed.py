@@ -19,7 +19,6 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-from app.evaluation import reevaluate_all
 from app.tracker import open_tracker
 
 KEY_RESULTS_PER_OBJECTIVE = 5
@@ -198,7 +197,7 @@ def seed(config: Path, *, plan: Plan, url: str) -> dict[str, float]:
         _load_postgres(url, plan)
     seconds["load"] = time.perf_counter() - started
     started = time.perf_counter()
-    reevaluate_all(tracker.engine, thresholds=tracker.thresholds, now_ts=tracker.now())
+    tracker.key_result_writer(run_alerts=False).reevaluate_each()
     seconds["evaluate"] = time.perf_counter() - started
     tracker.close()
     return seconds

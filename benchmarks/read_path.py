@@ -46,7 +46,7 @@ import httpx
 
 from app.config import database_url, load_config
 from app.db import make_engine
-from app.live_store import SampleToStore
+from app.outcomes import SampleToStore
 from app.store import read_data_version
 from app.tracker import Tracker
 from benchmarks._seed import (

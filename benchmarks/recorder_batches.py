@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.live_store import SampleToStore
+from app.outcomes import SampleToStore
 from app.store import sample_row, upsert_samples
 from app.tracker import Tracker, open_tracker
 from benchmarks.sampling_cycle import INTERVAL_SECONDS, Clock, database, write_config

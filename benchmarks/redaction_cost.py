@@ -1,4 +1,4 @@
-"""Cost per sample of keeping secrets out of stored data (`LiveStore.redacted`), no database.
+"""Cost per sample of keeping secrets out of stored data (`KeyResultWriter.redacted`), no database.
 
 Run from the repository root:
 
@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.config_secrets import basic_forms
-from app.live_store import LiveStore, SampleToStore
+from app.outcomes import SampleToStore
 from app.redaction import Redactor
+from app.writer import KeyResultWriter
 from connectors.base import Measurement, SourceUnavailable
 
 
@@ -53,7 +54,7 @@ def cases() -> dict[str, SampleToStore]:
     }
 
 
-def per_call_us(store: LiveStore, item: SampleToStore, number: int) -> float:
+def per_call_us(store: KeyResultWriter, item: SampleToStore, number: int) -> float:
     """Return the best of five runs of `store.redacted(item)`, in µs per call."""
     runs = timeit.repeat(lambda: store.redacted(item), number=number, repeat=5)
     return min(runs) / number * 1e6
@@ -67,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     secrets = [f"secret-token-{i:04d}-abcdefgh" for i in range(args.secrets)]
     secrets += basic_forms("reader", "password-0123")
-    stores = {name: LiveStore.__new__(LiveStore) for name in ("configured", "floor")}
+    stores = {name: KeyResultWriter.__new__(KeyResultWriter) for name in ("configured", "floor")}
     stores["configured"].redactor = Redactor(secrets)
     stores["floor"].redactor = Redactor()
     forms = len(stores["configured"].redactor.forms)

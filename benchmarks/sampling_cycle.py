@@ -54,8 +54,8 @@ import psycopg
 from psycopg import sql
 from sqlmodel import Session, col, func, select
 
-from app.live_store import SampleOutcome
 from app.models import Sample
+from app.outcomes import SampleOutcome
 from app.sampling import sample_key_result
 from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker

@@ -14,8 +14,7 @@ from sqlmodel import Session
 
 from app.api import create_app
 from app.api.cache import RepresentationCache, representation
-from app.evaluation import reevaluate_all
-from app.live_store import SampleToStore
+from app.outcomes import SampleToStore
 from app.store import read_data_version
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement
@@ -285,7 +284,7 @@ def test_time_moves_status_and_expected_progress_at_the_next_reevaluation(
     before = kr(a.client, "coverage")
     assert kr(a.client, "deploys")["status"] != "stale"
     clock["now"] = NOW + 4 * HOUR  # more than 3 intervals of 1h without a sample
-    reevaluate_all(b.tracker.engine, thresholds=b.tracker.thresholds, now_ts=clock["now"])
+    b.tracker.key_result_writer(run_alerts=False).reevaluate_each()
     assert kr(a.client, "deploys")["status"] == "stale"
     after = kr(a.client, "coverage")
     assert after["expected_progress"] > before["expected_progress"]  # type: ignore[operator]

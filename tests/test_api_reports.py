@@ -19,9 +19,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.api import create_app
-from app.evaluation import reevaluate_all
-from app.models import SamplingAttempt
-from app.store import add_attempt
+from app.store import insert_attempts
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 
@@ -129,16 +127,19 @@ class Timeline:
         """Store a failed sampling attempt at `ts`, as the sampler does."""
         self.at(ts)
         with Session(self.tracker.engine) as session:
-            add_attempt(
-                session,
-                SamplingAttempt(
-                    key_result_id=kr,
-                    scheduled_ts=ts,
-                    attempted_ts=ts,
-                    ok=False,
-                    error_kind="source_unavailable",
-                    error_message=reason,
-                ),
+            insert_attempts(
+                session.connection(),
+                [
+                    {
+                        "key_result_id": kr,
+                        "scheduled_ts": ts,
+                        "attempted_ts": ts,
+                        "ok": False,
+                        "error_kind": "source_unavailable",
+                        "error_message": reason,
+                        "duration_ms": 0,
+                    }
+                ],
             )
             session.commit()
 
@@ -152,12 +153,7 @@ class Timeline:
     def read_api(self, ts: int) -> dict[str, dict[str, Any]]:
         """Re-evaluate everything at `ts` (the scheduler's job) and read every Key Result."""
         self.at(ts)
-        reevaluate_all(
-            self.tracker.engine,
-            thresholds=self.tracker.thresholds,
-            now_ts=ts,
-            routing=self.tracker.routing,
-        )
+        self.tracker.writer.reevaluate_each()
         ids = [k["id"] for k in self.client.get("/api/v1/key-results").json()]
         self.readings[ts] = {i: self.client.get(f"/api/v1/key-results/{i}").json() for i in ids}
         return self.readings[ts]

@@ -9,7 +9,6 @@ import pytest
 from sqlmodel import Session
 
 from app.config import ConfigError, parse_config
-from app.evaluation import reevaluate_all
 from app.models import KeyResult
 from app.period_events import PERIOD_CLOSED, period_label, raise_period_closed
 from app.scheduler import SamplingScheduler
@@ -54,9 +53,7 @@ def _pass(rig: Rig, at: int) -> int:
     """Run the scheduler's re-evaluation pass at `at`, then raise period events."""
     rig.clock["now"] = at
     tracker = rig.tracker
-    reevaluate_all(
-        tracker.engine, thresholds=tracker.thresholds, now_ts=at, routing=tracker.routing
-    )
+    tracker.writer.reevaluate_each()
     return raise_period_closed(tracker.engine, tracker.routing, now_ts=at)
 
 

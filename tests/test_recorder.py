@@ -1,9 +1,10 @@
-"""The recorder stores exactly what the database-reading path stores, only faster.
+"""The writer stores the same whether its figures are remembered or read each time.
 
 Two trackers on two databases get the same script of samples, failures, rewrites and
-re-evaluations: one through `SampleRecorder` (memory, batches), the other through
-`store_outcome` and `reevaluate_all` (which read every figure from the rows). After every
-step their Key Result rows, alert states and outbox must be equal.
+re-evaluations: one through `SampleRecorder` (the writer with `RememberedFigures`, batches),
+the other through `write_outcome` and `reevaluate_each` (the writer with `FreshFigures`,
+which reads every figure from the rows). After every step their Key Result rows, alert
+states and outbox must be equal.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from app.evaluation import reevaluate_all
-from app.live_store import SampleToStore, StoreFailed
 from app.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
-from app.sampling import store_outcome
+from app.outcomes import SampleToStore, StoreFailed
+from app.sampling import write_outcome
 from app.store import covered_through
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement, SourceUnavailable
@@ -148,12 +148,7 @@ def test_recorder_and_database_path_store_the_same(tmp_path: Path, database_url:
         kr = rng.choice(KRS)
         if choice < 0.08:
             fast.recorder.reevaluate(KRS)
-            reevaluate_all(
-                reference.engine,
-                thresholds=reference.thresholds,
-                now_ts=reference.now(),
-                routing=reference.routing,
-            )
+            reference.writer.reevaluate_each()
         else:
             ts = instant
             if choice < 0.15 and instant > START:
@@ -166,14 +161,8 @@ def test_recorder_and_database_path_store_the_same(tmp_path: Path, database_url:
                     value=value_for(kr, rng), at=datetime.fromtimestamp(ts, UTC)
                 )
             fast.recorder.record(SampleToStore(kr, ts, "api", measurement=measurement, error=error))
-            store_outcome(
-                reference,
-                kr_id=kr,
-                scheduled_ts=ts,
-                measurement=measurement,
-                error=error,
-                source="api",
-                duration_ms=0,
+            write_outcome(
+                reference, SampleToStore(kr, ts, "api", measurement=measurement, error=error)
             )
         if rng.random() < 0.4:
             instant += HOUR

@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import Session, select
 
 from app.models import KeyResult, Objective, Sample, SamplingAttempt, TargetRevision
-from app.sampling import store_manual_value, store_outcome
-from app.store import last_attempt, list_revisions, sample_points, upsert_sample
+from app.outcomes import SampleToStore
+from app.sampling import store_manual_value, write_outcome
+from app.store import last_attempt, list_revisions, sample_points, sample_row, upsert_samples
 from app.tracker import Tracker, open_tracker
 from connectors.base import SourceUnavailable
 from tests.conftest import write_config
@@ -68,7 +69,7 @@ def test_removed_key_result_is_archived_with_history(tmp_path: Path, database_ur
     tracker = open_at(tmp_path / "c.toml", database_url)
     store_manual_value(tracker, kr_id="coverage", ts=NOW - 60, value=70.0)
     tracker.close()
-    trimmed = CONFIG.split("[[objectives.key_results]]\nid = \"coverage\"")[0]
+    trimmed = CONFIG.split('[[objectives.key_results]]\nid = "coverage"')[0]
     tracker = open_at(tmp_path / "c.toml", database_url, trimmed)
     with Session(tracker.engine) as session:
         row = session.get(KeyResult, "coverage")
@@ -88,7 +89,12 @@ def test_target_change_records_a_revision(tmp_path: Path, database_url: str) -> 
         assert [(r.field_name, r.old_value, r.new_value, r.ts, r.note) for r in revisions] == [
             ("target", "85.0", "80.0", NOW + 10, "scope cut")
         ]
-        assert session.exec(select(TargetRevision).where(TargetRevision.key_result_id == "lead-time")).all() == []
+        assert (
+            session.exec(
+                select(TargetRevision).where(TargetRevision.key_result_id == "lead-time")
+            ).all()
+            == []
+        )
     again = tracker.sync()
     assert again.revisions == []
     tracker.close()
@@ -99,12 +105,30 @@ def test_sample_upsert_keeps_one_row_per_instant(tmp_path: Path, database_url: s
     tracker = open_at(tmp_path / "c.toml", database_url)
     with Session(tracker.engine) as session:
         for value in (61.0, 62.5):
-            upsert_sample(session, key_result_id="coverage", ts=NOW, value=value, source="t", recorded_ts=NOW)
+            upsert_samples(
+                session.connection(),
+                [
+                    sample_row(
+                        key_result_id="coverage", ts=NOW, value=value, source="t", recorded_ts=NOW
+                    )
+                ],
+            )
         session.commit()
         rows = session.exec(select(Sample).where(Sample.key_result_id == "coverage")).all()
         assert [(r.ts, r.value) for r in rows] == [(NOW, 62.5)]
         with pytest.raises(ValueError, match="non-finite"):
-            upsert_sample(session, key_result_id="coverage", ts=NOW + 1, value=math.nan, source="t", recorded_ts=NOW)
+            upsert_samples(
+                session.connection(),
+                [
+                    sample_row(
+                        key_result_id="coverage",
+                        ts=NOW + 1,
+                        value=math.nan,
+                        source="t",
+                        recorded_ts=NOW,
+                    )
+                ],
+            )
     tracker.close()
 
 
@@ -112,9 +136,15 @@ def test_failed_attempt_is_an_error_never_a_number(tmp_path: Path, database_url:
     """A failed attempt stores its kind and reason, no sample, and the KR shows error."""
     tracker = open_at(tmp_path / "c.toml", database_url)
     store_manual_value(tracker, kr_id="coverage", ts=NOW - 3600, value=70.0)
-    outcome = store_outcome(
-        tracker, kr_id="coverage", scheduled_ts=NOW, measurement=None,
-        error=SourceUnavailable("ci.example: connection refused"), source="people", duration_ms=3,
+    outcome = write_outcome(
+        tracker,
+        SampleToStore(
+            "coverage",
+            NOW,
+            "people",
+            error=SourceUnavailable("ci.example: connection refused"),
+            duration_ms=3,
+        ),
     )
     assert outcome.status == "error" and "connection refused" in outcome.status_reason
     with Session(tracker.engine) as session:
@@ -123,9 +153,16 @@ def test_failed_attempt_is_an_error_never_a_number(tmp_path: Path, database_url:
         attempt = last_attempt(session, "coverage")
         assert attempt is not None and not attempt.ok and attempt.consecutive_failures == 1
         failed = session.exec(select(SamplingAttempt).where(SamplingAttempt.ok == False)).one()  # noqa: E712
-        assert (failed.error_kind, failed.error_message) == ("source_unavailable", "ci.example: connection refused")
+        assert (failed.error_kind, failed.error_message) == (
+            "source_unavailable",
+            "ci.example: connection refused",
+        )
         kr = session.get(KeyResult, "coverage")
-        assert kr is not None and kr.status == "error" and kr.last_error == "ci.example: connection refused"
+        assert (
+            kr is not None
+            and kr.status == "error"
+            and kr.last_error == "ci.example: connection refused"
+        )
         assert kr.current_value == 70.0
     tracker.close()
 
@@ -136,16 +173,27 @@ def test_downsampling_matches_plain_bucket_means(tmp_path: Path, database_url: s
     points = [(NOW - 100_000 + i * 37, 50 + (i * 7919 % 101) / 10) for i in range(1000)]
     with Session(tracker.engine) as session:
         for ts, value in points:
-            upsert_sample(session, key_result_id="coverage", ts=ts, value=value, source="t", recorded_ts=NOW)
+            upsert_samples(
+                session.connection(),
+                [
+                    sample_row(
+                        key_result_id="coverage", ts=ts, value=value, source="t", recorded_ts=NOW
+                    )
+                ],
+            )
         session.commit()
         result = sample_points(session, "coverage", since=None, until=None, max_points=40)
-        raw = sample_points(session, "coverage", since=points[10][0], until=points[19][0], max_points=40)
+        raw = sample_points(
+            session, "coverage", since=points[10][0], until=points[19][0], max_points=40
+        )
     low, high = points[0][0], points[-1][0]
     width = math.ceil((high - low + 1) / 40)
     buckets: dict[int, list[tuple[int, float]]] = {}
     for ts, value in points:
         buckets.setdefault((ts - low) // width, []).append((ts, value))
-    expected = [(b[0][0], sum(v for _, v in b) / len(b), len(b)) for _, b in sorted(buckets.items())]
+    expected = [
+        (b[0][0], sum(v for _, v in b) / len(b), len(b)) for _, b in sorted(buckets.items())
+    ]
     assert len(result) <= 40
     assert [(p.ts, p.count) for p in result] == [(t, n) for t, _, n in expected]
     for point, (_, mean, _) in zip(result, expected, strict=True):
@@ -168,14 +216,11 @@ def test_reopening_redacts_secrets_stored_before_they_were_known(
 
     tracker = open_at(tmp_path / "c.toml", database_url)
     reason = f"prometheus answered HTTP 503: bad credentials {LEAKED}"
-    store_outcome(
+    write_outcome(
         tracker,
-        kr_id="lead-time",
-        scheduled_ts=NOW - 60,
-        measurement=None,
-        error=SourceUnavailable(reason),
-        source="people",
-        duration_ms=1,
+        SampleToStore(
+            "lead-time", NOW - 60, "people", error=SourceUnavailable(reason), duration_ms=1
+        ),
     )
     with Session(tracker.engine) as session:
         session.add(

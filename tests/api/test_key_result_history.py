@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from app.sampling import store_outcome
+from app.outcomes import SampleToStore
+from app.sampling import write_outcome
 from app.tracker import Tracker, open_tracker
 from connectors.base import ConnectorError
 from tests.conftest import write_config
@@ -111,14 +112,10 @@ def test_attempts_are_listed_newest_first_with_errors_and_paged(
 ) -> None:
     """GET /attempts pages with limit/offset, X-Total-Count and a next link, errors included."""
     for i in range(5):
-        store_outcome(
+        failure = ConnectorError(f"source down #{i}")
+        write_outcome(
             tracker,
-            kr_id="rollback-rate",
-            scheduled_ts=NOW - 3600 * (5 - i),
-            measurement=None,
-            error=ConnectorError(f"source down #{i}"),
-            source="test",
-            duration_ms=7,
+            SampleToStore("rollback-rate", NOW - 3600 * (5 - i), "test", error=failure, duration_ms=7),
         )
     page = client.get("/api/v1/key-results/rollback-rate/attempts?limit=2&offset=1")
     assert page.status_code == 200

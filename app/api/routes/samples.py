@@ -19,7 +19,8 @@ from app.api.schemas import (
     ValueOut,
     iso,
 )
-from app.sampling import ValueAlreadyStored, store_manual_value
+from app.outcomes import ValueAlreadyStored
+from app.sampling import store_manual_value
 from app.store import list_value_changes, sample_points
 from app.tracker import Tracker
 from app.value_changes import NoSuchValue, ValueEdit, edit_manual_value
