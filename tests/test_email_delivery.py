@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from app.config import parse_config
-from app.config_models import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
+from app.config_delivery_models import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
 from app.config_secrets import redactor_for
 from app.delivery import DeliveryWorker
 from app.digest import DIGEST_EVENT
