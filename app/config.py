@@ -2,9 +2,10 @@
 
 Loading happens in three steps, each reporting problems with their key path
 (`objectives[1].key_results[0].target`): `${ENV}` and `*_file` interpolation (here), the
-shape check (`app.config_models`, unknown keys are errors), then the checks that span
-several keys (`app.config_checks`: duplicate ids, unknown connectors, each connector's own
-settings and query models). The models and check results are re-exported from here.
+shape check (`app.config_models` and the section models it imports, unknown keys are
+errors), then the checks that span several keys (`app.config_checks` and the modules
+beside it: duplicate ids, unknown connectors, each connector's own settings and query
+models). The models and check results are re-exported from here.
 """
 
 from __future__ import annotations
@@ -18,38 +19,35 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.config_base import SLUG
 from app.config_checks import (
-    ConfiguredConnector,
     Problem,
-    check_connectors,
     check_database,
-    check_objectives,
     check_tokens,
     check_webhooks,
     format_path,
-    raw_source_problems,
     validation_problems,
 )
+from app.config_delivery_models import AlertRulesConfig, AlertsConfig, MuteWindow, WebhookConfig
 from app.config_digests import check_digests, check_email, check_reminders
 from app.config_lint import MAX_KEY_RESULTS, MAX_OBJECTIVES, lint_problems
 from app.config_models import (
-    SLUG,
-    AggregationConfig,
-    AlertRulesConfig,
-    AlertsConfig,
     ApiConfig,
     ApiToken,
     ConnectorSection,
     DatabaseConfig,
-    KeyResultConfig,
     KrTrackerConfig,
-    MuteWindow,
-    ObjectiveConfig,
     SchedulerConfig,
-    SourceSpec,
     StatusConfig,
-    WebhookConfig,
 )
+from app.config_objective_checks import check_objectives
+from app.config_objective_models import (
+    AggregationConfig,
+    KeyResultConfig,
+    ObjectiveConfig,
+    SourceSpec,
+)
+from app.config_source_checks import ConfiguredConnector, check_connectors, raw_source_problems
 from connectors.base import ConnectorQuery
 
 __all__ = [

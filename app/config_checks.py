@@ -1,32 +1,22 @@
-"""Checks that span several keys of a config: ids, connectors, sources, tokens, webhooks.
+"""Checks that span several keys of a config, and the `Problem` every check reports.
 
 Each check appends `Problem`s (errors or warnings, each with its key path) instead of
-stopping at the first, so `krtracker validate` can print them all.
+stopping at the first, so `krtracker validate` can print them all. Here: the database,
+API tokens and webhooks; objectives and Key Results in `app.config_objective_checks`,
+connectors and sources in `app.config_source_checks`, digests and email in
+`app.config_digests`, practice warnings in `app.config_lint`.
 """
 
 from __future__ import annotations
 
-import builtins
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 from standardwebhooks import Webhook
 
-from app.config_models import KeyResultConfig, KrTrackerConfig, ObjectiveConfig
-from app.config_runtime import check_every, private_target_warning
-from app.connector_registry import UnknownConnectorType, connector_class
-from app.domain import Direction
-from connectors.base import (
-    Connector,
-    ConnectorQuery,
-    ConnectorSettings,
-    MemoryStateStore,
-    StateStore,
-)
+from app.config_models import KrTrackerConfig
+from app.config_runtime import private_target_warning
 
 
 @dataclass(frozen=True)
@@ -41,20 +31,6 @@ class Problem:
         return f"{self.severity}: {self.path}: {self.message}" if self.path else self.message
 
 
-@dataclass(frozen=True)
-class ConfiguredConnector:
-    """A `[connectors.NAME]` section resolved to its class and validated settings."""
-
-    name: str
-    type: str
-    cls: builtins.type[Connector]
-    settings: ConnectorSettings
-
-    def build(self, state: StateStore | None = None) -> Connector:
-        """Create a live connector instance with its durable state (in memory if None)."""
-        return self.cls(self.settings, state=state or MemoryStateStore())  # type: ignore[call-arg]
-
-
 def format_path(loc: tuple[int | str, ...]) -> str:
     """Render a pydantic location as a key path: `objectives[1].key_results[0].target`."""
     out = ""
@@ -67,6 +43,7 @@ def format_path(loc: tuple[int | str, ...]) -> str:
 
 
 def validation_problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
+    """Turn a pydantic error into one `Problem` per error, under the key path `prefix`."""
     problems = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
@@ -74,197 +51,6 @@ def validation_problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()
             message = "unknown key (check its spelling)"
         problems.append(Problem(format_path((*prefix, *error["loc"])), message))
     return problems
-
-
-def check_connectors(
-    cfg: KrTrackerConfig, problems: list[Problem]
-) -> dict[str, ConfiguredConnector]:
-    configured = {}
-    for name, section in cfg.connectors.items():
-        path: tuple[int | str, ...] = ("connectors", name)
-        try:
-            cls = connector_class(section.type)
-        except UnknownConnectorType as exc:
-            problems.append(Problem(format_path((*path, "type")), str(exc)))
-            continue
-        try:
-            settings = cls.Settings.model_validate(section.model_extra or {})
-        except ValidationError as exc:
-            problems.extend(validation_problems(exc, path))
-            continue
-        configured[name] = ConfiguredConnector(name, section.type, cls, settings)
-    return configured
-
-
-def _check_key_result(
-    kr: KeyResultConfig, path: tuple[int | str, ...], problems: list[Problem]
-) -> None:
-    def bad(key: str, message: str) -> None:
-        problems.append(Problem(format_path((*path, key)), message))
-
-    if kr.every and kr.cron:
-        bad("cron", "give either every or cron, not both")
-    _check_range(kr, bad)
-    if kr.direction.is_band:
-        if kr.baseline is not None or kr.relative_target is not None:
-            bad("direction", f"a {kr.direction} Key Result has no baseline or relative target")
-        if kr.direction is not Direction.WITHIN and kr.target is None:
-            bad("target", f"an {kr.direction} Key Result needs target (the threshold)")
-        if kr.direction is Direction.WITHIN:
-            if kr.band is None:
-                bad("band", "a within Key Result needs band = [low, high]")
-            elif kr.band[0] >= kr.band[1]:
-                bad("band", f"low {kr.band[0]} must be below high {kr.band[1]}")
-            if kr.target is not None:
-                bad("target", "a within Key Result uses band, not target")
-        elif kr.band is not None:
-            bad("band", f"band is for within; an {kr.direction} Key Result uses target")
-        return
-    if kr.band is not None:
-        bad("band", f"band is for within Key Results, not {kr.direction}")
-    relative = kr.relative_target
-    if relative is not None:
-        if relative == 0:
-            bad("target", "a relative target of 0% equals the baseline")
-        elif kr.baseline == 0:
-            bad("target", f"{kr.target} of a baseline of 0 is 0: give an absolute target")
-        elif (relative > 0) != (kr.direction is Direction.INCREASE):
-            bad("target", f"{kr.target} moves the wrong way for direction {kr.direction}")
-    elif isinstance(kr.target, float) and isinstance(kr.baseline, float):
-        if kr.target == kr.baseline:
-            bad("target", f"target equals baseline ({kr.baseline}); progress would be undefined")
-        elif (kr.target > kr.baseline) != (kr.direction is Direction.INCREASE):
-            bad(
-                "target",
-                f"target {kr.target} is on the wrong side of baseline {kr.baseline} "
-                f"for direction {kr.direction}",
-            )
-
-
-def _check_range(kr: KeyResultConfig, bad: Callable[[str, str], None]) -> None:
-    """Check `range = [low, high]`: ordered, and holding the baseline, target and band."""
-    if kr.range is None:
-        return
-    low, high = kr.range
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        bad("range", f"low {low} must be a number below high {high}")
-        return
-    named = [("baseline", kr.baseline), ("target", kr.target)]
-    named += [("band", end) for end in kr.band or ()]
-    for key, value in named:
-        if isinstance(value, float) and not low <= value <= high:
-            bad(key, f"{value} is outside range [{low}, {high}], the values this Key Result takes")
-
-
-def _check_start(
-    kr: KeyResultConfig,
-    objective: ObjectiveConfig,
-    path: tuple[int | str, ...],
-    problems: list[Problem],
-) -> None:
-    """Check a Key Result's own `start` lies inside its objective's period."""
-    if kr.start is None or not (objective.period or (objective.start and objective.end)):
-        return
-    first, after = (moment.date() for moment in objective.period_bounds())
-    if not first <= kr.start < after:
-        last = after - timedelta(days=1)
-        message = f"{kr.start} is outside its objective's period ({first} to {last})"
-        problems.append(Problem(format_path((*path, "start")), message))
-
-
-def _check_sources(
-    kr: KeyResultConfig,
-    path: tuple[int | str, ...],
-    connectors: dict[str, ConfiguredConnector],
-    cfg: KrTrackerConfig,
-    problems: list[Problem],
-    queries: dict[str, ConnectorQuery],
-) -> None:
-    if kr.source is None:
-        return
-    source_path = (*path, "source")
-    name = kr.source.connector
-    if name not in connectors:
-        if name not in cfg.connectors:
-            known = ", ".join(sorted(cfg.connectors)) or "none defined"
-            problems.append(
-                Problem(
-                    format_path((*source_path, "connector")),
-                    f"unknown connector {name!r} (defined: {known})",
-                )
-            )
-        return
-    try:
-        queries[kr.id] = connectors[name].cls.Query.model_validate(kr.source.query_fields())
-    except ValidationError as exc:
-        problems.extend(validation_problems(exc, source_path))
-    if kr.interval_seconds is not None:
-        warning = check_every(kr.interval_seconds, connectors[name].type, connectors[name].cls)
-        if warning:
-            problems.append(Problem(format_path((*path, "every")), warning, "warning"))
-
-
-def check_objectives(
-    cfg: KrTrackerConfig,
-    connectors: dict[str, ConfiguredConnector],
-    problems: list[Problem],
-) -> dict[str, ConnectorQuery]:
-    queries: dict[str, ConnectorQuery] = {}
-    objective_ids: dict[str, int] = {}
-    kr_ids: dict[str, str] = {}
-    for i, objective in enumerate(cfg.objectives):
-        path: tuple[int | str, ...] = ("objectives", i)
-        if objective.id in objective_ids:
-            problems.append(
-                Problem(
-                    format_path((*path, "id")),
-                    f"duplicate objective id {objective.id!r} "
-                    f"(first used at objectives[{objective_ids[objective.id]}])",
-                )
-            )
-        objective_ids.setdefault(objective.id, i)
-        if objective.period and (objective.start or objective.end):
-            problems.append(Problem(format_path((*path, "period")), "give period or start/end"))
-        elif not objective.period and not (objective.start and objective.end):
-            problems.append(
-                Problem(format_path(path), 'needs period = "YYYY-QN" or both start and end')
-            )
-        elif objective.start and objective.end and objective.end < objective.start:
-            problems.append(
-                Problem(
-                    format_path((*path, "end")),
-                    f"end {objective.end} is before start {objective.start}",
-                )
-            )
-        for j, kr in enumerate(objective.key_results):
-            kr_path = (*path, "key_results", j)
-            if kr.id in kr_ids:
-                problems.append(
-                    Problem(
-                        format_path((*kr_path, "id")),
-                        f"duplicate Key Result id {kr.id!r} (first used at {kr_ids[kr.id]})",
-                    )
-                )
-            kr_ids.setdefault(kr.id, format_path(kr_path))
-            _check_key_result(kr, kr_path, problems)
-            _check_start(kr, objective, kr_path, problems)
-            _check_sources(kr, kr_path, connectors, cfg, problems, queries)
-    for i, objective in enumerate(cfg.objectives):
-        if objective.parent is not None and objective.parent not in objective_ids:
-            problems.append(
-                Problem(
-                    format_path(("objectives", i, "parent")),
-                    f"unknown parent objective {objective.parent!r}",
-                )
-            )
-        elif objective.parent == objective.id:
-            problems.append(
-                Problem(
-                    format_path(("objectives", i, "parent")),
-                    "an objective cannot be its own parent",
-                )
-            )
-    return queries
 
 
 def check_database(url: str, problems: list[Problem]) -> None:
@@ -277,6 +63,7 @@ def check_database(url: str, problems: list[Problem]) -> None:
 
 
 def check_tokens(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Refuse short API tokens; drop empty ones (an unset variable) with a warning."""
     kept = []
     for i, token in enumerate(cfg.api.tokens):
         length = len(token.token.get_secret_value())
@@ -300,6 +87,7 @@ def check_tokens(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
 
 
 def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Check webhook names are unique, secrets sign, targets are public, objectives exist."""
     names: set[str] = set()
     objective_ids = {o.id for o in cfg.objectives}
     for i, webhook in enumerate(cfg.webhooks):
@@ -352,41 +140,3 @@ def check_webhooks(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
                         format_path((*path, "objectives", j)), f"unknown objective {objective!r}"
                     )
                 )
-
-
-def raw_source_problems(data: Any) -> list[Problem]:
-    """Check connector settings and KR queries on a document whose shape check failed.
-
-    So that one typo elsewhere does not hide these errors until the next run.
-    """
-    if not isinstance(data, dict):
-        return []
-    problems: list[Problem] = []
-    classes: dict[str, Any] = {}
-    for name, section in (data.get("connectors") or {}).items():
-        if not isinstance(section, dict) or not isinstance(section.get("type"), str):
-            continue
-        try:
-            cls = connector_class(section["type"])
-        except UnknownConnectorType:
-            continue
-        classes[name] = cls
-        settings = {k: v for k, v in section.items() if k != "type"}
-        try:
-            cls.Settings.model_validate(settings)
-        except ValidationError as exc:
-            problems.extend(validation_problems(exc, ("connectors", name)))
-    for i, objective in enumerate(data.get("objectives") or []):
-        for j, kr in enumerate(
-            (objective or {}).get("key_results") or [] if isinstance(objective, dict) else []
-        ):
-            source = kr.get("source") if isinstance(kr, dict) else None
-            if isinstance(source, dict) and source.get("connector") in classes:
-                fields = {k: v for k, v in source.items() if k != "connector"}
-                try:
-                    classes[source["connector"]].Query.model_validate(fields)
-                except ValidationError as exc:
-                    problems.extend(
-                        validation_problems(exc, ("objectives", i, "key_results", j, "source"))
-                    )
-    return problems

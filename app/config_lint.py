@@ -11,7 +11,8 @@ import re
 from collections import Counter
 
 from app.config_checks import Problem, format_path
-from app.config_models import KeyResultConfig, KrTrackerConfig, ObjectiveConfig
+from app.config_models import KrTrackerConfig
+from app.config_objective_models import KeyResultConfig, ObjectiveConfig
 
 MIN_KEY_RESULTS = 3
 MAX_KEY_RESULTS = 5

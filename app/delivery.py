@@ -44,7 +44,7 @@ from sqlmodel import Session, SQLModel
 from standardwebhooks import Webhook
 
 from app.config import AlertsConfig, WebhookConfig
-from app.config_models import SmtpConfig
+from app.config_delivery_models import SmtpConfig
 from app.config_secrets import credential_parts, url_secrets
 from app.durations import parse_duration
 from app.email_delivery import send_email

@@ -17,7 +17,8 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.config_models import DigestConfig, KrTrackerConfig
+from app.config_delivery_models import DigestConfig
+from app.config_models import KrTrackerConfig
 from app.digest import (
     DIGEST_EVENT,
     KeyResultLine,

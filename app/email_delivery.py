@@ -17,7 +17,7 @@ import ssl
 import time
 from typing import Any
 
-from app.config_models import SmtpConfig, WebhookConfig
+from app.config_delivery_models import SmtpConfig, WebhookConfig
 from app.email_render import email_message
 from app.safe_http import Allowlist, Outcome, TargetRefused, TargetUnresolvable, resolve_checked
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.alerts import AlertRouting
-from app.config_models import quarter_bounds, quarter_of
+from app.config_objective_models import quarter_bounds, quarter_of
 from app.models import Delivery, KeyResult, Objective
 from app.scorecard import grade, objective_score
 from app.store import list_objectives

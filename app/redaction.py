@@ -4,8 +4,8 @@ A `Redactor` knows a set of secrets and the forms a source may echo them in (URL
 JSON-escaped, base64; `derived_forms`) and replaces each with `***`; URL userinfo,
 `token=`-like query values and bearer credentials go whatever their value. Which secrets a
 config holds is `app.config_secrets` (`redactor_for`); the logging filter is
-`app.log_redaction`. It is applied where connector failures become stored data
-(`app.live_store`, `app.sampling.store_outcome`), to the definitions synced into the
+`app.log_redaction`. It is applied where outcomes become stored data (the writer,
+`app.writer.KeyResultWriter.redacted`), to the definitions synced into the
 database (`app.sync`) and rows stored before (`app.store.redact_stored_secrets`), to alert
 payloads (`app.alerts`) and delivery errors (`app.delivery`), and to every log record.
 """

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
-from app.config_models import quarter_bounds
+from app.config_objective_models import quarter_bounds
 from app.domain import Status
 from app.evaluation import counted_band
 from app.figures import view_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.config_models import quarter_of
+from app.config_objective_models import quarter_of
 
 STARTER = """\
 # krtracker config, written by `krtracker init`. Check it with `krtracker validate {name}`,

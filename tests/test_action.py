@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.test_config import BROKEN_TOML, WARNING_TOML
+from tests.config_snippets import BROKEN_TOML, WARNING_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 

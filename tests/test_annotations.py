@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.annotations import github_annotations
 from app.config_checks import Problem
-from tests.test_config import BROKEN_TOML, WARNING_TOML, krtracker
+from tests.config_snippets import BROKEN_TOML, WARNING_TOML, krtracker
 
 ANNOTATION = re.compile(r"^::(error|warning) file=([^,]+)(?:,line=(\d+))?,title=[^:]+::(.*)$")
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.config import load_config
-from app.config_models import quarter_of
+from app.config_objective_models import quarter_of
 from tests.conftest import free_port, write_config
 from tests.test_serve_e2e import krtracker_command
 

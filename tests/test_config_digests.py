@@ -8,7 +8,7 @@ import pytest
 
 from app.config import parse_config
 from app.reminders import checkin_intervals
-from tests.test_config import document, errors_of, key_result, objective
+from tests.config_snippets import document, errors_of, key_result, objective
 
 SECRET = "whsec_a3J0cmFja2VyLXRlc3RzLXNpZ25pbmcta2V5LTAwMDE="
 HOOKS = [

@@ -9,7 +9,7 @@ import pytest
 
 from app.config import ConfigError, parse_config
 from app.config_lint import task_verb
-from tests.test_config import DROP, document, key_result, krtracker, objective
+from tests.config_snippets import DROP, document, key_result, krtracker, objective
 
 
 def _lint(raw: dict[str, Any]) -> list[tuple[str, str]]:
@@ -88,6 +88,55 @@ def test_more_than_five_objectives_counts_per_team_and_period() -> None:
     assert _lint(document(*objectives(lambda i: "a" if i < 3 else "b"))) == []
     [(path, message)] = _lint(document(*objectives(lambda i: "payments")))
     assert path == "objectives" and "6 objectives for team 'payments' in 2026-Q4" in message
+
+
+def _objectives(count: int) -> list[dict[str, Any]]:
+    return [
+        objective(
+            *[key_result(id=f"kr{i}-{j}") for j in range(3)], id=f"obj{i}", title=f"Objective {i}"
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(document(*_objectives(5)), [], id="five objectives"),
+        pytest.param(document(*_objectives(6)), [("objectives", "6 objectives")], id="six"),
+        pytest.param(
+            document(objective(*[key_result(id=f"kr{i}") for i in range(5)])), [], id="five krs"
+        ),
+        pytest.param(
+            document(objective(*[key_result(id=f"kr{i}") for i in range(6)])),
+            [("objectives[0].key_results", "6 Key Results")],
+            id="six krs",
+        ),
+        pytest.param(
+            document(objective(key_result())),
+            [("objectives[0].key_results", "1 Key Result(s); give 3 to 5")],
+            id="one kr",
+        ),
+        pytest.param(
+            document(_objective_of(key_result(source=DROP, target=DROP, baseline=DROP))),
+            [("objectives[0].key_results[0]", "neither a data source nor a target")],
+            id="no source no target",
+        ),
+        pytest.param(
+            document(_objective_of(key_result(source=DROP))), [], id="target without source"
+        ),
+    ],
+)
+def test_team_practice_gives_warnings_not_errors(
+    raw: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    """Too many objectives, too few or many KRs, or a KR that cannot move: a warning at its path."""
+    loaded = parse_config(raw, lint=True)
+    assert all(w.severity == "warning" for w in loaded.warnings)
+    got = [(w.path, w.message) for w in loaded.warnings]
+    assert len(got) == len(expected), got
+    for (path, message), (want_path, fragment) in zip(got, expected, strict=True):
+        assert path == want_path and fragment in message
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.config_models import AlertsConfig, DigestConfig, WebhookConfig
+from app.config_delivery_models import AlertsConfig, DigestConfig, WebhookConfig
 from app.delivery import DeliveryWorker
 from app.digest import DIGEST_EVENT
 from app.digest_schedule import digest_key, enqueue_digest

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from app.config import parse_config
-from app.config_models import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
+from app.config_delivery_models import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
 from app.config_secrets import redactor_for
 from app.delivery import DeliveryWorker
 from app.digest import DIGEST_EVENT
@@ -25,9 +25,9 @@ from app.email_render import email_message
 from app.models import Delivery, DeliveryAttempt
 from app.webhook_formats import make_test_event
 from tests import test_api_reports
+from tests.config_snippets import document, errors_of
 from tests.smtp_server import smtp_server
 from tests.test_api_reports import NOW, Timeline
-from tests.test_config import document, errors_of
 
 PASSWORD = "smtp-pass-7f3a9c1e5b2d"
 MAIL = WebhookConfig(name="mail", format="email", to=["team@example.org", "lead@example.org"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_config import BROKEN_TOML, WARNING_TOML
+from tests.config_snippets import BROKEN_TOML, WARNING_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"

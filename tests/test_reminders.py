@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from app.api import create_app
-from app.config_models import AlertsConfig
+from app.config_delivery_models import AlertsConfig
 from app.delivery import DeliveryWorker
 from app.digest import REMINDER_EVENT
 from app.models import Delivery
