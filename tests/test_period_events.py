@@ -13,7 +13,7 @@ from app.evaluation import reevaluate_all
 from app.models import KeyResult
 from app.period_events import PERIOD_CLOSED, period_label, raise_period_closed
 from app.scheduler import SamplingScheduler
-from app.webhook_formats import slack_message
+from app.webhook_slack import slack_message
 from tests.delivery.support import Receiver, Rig, config_text
 from tests.test_api_reports import DAY, Q4_END, Q4_START
 from tests.test_config import document

@@ -34,7 +34,7 @@ from app.store_outbox import (
     requeue,
     webhook_states,
 )
-from app.webhook_formats import TEST_EVENT, make_test_event
+from app.webhook_events import TEST_EVENT, make_test_event
 
 router = APIRouter(tags=["webhooks"])
 
