@@ -21,8 +21,8 @@ How a delivery moves (`deliveries.state`):
 
 One thread (the loop, or the caller of `deliver_due`) does all database work: it records
 finished sends in one batched transaction, then claims what is due; the pools only do HTTP.
-This module is that loop and its bookkeeping; the SQL is in `app.store_outbox`, sending one
-delivery in `app.delivery_send`, and the retry policy in `app.delivery_retry`.
+This module is that loop and its bookkeeping; its SQL is in `app.store_outbox_worker`,
+sending one delivery in `app.delivery_send`, the retry policy in `app.delivery_retry`.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> Delive
 
 def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[DeliveryOut]:
     by_seq = attempts_of(session, [d.seq for d in deliveries if d.seq is not None])
-    return [_delivery_out(d, by_seq[d.seq]) for d in deliveries if d.seq is not None]
+    return [_delivery_out(d, by_seq.get(d.seq, [])) for d in deliveries if d.seq is not None]
 
 
 @router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess], responses=NOT_FOUND)
