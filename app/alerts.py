@@ -26,7 +26,7 @@ from app.alert_rules import (
 )
 from app.config import AlertRulesConfig, AlertsConfig, LoadedConfig, WebhookConfig
 from app.config_secrets import redactor_for
-from app.domain import Direction, Status, parse_amount
+from app.domain import DeliveryState, Direction, Status, parse_amount
 from app.durations import parse_duration
 from app.progress import Evaluation
 from app.redaction import Redactor
@@ -265,7 +265,7 @@ def step_alerts(
                 "sample_ts": sample_ts,
                 "next_attempt_ts": now_ts,
                 "attempts": 0,
-                "state": "pending",
+                "state": DeliveryState.PENDING,
             }
             for webhook in routing.webhooks_for(event, objective.id)
         ]

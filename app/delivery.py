@@ -21,89 +21,41 @@ How a delivery moves (`deliveries.state`):
 
 One thread (the loop, or the caller of `deliver_due`) does all database work: it records
 finished sends in one batched transaction, then claims what is due; the pools only do HTTP.
+This module is that loop and its bookkeeping; its SQL is in `app.store_outbox_worker`,
+sending one delivery in `app.delivery_send`, the retry policy in `app.delivery_retry`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
-import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
-from standardwebhooks import Webhook
+from sqlalchemy import Engine
 
 from app.config import AlertsConfig, WebhookConfig
 from app.config_delivery_models import SmtpConfig
-from app.config_secrets import credential_parts, url_secrets
+from app.delivery_retry import after_try, full_jitter
+from app.delivery_send import DeliverySender
 from app.durations import parse_duration
-from app.email_delivery import send_email
-from app.models import WebhookState
 from app.redaction import Redactor
-from app.safe_http import Allowlist, Outcome, SafeHttpClient
-from app.webhook_formats import render
+from app.safe_http import Allowlist, Outcome
+from app.store_outbox_worker import (
+    Claim,
+    claim_due,
+    disable_webhook,
+    disabled_webhooks,
+    pending_for_unknown_webhooks,
+    record_tries,
+)
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
-BACKOFF_BASE_SECONDS = 5.0
-BACKOFF_CAP_SECONDS = 3600.0
 ORPHAN_REPORT_SECONDS = 300
-# Core tables: the worker's hot path skips the ORM (its per-row overhead dominated a send).
-DELIVERIES: Table = SQLModel.metadata.tables["deliveries"]
-ATTEMPTS: Table = SQLModel.metadata.tables["delivery_attempts"]
-_D = DELIVERIES.c
-# The lease holder alone moves a row on: a worker whose lease expired changes nothing.
-_RECORD = (
-    update(DELIVERIES)
-    .where(
-        _D.seq == bindparam("b_seq"),
-        _D.state == SENDING,
-        _D.next_attempt_ts == bindparam("b_lease"),
-    )
-    .values(
-        state=bindparam("v_state"),
-        next_attempt_ts=bindparam("v_next"),
-        attempts=bindparam("v_attempts"),
-        last_status_code=bindparam("v_code"),
-        last_error=bindparam("v_error"),
-        delivered_ts=func.coalesce(bindparam("v_delivered_ts"), _D.delivered_ts),
-        delivered_at_ms=func.coalesce(bindparam("v_delivered_ms"), _D.delivered_at_ms),
-    )
-)
-
-
-def backoff_ceiling(attempts: int) -> float:
-    """Return the longest wait after the `attempts`-th failed try: base·2^(n−1), capped."""
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-
-
-def full_jitter(ceiling: float) -> float:
-    """Return a wait drawn uniformly from [0, ceiling] ("full jitter", spreads retry storms)."""
-    return random.uniform(0.0, ceiling)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A delivery this worker holds the lease on."""
-
-    seq: int
-    event_id: str
-    webhook: str
-    payload: dict[str, Any]
-    created_ts: int
-    attempts: int
-    lease_until: int
 
 
 class DeliveryWorker:
@@ -136,12 +88,13 @@ class DeliveryWorker:
         self.timeout = alerts.delivery_timeout_seconds
         # A claimed row waits for at most one send before its own: the lease outlasts both.
         self.lease_seconds = int(4 * self.timeout) + 30
-        allow = Allowlist.parse(alerts.allow_private_targets)
-        self.allow, self.smtp = allow, smtp
-        self.http = SafeHttpClient(allow, timeout=self.timeout)
-        secrets = _webhook_secrets(webhooks)  # refuses a signing key that is not one
-        # The tracker's redactor knows every secret of the config; alone, the webhooks' own.
-        self.redactor = redactor or Redactor(secrets)
+        self.sender = DeliverySender(
+            webhooks,
+            allow=Allowlist.parse(alerts.allow_private_targets),
+            timeout=self.timeout,
+            redactor=redactor,
+            smtp=smtp,
+        )
         self._pools = {
             name: ThreadPoolExecutor(concurrency, thread_name_prefix=f"webhook-{name}")
             for name in self.webhooks
@@ -191,7 +144,7 @@ class DeliveryWorker:
             self._record_finished()
         except Exception:  # not lost: their leases expire and another pass sends them again
             log.exception("recording the last tries failed")
-        self.http.close()
+        self.sender.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -225,84 +178,24 @@ class DeliveryWorker:
         now = int(self.clock())
         claims: list[Claim] = []
         with self.engine.begin() as conn:
-            states = SQLModel.metadata.tables["webhook_states"].c
-            disabled: set[str] = set(
-                conn.scalars(select(states.name).where(states.disabled_ts.is_not(None)))
-            )
+            disabled = disabled_webhooks(conn)
             for name, room_left in room.items():
                 wanted = room_left if limit is None else min(room_left, limit - len(claims))
                 if name in disabled or wanted <= 0:
                     continue
-                heads = (
-                    select(func.min(_D.seq).label("seq"))
-                    .where(_D.state.in_((PENDING, SENDING)), _D.webhook == name)
-                    .group_by(_D.key_result_id)
-                    .subquery()
+                claims += claim_due(
+                    conn,
+                    webhook=name,
+                    now_ts=now,
+                    lease_until=now + self.lease_seconds,
+                    limit=wanted,
+                    exclude=exclude or set(),
                 )
-                query = (
-                    select(DELIVERIES)
-                    .join(heads, _D.seq == heads.c.seq)
-                    .where(_D.next_attempt_ts <= now, _D.seq.not_in(exclude or set()))
-                    .order_by(_D.seq)
-                    .limit(wanted)
-                )
-                for row in conn.execute(query).mappings().all():
-                    lease = now + self.lease_seconds
-                    # Compare-and-set: of several workers that read this row, one UPDATE wins.
-                    taken = conn.execute(
-                        update(DELIVERIES)
-                        .where(
-                            _D.seq == row["seq"],
-                            _D.state == row["state"],
-                            _D.next_attempt_ts == row["next_attempt_ts"],
-                        )
-                        .values(state=SENDING, next_attempt_ts=lease)
-                    )
-                    if taken.rowcount == 1:
-                        claims.append(
-                            Claim(
-                                row["seq"],
-                                row["event_id"],
-                                name,
-                                row["payload"],
-                                row["created_ts"],
-                                row["attempts"],
-                                lease,
-                            )
-                        )
         return claims
 
     def _send_and_queue(self, claim: Claim) -> None:
-        self._results.put((claim, self._send(claim)))
+        self._results.put((claim, self.sender.send(claim)))
         self._wake.set()
-
-    def _send(self, claim: Claim) -> Outcome:
-        """Render and POST the event once; payload and error have every secret redacted."""
-        try:
-            webhook = self.webhooks[claim.webhook]
-            if webhook.format == "email":
-                outcome = send_email(
-                    self.smtp,
-                    webhook,
-                    event_id=claim.event_id,
-                    payload=self.redactor.json(claim.payload),
-                    allow=self.allow,
-                )
-            else:
-                # The signature timestamp is wall time: receivers check it against their clock.
-                request = render(
-                    webhook,
-                    event_id=claim.event_id,
-                    payload=self.redactor.json(claim.payload),
-                    sent_at=datetime.now(UTC),
-                )
-                outcome = self.http.attempt(
-                    request.url, content=request.body, headers=request.headers
-                )
-        except Exception as exc:  # a bug must become a recorded failure, not a lost delivery
-            log.error("sending delivery %s failed unexpectedly: %s", claim.seq, type(exc).__name__)
-            outcome = Outcome(None, f"internal error: {type(exc).__name__}: {exc}", 0)
-        return replace(outcome, error=self.redactor.optional(outcome.error))
 
     def _record_finished(self) -> None:
         """Store every finished try in one transaction and move each delivery on."""
@@ -315,22 +208,13 @@ class DeliveryWorker:
         if not batch:
             return
         now = self.clock()
+        tries = [
+            (c, o, after_try(c, o, now=now, max_age=self.max_age, jitter=self.jitter))
+            for c, o in batch
+        ]
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    insert(ATTEMPTS),
-                    [
-                        {
-                            "delivery_seq": c.seq,
-                            "ts": int(now),
-                            "status_code": o.status_code,
-                            "error": o.error,
-                            "duration_ms": o.duration_ms,
-                        }
-                        for c, o in batch
-                    ],
-                )
-                conn.execute(_RECORD, [self._next_state(c, o, now) for c, o in batch])
+                record_tries(conn, tried_ts=int(now), tries=tries)
         except Exception:
             for item in batch:  # keep them for the next pass, while their leases hold
                 self._results.put(item)
@@ -338,12 +222,9 @@ class DeliveryWorker:
         for claim, outcome in batch:
             self._busy[claim.webhook] -= 1
             if outcome.status_code == 410:
-                disable_webhook(
-                    self.engine,
-                    claim.webhook,
-                    now_ts=int(now),
-                    reason="the receiver answered 410 Gone",
-                )
+                reason = "the receiver answered 410 Gone"
+                disable_webhook(self.engine, claim.webhook, now_ts=int(now), reason=reason)
+                log.warning("webhook %s disabled: %s", claim.webhook, reason)
             if not outcome.ok:
                 log.warning(
                     "delivery %s (%s) to webhook %s failed: %s",
@@ -353,31 +234,6 @@ class DeliveryWorker:
                     outcome.error,
                 )
 
-    def _next_state(self, claim: Claim, outcome: Outcome, now: float) -> dict[str, Any]:
-        """Return the row's new values: delivered, failed, or pending again after a backoff."""
-        attempts = claim.attempts + 1
-        values = {
-            "b_seq": claim.seq,
-            "b_lease": claim.lease_until,
-            "v_attempts": attempts,
-            "v_code": outcome.status_code,
-            "v_error": outcome.error,
-            "v_next": int(now),
-            "v_delivered_ts": None,
-            "v_delivered_ms": None,
-        }
-        deadline = claim.created_ts + self.max_age
-        if outcome.ok:
-            values.update(
-                v_state=DELIVERED, v_delivered_ts=int(now), v_delivered_ms=int(now * 1000)
-            )
-        elif outcome.permanent or now >= deadline:
-            values.update(v_state=FAILED)
-        else:
-            wait_s = max(1.0, self.jitter(backoff_ceiling(attempts)))
-            values.update(v_state=PENDING, v_next=min(deadline, math.ceil(now + wait_s)))
-        return values
-
     def _report_orphans(self) -> None:
         """Log, now and then, deliveries waiting for webhooks that are no longer configured."""
         now = int(self.clock())
@@ -385,11 +241,7 @@ class DeliveryWorker:
             return
         self._orphans_reported_ts = now
         with self.engine.connect() as conn:
-            counts = conn.execute(
-                select(_D.webhook, func.count())
-                .where(_D.state == PENDING, _D.webhook.not_in(list(self.webhooks)))
-                .group_by(_D.webhook)
-            ).all()
+            counts = pending_for_unknown_webhooks(conn, configured=self.webhooks)
         for name, count in counts:
             log.warning(
                 "%d deliveries wait for webhook %s, which is no longer in the config; "
@@ -397,39 +249,3 @@ class DeliveryWorker:
                 count,
                 name,
             )
-
-
-def _webhook_secrets(webhooks: list[WebhookConfig]) -> list[str]:
-    """Return the webhooks' secrets (signing keys, header values, URL paths); check signing keys."""
-    secrets: list[str] = []
-    for webhook in webhooks:
-        if webhook.secret is not None:
-            value = webhook.secret.get_secret_value()
-            try:
-                Webhook(value)
-            except Exception:
-                raise ValueError(
-                    f"webhook {webhook.name!r}: the secret is not a Standard Webhooks "
-                    "key (expected whsec_ followed by base64)"
-                ) from None
-            secrets.append(value)
-        for header in webhook.headers.values():
-            secrets += credential_parts(header.get_secret_value())
-        if webhook.url is not None:
-            secrets += url_secrets(webhook.url, webhook=True, whole_path=webhook.format == "slack")
-    return secrets
-
-
-def disable_webhook(engine: Engine, name: str, *, now_ts: int, reason: str) -> None:
-    """Mark `name` disabled (its deliveries wait until it is enabled through the API)."""
-    for _ in range(2):  # two workers may insert the row at once; the loser updates it
-        with Session(engine) as session:
-            state = session.get(WebhookState, name) or WebhookState(name=name)
-            state.disabled_ts, state.disabled_reason = now_ts, reason
-            session.add(state)
-            try:
-                session.commit()
-                log.warning("webhook %s disabled: %s", name, reason)
-                return
-            except IntegrityError:
-                session.rollback()

@@ -15,7 +15,7 @@ import logging
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.config_delivery_models import DigestConfig
 from app.config_models import KrTrackerConfig
@@ -35,6 +35,7 @@ from app.redaction import Redactor
 from app.reports import weekly_review
 from app.schedule import Schedule
 from app.store import list_key_results, list_objectives
+from app.store_outbox import stored_idempotency_keys
 
 log = logging.getLogger(__name__)
 _EVENT_NAMESPACE = uuid.UUID("6f1d0c5e-4a57-4d8e-9b1f-3f2f4b8d9a10")
@@ -85,11 +86,7 @@ def enqueue_digest(
     key: that is rolled back and counts as already enqueued.
     """
     keys = {w: digest_key(digest.name, instant, w) for w in digest.webhooks}
-    done = set(
-        session.exec(
-            select(Delivery.idempotency_key).where(col(Delivery.idempotency_key).in_(keys.values()))
-        ).all()
-    )
+    done = stored_idempotency_keys(session, keys.values())
     todo = [w for w, key in keys.items() if key not in done]
     if not todo:
         return 0

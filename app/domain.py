@@ -1,4 +1,7 @@
-"""Enumerations shared by the config, the progress engine, the store and the API (defined once)."""
+"""Enumerations shared by the config, the progress engine, the store, the outbox and the API.
+
+Each is defined once here; the stored values are these strings.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +40,18 @@ class Status(StrEnum):
     ERROR = "error"
     NOT_STARTED = "not_started"
     CLOSED = "closed"
+
+
+class DeliveryState(StrEnum):
+    """Where an outbox row stands (`deliveries.state`; see `app.delivery` for how it moves).
+
+    `failed` rows are kept and can be redelivered through the API; nothing is ever deleted.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
 
 
 # Failure kinds that say the source is away (not that one Key Result's query is wrong): the

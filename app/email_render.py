@@ -15,7 +15,7 @@ from typing import Any
 
 from app.digest import DIGEST_EVENT, REMINDER_EVENT
 from app.period_events import PERIOD_CLOSED
-from app.webhook_formats import headline, value_vs_target
+from app.webhook_events import headline, value_vs_target
 
 
 def _pct(value: float | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.domain import DeliveryState
 from app.progress import KeyResultSpec
 from app.specs import measured_from, spec_from_json
 
@@ -216,7 +217,7 @@ class Delivery(SQLModel, table=True):
     sample_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
     next_attempt_ts: int = Field(sa_column=Column(BigInteger, nullable=False))
     attempts: int = 0
-    state: str = Field(default="pending", max_length=16)
+    state: str = Field(default=DeliveryState.PENDING, max_length=16)
     last_status_code: int | None = None
     last_error: str | None = None
     delivered_ts: int | None = Field(default=None, sa_column=Column(BigInteger))

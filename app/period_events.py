@@ -22,7 +22,8 @@ from app.config_objective_models import quarter_bounds, quarter_of
 from app.models import Delivery, KeyResult, Objective
 from app.scorecard import grade, objective_score
 from app.store import list_objectives
-from app.store_reports import delivery_exists, key_results_of
+from app.store_outbox import delivery_exists
+from app.store_reports import key_results_of
 
 PERIOD_CLOSED = "okr.period_closed"
 

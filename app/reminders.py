@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.alerts import AlertRouting
 from app.config_models import KrTrackerConfig
@@ -27,6 +27,7 @@ from app.digest import REMINDER_EVENT
 from app.durations import parse_duration
 from app.models import Delivery
 from app.store import list_key_results, list_objectives
+from app.store_outbox import stored_idempotency_keys
 from app.store_reports import latest_check_in_times
 
 log = logging.getLogger(__name__)
@@ -142,12 +143,8 @@ def _insert_new(session: Session, rows: list[Delivery]) -> int:
     """Insert the rows whose idempotency key is not stored yet; commit; return how many."""
     if not rows:
         return 0
-    stored = set(
-        session.exec(
-            select(Delivery.idempotency_key).where(
-                col(Delivery.idempotency_key).in_([r.idempotency_key for r in rows])
-            )
-        ).all()
+    stored = stored_idempotency_keys(
+        session, [r.idempotency_key for r in rows if r.idempotency_key is not None]
     )
     new = [r for r in rows if r.idempotency_key not in stored]
     if not new:

@@ -41,7 +41,6 @@ from app.models import (
     AlertStateRow,
     CheckIn,
     ConnectorState,
-    Delivery,
     KeyResult,
     Objective,
     Sample,
@@ -582,25 +581,6 @@ class DatabaseStateStore:
                 updated_ts=int(self.clock()),
             )
             session.commit()
-
-
-UNFINISHED_DELIVERY_STATES = ("pending", "sending", "failed")
-
-
-def outbox_summary(session: Session) -> list[tuple[str, str, int, int]]:
-    """Return (webhook, state, deliveries, oldest created_ts) for unfinished deliveries.
-
-    Delivered rows are left out: they only grow, and counting them would scan the table
-    at every scrape; the state index serves the rest.
-    """
-    webhook, state = col(Delivery.webhook), col(Delivery.state)
-    rows: Sequence[Any] = session.execute(
-        sa_select(webhook, state, func.count(), func.min(col(Delivery.created_ts)))
-        .where(state.in_(UNFINISHED_DELIVERY_STATES))
-        .group_by(webhook, state)
-        .order_by(webhook, state)
-    ).all()
-    return [(str(w), str(st), int(n), int(oldest)) for w, st, n, oldest in rows]
 
 
 _BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1 RETURNING version"

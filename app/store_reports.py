@@ -250,13 +250,3 @@ def revisions_before(
         .where(col(TargetRevision.ts) < end)
         .order_by(col(TargetRevision.ts), col(TargetRevision.id))
     ).all()
-
-
-def delivery_exists(session: Session, *, event_id: str, webhook: str) -> bool:
-    """Return whether the outbox already holds this event for this webhook."""
-    found = session.exec(
-        select(Delivery.seq)
-        .where(col(Delivery.event_id) == event_id, col(Delivery.webhook) == webhook)
-        .limit(1)
-    ).first()
-    return found is not None

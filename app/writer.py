@@ -24,7 +24,6 @@ from app.alerts import AlertRouting, state_to_json, step_alerts
 from app.evaluation import evaluation_columns, view_request
 from app.figures import FigureSource, KeyResultFigures, alert_references, sample_view
 from app.live_state import next_attempt
-from app.models import Delivery
 from app.outcomes import (
     Item,
     Reevaluation,
@@ -49,6 +48,7 @@ from app.store import (
     save_key_result_states,
     upsert_samples,
 )
+from app.store_outbox import insert_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,7 @@ class KeyResultWriter:
             outcomes.append(_outcome(item, result))
         save_key_result_states(connection, updates)
         save_alert_states(connection, alert_rows)
-        if deliveries:
-            connection.execute(Delivery.__table__.insert(), deliveries)  # type: ignore[attr-defined]
+        insert_deliveries(connection, deliveries)
         # Once per transaction, last (see the store's docstring).
         bump_data_version(connection, key_results=kr_ids)
         return outcomes, bool(deliveries)

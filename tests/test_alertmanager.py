@@ -18,10 +18,10 @@ from app.api import create_app
 from app.delivery import DeliveryWorker
 from app.models import Delivery, KeyResult
 from app.sampling import store_manual_value
-from app.webhook_formats import alertmanager_url
+from app.webhook_alertmanager import alertmanager_url
 from tests.alertmanager_server import RunningAlertmanager, start_alertmanager
 from tests.conftest import require_binary
-from tests.test_delivery import Rig
+from tests.delivery.support import Rig
 
 KR_TITLE = "Lift checkout conversion from 50% to 150% of baseline"
 

@@ -24,8 +24,8 @@ from app.digest import DIGEST_EVENT
 from app.digest_schedule import digest_key, enqueue_digest
 from app.models import Delivery
 from tests import test_api_reports
+from tests.delivery.support import SECRET, Receiver
 from tests.test_api_reports import NOW, SINCE, Timeline, _iso
-from tests.test_delivery import SECRET, Receiver
 
 LOOPBACK = AlertsConfig(allow_private_targets=["127.0.0.1/32"])
 

@@ -21,7 +21,7 @@ from app.models import Delivery
 from app.scheduler import LeaderElectedScheduler
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
-from tests.test_delivery import SECRET, Receiver
+from tests.delivery.support import SECRET, Receiver
 
 MONDAY_NOV_2 = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
 MONDAY_NOV_23 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp())

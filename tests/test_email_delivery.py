@@ -23,7 +23,7 @@ from app.digest import DIGEST_EVENT
 from app.digest_schedule import enqueue_digest
 from app.email_render import email_message
 from app.models import Delivery, DeliveryAttempt
-from app.webhook_formats import make_test_event
+from app.webhook_events import make_test_event
 from tests import test_api_reports
 from tests.config_snippets import document, errors_of
 from tests.smtp_server import smtp_server

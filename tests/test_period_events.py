@@ -12,10 +12,10 @@ from app.config import ConfigError, parse_config
 from app.models import KeyResult
 from app.period_events import PERIOD_CLOSED, period_label, raise_period_closed
 from app.scheduler import SamplingScheduler
-from app.webhook_formats import slack_message
+from app.webhook_slack import slack_message
 from tests.config_snippets import document
+from tests.delivery.support import Receiver, Rig, config_text
 from tests.test_api_reports import DAY, Q4_END, Q4_START
-from tests.test_delivery import Receiver, Rig, config_text
 
 SILENT_WEBHOOK = """
 [[webhooks]]

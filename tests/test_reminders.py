@@ -24,7 +24,7 @@ from app.models import Delivery
 from app.reminders import enqueue_due_reminders, reminder_due
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
-from tests.test_delivery import Receiver
+from tests.delivery.support import Receiver
 
 DAY = 86400
 Q4_START = 1_790_812_800  # 2026-10-01T00:00:00Z

@@ -28,8 +28,8 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, require_postgres, write_config
-from tests.test_delivery import SECRET as SIGNING_SECRET
-from tests.test_delivery import Receiver
+from tests.delivery.support import SECRET as SIGNING_SECRET
+from tests.delivery.support import Receiver
 from tests.test_serve_e2e import krtracker_command
 
 API_TOKEN = "api-token-7Hq2mXv9Lp4sRt8w"

@@ -7,7 +7,7 @@ stay inside the width of the column they are compared with.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -26,7 +26,6 @@ DeliverySeq = Annotated[int, Path(ge=1, le=INT32_MAX, description="a delivery's 
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX)]
 SeqCursor = Annotated[int | None, Query(ge=-INT64_MAX, le=INT64_MAX, description="a seq cursor")]
 ObjectiveFilter = Annotated[str | None, Query(pattern=SLUG)]
-DeliveryState = Literal["pending", "sending", "delivered", "failed"]
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -11,8 +11,9 @@ from prometheus_client.registry import Collector
 from sqlmodel import Session
 
 from app.api.deps import ReadAccess, TrackerDep
-from app.domain import Status
-from app.store import list_key_results, list_objectives, outbox_summary
+from app.domain import DeliveryState, Status
+from app.store import list_key_results, list_objectives
+from app.store_outbox import outbox_summary
 
 router = APIRouter(tags=["metrics"])
 LABELS = ["key_result", "objective", "team"]
@@ -84,7 +85,7 @@ class OutboxCollector(Collector):
         oldest: dict[str, int] = {}
         for webhook, state, deliveries, created_ts in outbox_summary(self.session):
             count.add_metric([webhook, state], float(deliveries))
-            if state != "failed":
+            if state != DeliveryState.FAILED:
                 oldest[webhook] = min(created_ts, oldest.get(webhook, created_ts))
         for webhook, created_ts in sorted(oldest.items()):
             age.add_metric([webhook], float(max(0, self.now - created_ts)))

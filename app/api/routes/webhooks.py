@@ -7,24 +7,34 @@ fragment, and their path when it holds a secret (a Slack URL's path is its crede
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
-from app.api.params import INT32_MAX, DeliverySeq, DeliveryState, SeqCursor, WebhookName
+from app.api.params import INT32_MAX, DeliverySeq, SeqCursor, WebhookName
 from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for, link_to
 from app.api.schemas import iso
 from app.config import WebhookConfig
-from app.delivery import PENDING, SENDING
+from app.domain import DeliveryState
 from app.models import Delivery, DeliveryAttempt, WebhookState
 from app.redaction import Redactor
-from app.webhook_formats import TEST_EVENT, make_test_event
+from app.store_outbox import (
+    OPEN_DELIVERY_STATES,
+    attempts_of,
+    count_by_webhook,
+    enable_webhook,
+    find_delivery,
+    list_deliveries,
+    queue_delivery,
+    requeue,
+    webhook_states,
+)
+from app.webhook_events import TEST_EVENT, make_test_event
 
 router = APIRouter(tags=["webhooks"])
 
@@ -59,7 +69,7 @@ class DeliveryOut(BaseModel):
     event_id: str
     event_type: str
     key_result_id: str
-    state: str
+    state: DeliveryState
     created_at: datetime
     next_attempt_at: datetime | None
     delivered_at: datetime | None
@@ -93,19 +103,6 @@ def public_url(webhook: WebhookConfig, redactor: Redactor) -> str:
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
     secret = webhook.format == "slack" or redactor.text(url.path) != url.path
     return origin + ("/***" if secret else url.path)
-
-
-def _counts(session: Session) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(("pending", "sending", "delivered", "failed"), 0)
-    )
-    for name, state, count in session.exec(
-        select(Delivery.webhook, Delivery.state, func.count()).group_by(
-            col(Delivery.webhook), col(Delivery.state)
-        )
-    ).all():
-        counts[name][state] = count
-    return counts
 
 
 def _webhook_out(
@@ -147,8 +144,8 @@ def _webhook_out(
 def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
     """List configured webhooks, then unconfigured ones that still have deliveries waiting."""
     configured = {w.name: w for w in tracker.loaded.config.webhooks}
-    counts = _counts(session)
-    states = {s.name: s for s in session.exec(select(WebhookState)).all()}
+    counts = count_by_webhook(session)
+    states = webhook_states(session)
     names = list(configured) + sorted(n for n in counts if n not in configured)
     return [
         _webhook_out(n, configured.get(n), states.get(n), counts[n], redactor=tracker.redactor)
@@ -158,13 +155,13 @@ def get_webhooks(session: SessionDep, tracker: TrackerDep) -> list[WebhookOut]:
 
 def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryOut:
     assert delivery.seq is not None
-    waiting = delivery.state in ("pending", SENDING)
+    waiting = delivery.state in OPEN_DELIVERY_STATES
     return DeliveryOut(
         seq=delivery.seq,
         event_id=delivery.event_id,
         event_type=delivery.event_type,
         key_result_id=delivery.key_result_id,
-        state=delivery.state,
+        state=DeliveryState(delivery.state),
         created_at=_at(delivery.created_ts),
         next_attempt_at=iso(delivery.next_attempt_ts) if waiting else None,
         delivered_at=iso(delivery.delivered_ts),
@@ -185,16 +182,8 @@ def _delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt]) -> Delive
 
 
 def _with_attempts(session: Session, deliveries: list[Delivery]) -> list[DeliveryOut]:
-    by_seq: dict[int, list[DeliveryAttempt]] = defaultdict(list)
-    seqs = [d.seq for d in deliveries]
-    if seqs:
-        for attempt in session.exec(
-            select(DeliveryAttempt)
-            .where(col(DeliveryAttempt.delivery_seq).in_(seqs))
-            .order_by(col(DeliveryAttempt.id).desc())
-        ).all():
-            by_seq[attempt.delivery_seq].append(attempt)
-    return [_delivery_out(d, by_seq[d.seq]) for d in deliveries if d.seq is not None]
+    by_seq = attempts_of(session, [d.seq for d in deliveries if d.seq is not None])
+    return [_delivery_out(d, by_seq.get(d.seq, [])) for d in deliveries if d.seq is not None]
 
 
 @router.get("/webhooks/{name}/deliveries", dependencies=[ReadAccess], responses=NOT_FOUND)
@@ -207,13 +196,9 @@ def get_deliveries(
     state: DeliveryState | None = None,
 ) -> DeliveryPage:
     """List a webhook's deliveries newest first, with their tries and last error."""
-    query = select(Delivery).where(col(Delivery.webhook) == name)
     # seq is a 32-bit column: a cursor beyond it bounds nothing (above) or everything (below).
-    if before is not None and before <= INT32_MAX:
-        query = query.where(col(Delivery.seq) < max(before, -INT32_MAX))
-    if state is not None:
-        query = query.where(col(Delivery.state) == state)
-    rows = list(session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1)).all())
+    below = max(before, -INT32_MAX) if before is not None and before <= INT32_MAX else None
+    rows = list_deliveries(session, webhook=name, limit=limit + 1, before_seq=below, state=state)
     if not rows and before is None and name not in {w.name for w in tracker.loaded.config.webhooks}:
         raise HTTPException(404, f"no webhook named {name!r}")
     page = rows[:limit]
@@ -230,15 +215,14 @@ def get_deliveries(
 )
 def post_redeliver(seq: DeliverySeq, session: SessionDep, tracker: TrackerDep) -> DeliveryOut:
     """Queue a delivery again, now, with the same event id (receivers deduplicate on it)."""
-    delivery = session.get(Delivery, seq)
+    delivery = find_delivery(session, seq)
     if delivery is None:
         raise HTTPException(404, f"no delivery with seq {seq}")
-    if delivery.state == SENDING and delivery.next_attempt_ts > tracker.now():
+    if delivery.state == DeliveryState.SENDING and delivery.next_attempt_ts > tracker.now():
         raise HTTPException(409, f"delivery {seq} is being sent right now")
     # Same event id, so a receiver that got it before deduplicates. Once the retry window has
     # passed this is one more try: a failure marks it failed again.
-    delivery.state, delivery.next_attempt_ts = PENDING, tracker.now()
-    session.add(delivery)
+    requeue(session, delivery, now_ts=tracker.now())
     session.commit()
     session.refresh(delivery)
     return _with_attempts(session, [delivery])[0]
@@ -275,16 +259,15 @@ def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> De
     _configured_or_404(tracker, name)
     now = tracker.now()
     # The empty Key Result id cannot clash with a real one (ids are non-empty slugs).
-    delivery = Delivery(
+    delivery = queue_delivery(
+        session,
         event_id=f"evt_{uuid.uuid4().hex}",
         webhook=name,
         event_type=TEST_EVENT,
         key_result_id="",
-        created_ts=now,
-        next_attempt_ts=now,
         payload=make_test_event(name, at_ts=now, public_url=tracker.loaded.config.api.link_base()),
+        now_ts=now,
     )
-    session.add(delivery)
     session.commit()
     session.refresh(delivery)
     return _with_attempts(session, [delivery])[0]
@@ -294,17 +277,12 @@ def post_test(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> De
 def post_enable(name: WebhookName, session: SessionDep, tracker: TrackerDep) -> WebhookOut:
     """Re-enable a webhook a 410 Gone disabled; its waiting deliveries become due now."""
     webhook = _configured_or_404(tracker, name)
-    state = session.get(WebhookState, name)
-    if state is not None:
-        state.disabled_ts, state.disabled_reason = None, None
-        session.add(state)
-    waiting = (col(Delivery.webhook) == name, col(Delivery.state) == PENDING)
-    session.exec(update(Delivery).where(*waiting).values(next_attempt_ts=tracker.now()))
+    enable_webhook(session, name=name, now_ts=tracker.now())
     session.commit()
     return _webhook_out(
         name,
         webhook,
-        session.get(WebhookState, name),
-        _counts(session)[name],
+        webhook_states(session).get(name),
+        count_by_webhook(session)[name],
         redactor=tracker.redactor,
     )
