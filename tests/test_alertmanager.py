@@ -19,7 +19,7 @@ from app.delivery import DeliveryWorker
 from app.models import Delivery, KeyResult
 from app.sampling import store_manual_value
 from app.webhook_formats import alertmanager_url
-from tests.alertmanager_server import RunningAlertmanager, start_alertmanager
+from tests.support.alertmanager_server import RunningAlertmanager, start_alertmanager
 from tests.conftest import require_binary
 from tests.test_delivery import Rig
 

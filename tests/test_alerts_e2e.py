@@ -12,7 +12,7 @@ import httpx
 
 from tests.conftest import free_port, write_config
 from tests.test_delivery import SECRET, Receiver
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 TOKEN = "alerts-e2e-token-0123456789"
 

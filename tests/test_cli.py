@@ -16,7 +16,7 @@ import pytest
 from app.config import load_config
 from app.config_models import quarter_of
 from tests.conftest import free_port, write_config
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 MANUAL = """
 [connectors.people]

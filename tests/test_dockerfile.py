@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 TOKEN = "docker-token-0123456789abcdef"

@@ -25,7 +25,7 @@ from app.email_render import email_message
 from app.models import Delivery, DeliveryAttempt
 from app.webhook_formats import make_test_event
 from tests import test_api_reports
-from tests.smtp_server import smtp_server
+from tests.support.smtp_server import smtp_server
 from tests.test_api_reports import NOW, Timeline
 from tests.test_config import document, errors_of
 

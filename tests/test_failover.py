@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import free_port, write_config
 from tests.test_leader import LEADER_LINE, database_url_postgres, start_worker
 from tests.test_sampling import MetricsSource, config_text
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 __all__ = ["database_url_postgres"]  # the fixture, used by name below
 # What docs/deployment.md promises: a new leader within the poll interval plus this margin.

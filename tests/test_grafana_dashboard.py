@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, require_binary, write_config
-from tests.prometheus_server import RunningPrometheus, start_scraping_prometheus
-from tests.test_serve_e2e import krtracker_command
+from tests.support.prometheus_server import RunningPrometheus, start_scraping_prometheus
+from tests.support.krtracker_server import krtracker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "krtracker.json"

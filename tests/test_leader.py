@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import require_postgres, write_config
 from tests.test_sampling import MetricsSource, config_text
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 LEADER_LINE = "this process is now the scheduler leader"
 

@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import free_port, require_postgres, write_config
 from tests.test_delivery import SECRET as SIGNING_SECRET
 from tests.test_delivery import Receiver
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 API_TOKEN = "api-token-7Hq2mXv9Lp4sRt8w"
 PROM_BEARER = "prom/bearer+Tok3n=9f2c1a"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import write_config
-from tests.krtracker_server import RunningServer, krtracker_serve, manual_config
+from tests.support.krtracker_server import RunningServer, krtracker_serve, manual_config
 
 TOKEN = "burst-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

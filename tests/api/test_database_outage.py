@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import write_config
-from tests.krtracker_server import krtracker_serve, manual_config
-from tests.postgres_cluster import private_postgres
+from tests.support.krtracker_server import krtracker_serve, manual_config
+from tests.support.postgres_cluster import private_postgres
 
 TOKEN = "outage-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

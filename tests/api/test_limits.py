@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import write_config
-from tests.krtracker_server import RunningServer, krtracker_serve
+from tests.support.krtracker_server import RunningServer, krtracker_serve
 
 TOKEN = "limits-token-0123456789abcdef"
 LIMIT = 65_536

@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.prometheus import PrometheusConnector, PrometheusQuery, PrometheusSettings
 from tests.conftest import require_binary
-from tests.prometheus_server import (
+from tests.support.prometheus_server import (
     COVERAGE,
     LATENCY_BUCKETS,
     NIGHTLY,

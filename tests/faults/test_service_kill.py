@@ -18,8 +18,10 @@ from sqlmodel import Session, col, func, select
 from app.db import normalise_url
 from app.models import Delivery, Sample, SamplingAttempt
 from tests.conftest import free_port, write_config
-from tests.faults.support import ServiceProcess, live_prometheus, prometheus_series, wait_until
+from tests.faults.support import live_prometheus, prometheus_series
 from tests.faults.test_prometheus_outage import config, query
+from tests.support.krtracker_server import ServiceProcess
+from tests.support.waiting import wait_until
 from tests.test_delivery import TOKEN, Receiver, config_text
 
 KEY_RESULTS = 10

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, REPO_ROOT, free_port
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 WRITE_TOKEN = "web-write-token-0123456789abcdef"
