@@ -1,4 +1,4 @@
-"""Moved to tests/support/prometheus_server.py; this name stays only for tests/test_prometheus_sampling.py.
+"""Moved to tests/support/prometheus_server.py; kept for tests/test_prometheus_sampling.py only.
 
 That file is being rewritten by the lead (issue #13) and is not edited on this branch: when its
 import reads `tests.support.prometheus_server`, delete this module.
