@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import write_config
-from tests.support.krtracker_server import krtracker_serve, manual_config
+from tests.support.configs import manual_config
+from tests.support.krtracker_server import krtracker_serve
 from tests.support.postgres_cluster import private_postgres
 from tests.support.waiting import wait_until
 
@@ -45,7 +46,7 @@ def test_database_restart_is_503_then_recovers(tmp_path: Path) -> None:
     with private_postgres() as cluster:
         config = write_config(tmp_path / "c.toml", CONFIG, database_url=cluster.url)
         with (
-            krtracker_serve(config, log=tmp_path / "serve.log", scheduler=True) as server,
+            krtracker_serve(config, log=tmp_path / "serve.log") as server,
             httpx.Client(base_url=server.url, timeout=30) as client,
         ):
             for method, path in CALLS:
