@@ -29,7 +29,7 @@ from dataclasses import replace
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from app import backoff
 from app.backoff import Decision, SourceHealth
@@ -39,11 +39,11 @@ from app.digest_schedule import enqueue_due_digests
 from app.domain import SOURCE_AWAY_KINDS
 from app.durations import parse_duration
 from app.leader import LeaderLock
-from app.models import SamplingAttempt
 from app.outcomes import SampleOutcome, SampleToStore
 from app.period_events import raise_period_closed
 from app.reminders import enqueue_due_reminders
 from app.sampling import measure_key_result
+from app.store import latest_scheduled_instants
 from app.tracker import Tracker
 from connectors.base import ConnectorError
 
@@ -144,13 +144,7 @@ class SamplingScheduler:
         """Sample now every Key Result whose latest scheduled instant has no attempt yet."""
         now = self.tracker.now()
         with Session(self.tracker.engine) as session:
-            latest = dict(
-                session.exec(
-                    select(
-                        SamplingAttempt.key_result_id, func.max(col(SamplingAttempt.scheduled_ts))
-                    ).group_by(col(SamplingAttempt.key_result_id))
-                ).all()
-            )
+            latest = latest_scheduled_instants(session)
         for kr_id, entry in self.tracker.entries.items():
             if self.tracker.is_polled(kr_id) and entry.schedule is not None:
                 instant = entry.schedule.instant_at_or_before(now)

@@ -225,6 +225,17 @@ def covered_through(session: Session, sources: dict[str, str]) -> dict[str, int]
     return latest
 
 
+def alert_states_with_key_results(
+    session: Session,
+) -> Sequence[tuple[AlertStateRow, KeyResult | None]]:
+    """Return every stored alert-rules state with its Key Result (None once it is gone)."""
+    return session.exec(  # type: ignore[return-value]
+        select(AlertStateRow, KeyResult)
+        .join(KeyResult, col(KeyResult.id) == col(AlertStateRow.key_result_id), isouter=True)
+        .order_by(col(AlertStateRow.key_result_id))
+    ).all()
+
+
 def save_alert_states(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store the alert rules' state of Key Results (`key_result_id`, `state`, `updated_ts`)."""
     if rows:
@@ -235,6 +246,16 @@ def save_alert_states(connection: Connection, rows: Sequence[dict[str, Any]]) ->
             ("state", "updated_ts"),
         )
         connection.execute(statement, list(rows))
+
+
+def latest_scheduled_instants(session: Session) -> dict[str, int]:
+    """Return, per Key Result, the newest scheduled instant it has an attempt for."""
+    rows = session.exec(
+        select(SamplingAttempt.key_result_id, func.max(col(SamplingAttempt.scheduled_ts))).group_by(
+            col(SamplingAttempt.key_result_id)
+        )
+    ).all()
+    return {kr_id: int(ts) for kr_id, ts in rows}
 
 
 def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
@@ -442,6 +463,13 @@ def count_objectives(session: Session, *, include_archived: bool = False) -> int
     if not include_archived:
         query = query.where(col(Objective.archived_ts).is_(None))
     return int(session.exec(query).one())
+
+
+def definitions_by_id(session: Session) -> tuple[dict[str, Objective], dict[str, KeyResult]]:
+    """Return every objective and Key Result row by id, archived ones too (what sync compares)."""
+    objectives = {o.id: o for o in session.exec(select(Objective)).all()}
+    key_results = {k.id: k for k in session.exec(select(KeyResult)).all()}
+    return objectives, key_results
 
 
 def list_key_results(
@@ -718,14 +746,43 @@ def sample_at(session: Session, key_result_id: str, ts: int) -> Sample | None:
     return session.exec(statement).first()
 
 
-def delete_sample(session: Session, sample: Sample) -> None:
-    """Remove one sample."""
-    session.delete(sample)
+class NoSuchValue(LookupError):
+    """No manual value is stored at that instant."""
 
 
-def add_value_change(session: Session, change: ValueChange) -> None:
-    """Record a correction or deletion of a manual value."""
-    session.add(change)
+def change_stored_value(
+    session: Session,
+    *,
+    key_result_id: str,
+    ts: int,
+    new_value: float | None,
+    author: str,
+    note: str | None,
+    now_ts: int,
+) -> None:
+    """Correct (`new_value`) or delete (None) the sample at `ts`, recording who did it."""
+    sample = sample_at(session, key_result_id, ts)
+    if sample is None:
+        raise NoSuchValue(f"no value of {key_result_id!r} at that instant")
+    session.add(
+        ValueChange(
+            key_result_id=key_result_id,
+            sample_ts=ts,
+            action="deleted" if new_value is None else "corrected",
+            old_value=sample.value,
+            new_value=new_value,
+            author=author,
+            changed_ts=now_ts,
+            note=note,
+        )
+    )
+    if new_value is None:
+        session.delete(sample)
+        return
+    sample.value = new_value
+    sample.numerator = sample.denominator = None
+    sample.recorded_ts = now_ts
+    session.add(sample)
 
 
 def list_value_changes(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig
 from app.config_secrets import redactor_for
@@ -18,7 +18,7 @@ from app.models import KeyResult, Objective, TargetRevision
 from app.redaction import Redactor
 from app.schedule import schedule_of
 from app.specs import measured_from, spec_of, spec_to_json
-from app.store import bump_data_version
+from app.store import bump_data_version, definitions_by_id
 
 
 @dataclass
@@ -108,8 +108,7 @@ def sync_config(
     """Bring the database's definitions in line with the config; the caller commits."""
     redactor = redactor or redactor_for(loaded)
     report = SyncReport()
-    objectives = {o.id: o for o in session.exec(select(Objective)).all()}
-    key_results = {k.id: k for k in session.exec(select(KeyResult)).all()}
+    objectives, key_results = definitions_by_id(session)
     # Key Results present at the first sync (a new installation) existed before krtracker
     # saw them: they keep their period's start. Later ones were added mid-period.
     first_seen = now_ts if key_results else None

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from app.models import ValueChange
 from app.outcomes import SampleOutcome, SamplesEdit
 from app.sampling import write_outcome
-from app.store import add_value_change, delete_sample, sample_at
+from app.store import change_stored_value
 from app.tracker import Tracker
-
-
-class NoSuchValue(LookupError):
-    """No manual value is stored at that instant."""
 
 
 @dataclass(frozen=True)
@@ -36,29 +31,15 @@ class ValueEdit:
 
 def _editor(edit: ValueEdit, *, now: int) -> Callable[[Session], None]:
     def write(session: Session) -> None:
-        sample = sample_at(session, edit.kr_id, edit.ts)
-        if sample is None:
-            raise NoSuchValue(f"no value of {edit.kr_id!r} at that instant")
-        add_value_change(
+        change_stored_value(
             session,
-            ValueChange(
-                key_result_id=edit.kr_id,
-                sample_ts=edit.ts,
-                action="deleted" if edit.new_value is None else "corrected",
-                old_value=sample.value,
-                new_value=edit.new_value,
-                author=edit.author,
-                changed_ts=now,
-                note=edit.note,
-            ),
+            key_result_id=edit.kr_id,
+            ts=edit.ts,
+            new_value=edit.new_value,
+            author=edit.author,
+            note=edit.note,
+            now_ts=now,
         )
-        if edit.new_value is None:
-            delete_sample(session, sample)
-        else:
-            sample.value = edit.new_value
-            sample.numerator = sample.denominator = None
-            sample.recorded_ts = now
-            session.add(sample)
 
     return write
 

@@ -1,7 +1,7 @@
 """Time instant queries to a local Prometheus through prometheus-api-client, requests and httpx.
 
 Run from the repository root: `python benchmarks/prometheus_client_choice.py [--queries 2000]`.
-It starts a Prometheus over the test history (tests/prometheus_server.py), sends the same
+It starts a Prometheus over the test history (tests/support/prometheus_server.py), sends the same
 instant queries (with `time`) through each client over one kept-alive connection, and
 prints queries per second. This is how the Prometheus connector's HTTP client was chosen.
 """
@@ -22,7 +22,7 @@ from prometheus_api_client import PrometheusConnect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.prometheus_server import COVERAGE, start_prometheus, synthetic_history  # noqa: E402
+from tests.support.prometheus_server import COVERAGE, start_prometheus, synthetic_history  # noqa: E402
 
 # The trivial query shows each client's own overhead; the mix shows what the connector meets.
 TRIVIAL = ("1",)

@@ -61,7 +61,7 @@ from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker
 from benchmarks._server import running_server
 from tests.conftest import free_port
-from tests.prometheus_server import start_prometheus, synthetic_history
+from tests.support.prometheus_server import start_prometheus, synthetic_history
 
 INTERVAL_SECONDS = 300
 KEY_RESULTS_PER_OBJECTIVE = 5

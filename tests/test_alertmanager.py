@@ -19,9 +19,10 @@ from app.delivery import DeliveryWorker
 from app.models import Delivery, KeyResult
 from app.sampling import store_manual_value
 from app.webhook_alertmanager import alertmanager_url
-from tests.alertmanager_server import RunningAlertmanager, start_alertmanager
 from tests.conftest import require_binary
 from tests.delivery.support import Rig
+from tests.support.alertmanager_server import RunningAlertmanager, start_alertmanager
+from tests.support.waiting import wait_until
 
 KR_TITLE = "Lift checkout conversion from 50% to 150% of baseline"
 
@@ -126,9 +127,9 @@ def test_regression_fires_and_recovery_resolves_in_alertmanager(
     store_manual_value(rig.tracker, kr_id="checkout-conversion", ts=int(time.time()), value=100)
     rows = _deliver_all(rig.worker, rig)
     assert [d.event_type for d in rows].count("kr.recovered") == 1
-    deadline = time.monotonic() + 10
-    while alertmanager.alerts(alertname="KeyResultRegressed") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        lambda: not alertmanager.alerts(alertname="KeyResultRegressed"), timeout=10, every=0.1
+    )
     assert alertmanager.alerts(alertname="KeyResultRegressed") == [], alertmanager.log_tail()
     rig.close()
 

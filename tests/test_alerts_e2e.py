@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, write_config
+from tests.conftest import write_config
 from tests.delivery.support import SECRET, Receiver
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_serve
+from tests.support.waiting import wait_until
 
 TOKEN = "alerts-e2e-token-0123456789"
 
@@ -63,51 +61,39 @@ def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) 
     """Posting a value 10% under the best makes the running service deliver a verified kr.regressed."""
     receiver = Receiver()
     cfg = write_config(tmp_path / "c.toml", config(receiver.url), database_url=database_url)
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*krtracker_command(), "serve", "--config", str(cfg), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        now = int(time.time())
-        for ago, value in ((120, 80.0), (60, 72.0)):  # 10% under the best of 80
-            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
-            response = httpx.post(f"{base}/api/v1/key-results/coverage/values",
-                                  json={"value": value, "at": at}, headers=auth, timeout=10)
-            assert response.status_code == 201, response.text
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not receiver.accepted:
-            time.sleep(0.2)
-        assert receiver.bad_signatures == 0
-        assert [p["type"] for _, p in receiver.accepted] == ["kr.regressed"], (tmp_path / "serve.log").read_text()
-        event_id, payload = receiver.accepted[0]
-        assert event_id.startswith("evt_")
-        assert payload["data"]["key_result"]["id"] == "coverage"
-        assert payload["data"]["value"] == 72.0
-        # The link opens the Key Result's page, which lists the alert it raised.
-        assert payload["data"]["link"] == f"http://localhost:{port}/key-results/coverage"
-        page = httpx.get(f"{base}/key-results/coverage", timeout=10)
-        assert page.headers["content-type"].startswith("text/html") and "kr.regressed" in page.text
-        deliveries = httpx.get(f"{base}/api/v1/webhooks/okr-bot/deliveries", timeout=10).json()
-        assert [d["state"] for d in deliveries["items"]] == ["delivered"]
+        with krtracker_serve(cfg, log=tmp_path / "serve.log") as server:
+            base, port = server.url, server.port
+            now = int(time.time())
+            for ago, value in ((120, 80.0), (60, 72.0)):  # 10% under the best of 80
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
+                response = httpx.post(
+                    f"{base}/api/v1/key-results/coverage/values",
+                    json={"value": value, "at": at},
+                    headers=auth,
+                    timeout=10,
+                )
+                assert response.status_code == 201, response.text
+            wait_until(lambda: receiver.accepted, timeout=20)
+            assert receiver.bad_signatures == 0
+            assert [p["type"] for _, p in receiver.accepted] == ["kr.regressed"], (
+                tmp_path / "serve.log"
+            ).read_text()
+            event_id, payload = receiver.accepted[0]
+            assert event_id.startswith("evt_")
+            assert payload["data"]["key_result"]["id"] == "coverage"
+            assert payload["data"]["value"] == 72.0
+            # The link opens the Key Result's page, which lists the alert it raised.
+            assert payload["data"]["link"] == f"http://localhost:{port}/key-results/coverage"
+            page = httpx.get(f"{base}/key-results/coverage", timeout=10)
+            assert (
+                page.headers["content-type"].startswith("text/html") and "kr.regressed" in page.text
+            )
+            deliveries = httpx.get(f"{base}/api/v1/webhooks/okr-bot/deliveries", timeout=10).json()
+            assert [d["state"] for d in deliveries["items"]] == ["delivered"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
         receiver.stop()
-        log.close()
 
 
 def test_four_values_within_six_seconds_raise_no_forecast_alert(
@@ -119,45 +105,31 @@ def test_four_values_within_six_seconds_raise_no_forecast_alert(
         'events = ["kr.regressed"]', 'events = ["kr.regressed", "kr.forecast_miss", "kr.recovered"]'
     )
     cfg = write_config(tmp_path / "c.toml", text, database_url=database_url)
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*krtracker_command(), "serve", "--config", str(cfg), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        now = int(time.time())
-        # A steep fall: a line through these points misses 85% by far at the deadline.
-        for ago, value in ((6, 80.0), (4, 76.0), (2, 72.0), (0, 68.0)):
-            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
-            response = httpx.post(f"{base}/api/v1/key-results/coverage/values",
-                                  json={"value": value, "at": at}, headers=auth, timeout=10)
-            assert response.status_code == 201, response.text
-        # The regression (15% under the best) is the control: its delivery shows the rules ran.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not receiver.accepted:
-            time.sleep(0.2)
-        time.sleep(1.0)
-        types = [p["type"] for _, p in receiver.accepted]
-        assert "kr.regressed" in types, (tmp_path / "serve.log").read_text()
-        assert "kr.forecast_miss" not in types and "kr.recovered" not in types, types
-        kr = httpx.get(f"{base}/api/v1/key-results/coverage", timeout=10).json()
-        assert kr["forecast"] is None
-        assert kr["forecast_unavailable"].startswith("not enough history for a forecast: 4 samples")
+        with krtracker_serve(cfg, log=tmp_path / "serve.log") as server:
+            base = server.url
+            now = int(time.time())
+            # A steep fall: a line through these points misses 85% by far at the deadline.
+            for ago, value in ((6, 80.0), (4, 76.0), (2, 72.0), (0, 68.0)):
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago))
+                response = httpx.post(
+                    f"{base}/api/v1/key-results/coverage/values",
+                    json={"value": value, "at": at},
+                    headers=auth,
+                    timeout=10,
+                )
+                assert response.status_code == 201, response.text
+            # The regression (15% under the best) is the control: its delivery shows the rules ran.
+            wait_until(lambda: receiver.accepted, timeout=20)
+            time.sleep(1.0)
+            types = [p["type"] for _, p in receiver.accepted]
+            assert "kr.regressed" in types, (tmp_path / "serve.log").read_text()
+            assert "kr.forecast_miss" not in types and "kr.recovered" not in types, types
+            kr = httpx.get(f"{base}/api/v1/key-results/coverage", timeout=10).json()
+            assert kr["forecast"] is None
+            assert kr["forecast_unavailable"].startswith(
+                "not enough history for a forecast: 4 samples"
+            )
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
         receiver.stop()
-        log.close()

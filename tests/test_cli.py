@@ -16,7 +16,8 @@ import pytest
 from app.config import load_config
 from app.config_objective_models import quarter_of
 from tests.conftest import free_port, write_config
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command, krtracker_serve
+from tests.support.waiting import wait_until
 
 MANUAL = """
 [connectors.people]
@@ -216,10 +217,8 @@ def test_standby_worker_logs_that_it_is_standing_by(tmp_path: Path) -> None:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
         expected = "scheduler leader" if name == "leader" else "standing by"
-        while expected not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda log=log, expected=expected: expected in log.read_text(), timeout=30)
     for process in processes.values():
         process.terminate()
         process.wait(timeout=20)
@@ -251,38 +250,14 @@ def test_public_url_follows_the_port_when_not_set(tmp_path: Path) -> None:
         'secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\n' + MANUAL
     )
     config = write_config(tmp_path / "k.toml", text, database_url=f"sqlite:///{tmp_path / 'k.db'}")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *krtracker_command(),
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--no-scheduler",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with krtracker_serve(config, log=tmp_path / "serve.log", scheduler=False) as server:
         sent = httpx.post(
-            f"{base}/api/v1/webhooks/hook/test",
+            f"{server.url}/api/v1/webhooks/hook/test",
             timeout=5,
             headers={"Authorization": f"Bearer {token}"},
         )
         assert sent.status_code == 202, sent.text
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        port = server.port
     with sqlite3.connect(tmp_path / "k.db") as db:
         payload = db.execute("SELECT payload FROM deliveries").fetchone()[0]
     assert f"http://localhost:{port}/api/v1/webhooks/hook" in payload

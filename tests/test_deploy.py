@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import require_binary
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

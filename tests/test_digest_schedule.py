@@ -7,8 +7,7 @@ The tests wait for the election thread (polling every 0.1 s), never for the cloc
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from app.scheduler import LeaderElectedScheduler
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 from tests.delivery.support import SECRET, Receiver
+from tests.support.waiting import wait_until
 
 MONDAY_NOV_2 = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
 MONDAY_NOV_23 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp())
@@ -85,16 +85,6 @@ class CountingLock:
         self.lock.release()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
-    """Poll `predicate` until true or `timeout` seconds pass (the election runs in a thread)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def digest_rows(tracker: Tracker) -> list[Delivery]:
     """Return the digest deliveries in the outbox, oldest first."""
     with Session(tracker.engine) as session:
@@ -128,11 +118,11 @@ def test_a_replica_that_is_not_the_leader_sends_nothing(
     replica = LeaderElectedScheduler(tracker, lock)
     try:
         replica.start()
-        assert wait_for(lambda: lock.tries >= 5)
+        assert wait_until(lambda: lock.tries >= 5, timeout=20, every=0.05)
         assert not replica.is_leader
         assert digest_rows(tracker) == [] and receiver.seen == []
         holder.release()
-        assert wait_for(lambda: len(receiver.accepted) == 1)
+        assert wait_until(lambda: len(receiver.accepted) == 1, timeout=20, every=0.05)
         assert replica.is_leader and len(digest_rows(tracker)) == 1
     finally:
         replica.stop()
@@ -143,7 +133,7 @@ def test_a_replica_that_is_not_the_leader_sends_nothing(
 def _lead(tracker: Tracker) -> LeaderElectedScheduler:
     leader = LeaderElectedScheduler(tracker, leader_lock_for(tracker.engine))
     leader.start()
-    assert wait_for(lambda: leader.is_leader)
+    assert wait_until(lambda: leader.is_leader, timeout=20, every=0.05)
     return leader
 
 
@@ -156,7 +146,7 @@ def test_a_restart_after_three_missed_mondays_sends_one_digest(
     tracker = open_tracker(path, clock=lambda: clock["now"])
     leader = _lead(tracker)
     try:
-        assert wait_for(lambda: len(receiver.accepted) == 1)
+        assert wait_until(lambda: len(receiver.accepted) == 1, timeout=20, every=0.05)
     finally:
         leader.stop()
         tracker.close()
@@ -164,7 +154,7 @@ def test_a_restart_after_three_missed_mondays_sends_one_digest(
     tracker = open_tracker(path, clock=lambda: clock["now"])
     leader = _lead(tracker)
     try:
-        assert wait_for(lambda: len(receiver.accepted) == 2)
+        assert wait_until(lambda: len(receiver.accepted) == 2, timeout=20, every=0.05)
         assert leader.sampler is not None
         leader.sampler.enqueue_digests_and_reminders()  # the next minute's pass: nothing new is due
         rows = digest_rows(tracker)

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
+from tests.support.waiting import wait_for_http_ok
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 TOKEN = "docker-token-0123456789abcdef"
@@ -104,13 +104,8 @@ def test_entrypoint_and_cmd_serve_and_pass_the_healthcheck(tmp_path: Path) -> No
         command, cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        assert wait_for_http_ok(healthz, timeout=30, process=process) is None
         healthcheck = instruction("HEALTHCHECK")[0].split("CMD", 1)[1].strip()
         probe = json.loads(healthcheck)
         assert probe[0] == "python"

@@ -26,7 +26,7 @@ from app.models import Delivery, DeliveryAttempt
 from app.webhook_events import make_test_event
 from tests import test_api_reports
 from tests.config_snippets import document, errors_of
-from tests.smtp_server import smtp_server
+from tests.support.smtp_server import smtp_server
 from tests.test_api_reports import NOW, Timeline
 
 PASSWORD = "smtp-pass-7f3a9c1e5b2d"

@@ -15,7 +15,7 @@ from app.config import load_config
 from app.sampling import sample_key_result
 from app.tracker import open_tracker
 from tests.conftest import REPO_ROOT
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
 
 EXAMPLE = REPO_ROOT / "config.example.toml"
 

@@ -11,53 +11,29 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
 from tests.conftest import free_port, write_config
+from tests.support.krtracker_server import ServiceProcess
+from tests.support.waiting import wait_until
 from tests.test_leader import LEADER_LINE, database_url_postgres, start_worker
 from tests.test_sampling import MetricsSource, config_text
-from tests.test_serve_e2e import krtracker_command
 
 __all__ = ["database_url_postgres"]  # the fixture, used by name below
 # What docs/deployment.md promises: a new leader within the poll interval plus this margin.
 TAKEOVER_MARGIN_SECONDS = 2.0
 
 
-def start_serve(config: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
     """Start `krtracker serve` (with its leader-elected scheduler); wait until it is ready."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*krtracker_command(), "serve", "--config", str(config), "--port", str(port)],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"serve was not ready in 30 s: {log.read_text()}")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> float | None:
-    """Poll until `predicate()`; return the monotonic time it became true, or None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return time.monotonic()
-        time.sleep(step)
-    return None
+    service = ServiceProcess("serve", config, log, port=free_port())
+    service.start()
+    service.wait_ready(30)
+    assert service.process is not None
+    return service.process
 
 
 @pytest.mark.postgres
@@ -77,10 +53,12 @@ def test_killing_the_leader_loses_no_instant_and_samples_none_twice(
     try:
         worker = start_worker(config, tmp_path / "worker.log")
         processes.append(worker)
-        assert wait_until(lambda: LEADER_LINE in (tmp_path / "worker.log").read_text(), 30)
+        assert wait_until(
+            lambda: LEADER_LINE in (tmp_path / "worker.log").read_text(), timeout=30, every=0.05
+        )
         serve_logs = [tmp_path / "serve1.log", tmp_path / "serve2.log"]
         for log in serve_logs:
-            processes.append(start_serve(config, log)[0])
+            processes.append(start_serve(config, log))
         time.sleep(3 * every_seconds)
         assert not any(LEADER_LINE in log.read_text() for log in serve_logs)
         # Kill halfway between two instants, as a crash at any moment would.
@@ -88,8 +66,13 @@ def test_killing_the_leader_loses_no_instant_and_samples_none_twice(
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         killed = time.monotonic()
-        led = wait_until(lambda: any(LEADER_LINE in log.read_text() for log in serve_logs), 15)
-        assert led is not None, [log.read_text()[-2000:] for log in serve_logs]
+        # The time it became true: the check answers time.monotonic() once a serve leads.
+        led = wait_until(
+            lambda: any(LEADER_LINE in log.read_text() for log in serve_logs) and time.monotonic(),
+            timeout=15,
+            every=0.05,
+        )
+        assert led, [log.read_text()[-2000:] for log in serve_logs]
         takeover = led - killed
         print(f"takeover after {takeover:.2f} s (poll {poll_seconds} s)")
         assert takeover <= poll_seconds + TAKEOVER_MARGIN_SECONDS

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,9 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, require_binary, write_config
-from tests.prometheus_server import RunningPrometheus, start_scraping_prometheus
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command, krtracker_serve
+from tests.support.prometheus_server import RunningPrometheus, start_scraping_prometheus
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "krtracker.json"
@@ -110,58 +109,29 @@ def scraped(tmp_path: Path) -> Iterator[tuple[str, RunningPrometheus]]:
         check=False,
     )
     assert sampled.returncode == 1 and "availability" in sampled.stdout, sampled.stdout
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
     # No scheduler: the queued test delivery stays pending, as behind a stuck receiver.
-    process = subprocess.Popen(
-        [
-            *krtracker_command(),
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--no-scheduler",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     prometheus: RunningPrometheus | None = None
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "krtracker serve was not ready in 30 s"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        auth = {"Authorization": f"Bearer {TOKEN}"}
-        for kr, value in (("p99-latency", 378), ("signups", 130)):
-            posted = httpx.post(
-                f"{base}/api/v1/key-results/{kr}/values",
-                json={"value": value},
-                headers=auth,
-                timeout=10,
-            )
-            assert posted.status_code == 201, posted.text
-        queued = httpx.post(f"{base}/api/v1/webhooks/okr-bot/test", headers=auth, timeout=10)
-        assert queued.status_code == 202, queued.text
-        prometheus = start_scraping_prometheus(
-            tmp_path / "prometheus", targets=[f"127.0.0.1:{port}"]
-        )
-        yield base, prometheus
-    finally:
-        if prometheus is not None:
-            prometheus.stop()
-        process.send_signal(signal.SIGTERM)
+    with krtracker_serve(config, log=tmp_path / "serve.log", scheduler=False) as server:
+        base = server.url
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            for kr, value in (("p99-latency", 378), ("signups", 130)):
+                posted = httpx.post(
+                    f"{base}/api/v1/key-results/{kr}/values",
+                    json={"value": value},
+                    headers=auth,
+                    timeout=10,
+                )
+                assert posted.status_code == 201, posted.text
+            queued = httpx.post(f"{base}/api/v1/webhooks/okr-bot/test", headers=auth, timeout=10)
+            assert queued.status_code == 202, queued.text
+            prometheus = start_scraping_prometheus(
+                tmp_path / "prometheus", targets=[f"127.0.0.1:{server.port}"]
+            )
+            yield base, prometheus
+        finally:
+            if prometheus is not None:
+                prometheus.stop()
 
 
 def _query(prometheus: RunningPrometheus, expr: str) -> list[dict[str, Any]]:
@@ -171,10 +141,10 @@ def _query(prometheus: RunningPrometheus, expr: str) -> list[dict[str, Any]]:
 
 
 def _wait_for_scrape(prometheus: RunningPrometheus) -> None:
-    deadline = time.monotonic() + 30
-    while not _query(prometheus, 'krtracker_deliveries{webhook="okr-bot"}'):
-        assert time.monotonic() < deadline, prometheus.log_tail()
-        time.sleep(0.5)
+    scraped = wait_until(
+        lambda: _query(prometheus, 'krtracker_deliveries{webhook="okr-bot"}'), timeout=30, every=0.5
+    )
+    assert scraped, prometheus.log_tail()
 
 
 def _series(result: list[dict[str, Any]]) -> dict[tuple[str, ...], float]:

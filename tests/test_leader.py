@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_postgres, write_config
+from tests.support.krtracker_server import krtracker_command
+from tests.support.waiting import wait_until
 from tests.test_sampling import MetricsSource, config_text
-from tests.test_serve_e2e import krtracker_command
 
 LEADER_LINE = "this process is now the scheduler leader"
 
@@ -24,16 +25,6 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
         [*krtracker_command(), "worker", "--config", str(config)],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env=dict(os.environ),
     )
-
-
-def wait_for(predicate: object, timeout: float) -> bool:
-    """Poll `predicate()` until true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.parametrize("backend", ["postgres", "sqlite"])
@@ -51,7 +42,8 @@ def test_one_leader_and_takeover(tmp_path: Path, backend: str, request: pytest.F
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
     first = start_worker(config, logs[0])
     try:
-        assert wait_for(lambda: LEADER_LINE in logs[0].read_text(), 30), logs[0].read_text()
+        first_led = wait_until(lambda: LEADER_LINE in logs[0].read_text(), timeout=30)
+        assert first_led, logs[0].read_text()
         second = start_worker(config, logs[1])
         try:
             time.sleep(6)
@@ -63,8 +55,11 @@ def test_one_leader_and_takeover(tmp_path: Path, backend: str, request: pytest.F
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             killed_at = time.time()
-            assert wait_for(lambda: LEADER_LINE in logs[1].read_text(), 15), logs[1].read_text()
-            assert wait_for(lambda: any(t > killed_at + 0.5 for _, t in source.requests), 10)
+            second_led = wait_until(lambda: LEADER_LINE in logs[1].read_text(), timeout=15)
+            assert second_led, logs[1].read_text()
+            assert wait_until(
+                lambda: any(t > killed_at + 0.5 for _, t in source.requests), timeout=10
+            )
         finally:
             second.terminate()
             second.wait(15)

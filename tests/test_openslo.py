@@ -22,8 +22,8 @@ import yaml
 from app.config import load_config, parse_config
 from app.openslo import OpensloDocument, import_openslo
 from tests.conftest import require_binary
-from tests.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_command
+from tests.support.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history
 
 NOW = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)
 P99 = (

@@ -13,7 +13,7 @@ from app.models import KeyResult, Sample
 from app.sampling import sample_key_result
 from app.tracker import open_tracker
 from tests.conftest import require_binary, write_config
-from tests.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history
+from tests.support.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history
 
 P99 = 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{service="payments"}[5m])))'
 

@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, require_postgres, write_config
+from tests.conftest import require_postgres, write_config
 from tests.delivery.support import SECRET as SIGNING_SECRET
 from tests.delivery.support import Receiver
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_serve, log_tail
+from tests.support.loopback import QuietHandler, start_loopback, stop_loopback, url_of
+from tests.support.waiting import wait_until
 
 API_TOKEN = "api-token-7Hq2mXv9Lp4sRt8w"
 PROM_BEARER = "prom/bearer+Tok3n=9f2c1a"
@@ -108,22 +104,17 @@ class EchoingSource:
         source = self
         self.requests: list[str] = []
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 source.answer(self)
 
             def do_POST(self) -> None:  # noqa: N802
                 source.answer(self)
 
-            def log_message(self, *args: object) -> None:
-                pass
+        self.server = start_loopback(Handler)
+        self.url = url_of(self.server)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer(self, request: BaseHTTPRequestHandler) -> None:
+    def answer(self, request: QuietHandler) -> None:
         """Answer 503 with a body that quotes the connector's token (and more for `*-echo`)."""
         name = request.path.strip("/").split("/")[0]
         self.requests.append(request.path)
@@ -138,19 +129,12 @@ class EchoingSource:
                 f"?token={quote(token, safe='')}"
             )
         body = json.dumps({"message": text}) if name.startswith("gh") else text
-        data = body.encode()
-        request.send_response(503)
-        request.send_header(
-            "Content-Type", "application/json" if name.startswith("gh") else "text/plain"
-        )
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        content_type = "application/json" if name.startswith("gh") else "text/plain"
+        request.reply(503, body.encode(), {"Content-Type": content_type})
 
     def stop(self) -> None:
         """Close the port."""
-        self.server.shutdown()
-        self.server.server_close()
+        stop_loopback(self.server)
 
 
 class EchoingReceiver:
@@ -160,27 +144,18 @@ class EchoingReceiver:
         receiver = self
         self.bodies: list[bytes] = []
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.bodies.append(body)
-                reply = f"no such hook {self.path}; headers {dict(self.headers)}".encode()
-                self.send_response(500)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                self.reply(500, f"no such hook {self.path}; headers {dict(self.headers)}".encode())
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = start_loopback(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         """Close the port."""
-        self.server.shutdown()
-        self.server.server_close()
+        stop_loopback(self.server)
 
 
 def key_result(kr_id: str, connector: str, source: str) -> str:
@@ -367,16 +342,6 @@ def api_text(base: str) -> str:
     return "\n".join(answers)
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: Path) -> None:
-    """Poll `condition()` until it is true, or fail naming `what` with the service's log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"{what} did not happen within {timeout} s:\n{log.read_text()[-5000:]}")
-
-
 def test_no_secret_leaves_the_process(
     tmp_path: Path,
     database_url: str,
@@ -392,55 +357,45 @@ def test_no_secret_leaves_the_process(
         config_text(source, receiver, echo, sql_url),
         database_url=database_url,
     )
-    port = free_port()
-    env = {**os.environ, "KRT_API_TOKEN": API_TOKEN, "KRT_PROM_BEARER": PROM_BEARER}
+    env = {"KRT_API_TOKEN": API_TOKEN, "KRT_PROM_BEARER": PROM_BEARER}
     log_path = tmp_path / "serve.log"
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*krtracker_command(), "serve", "--config", str(config), "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        try:
+    with krtracker_serve(config, log=log_path, env=env) as server:
+        base = server.url
 
-            def all_failed() -> bool:
-                try:
-                    krs = httpx.get(f"{base}/api/v1/key-results", headers=auth, timeout=2).json()
-                    details = [
-                        httpx.get(
-                            f"{base}/api/v1/key-results/{k['id']}", headers=auth, timeout=2
-                        ).json()
-                        for k in krs
-                    ]
-                except (httpx.TransportError, ValueError):
-                    return False
-                return len(details) == 9 and all(d["last_error"] for d in details)
-
-            def deliveries_tried() -> bool:
-                pages = [
-                    httpx.get(
-                        f"{base}/api/v1/webhooks/{n}/deliveries", headers=auth, timeout=2
-                    ).json()
-                    for n in ("ops", "chat")
-                ]
-                return (
-                    all(any(d["attempt_count"] for d in page["items"]) for page in pages)
-                    and bool(receiver.accepted)
-                    and bool(echo.bodies)
-                )
-
-            wait_for(all_failed, timeout=90, what="every Key Result failing", log=log_path)
-            wait_for(deliveries_tried, timeout=60, what="both webhooks tried", log=log_path)
-            answers = api_text(base)
-        finally:
-            process.send_signal(signal.SIGTERM)
+        def all_failed() -> bool:
             try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                krs = httpx.get(f"{base}/api/v1/key-results", headers=auth, timeout=2).json()
+                details = [
+                    httpx.get(
+                        f"{base}/api/v1/key-results/{k['id']}", headers=auth, timeout=2
+                    ).json()
+                    for k in krs
+                ]
+            except (httpx.TransportError, ValueError):
+                return False
+            return len(details) == 9 and all(d["last_error"] for d in details)
+
+        def deliveries_tried() -> bool:
+            pages = [
+                httpx.get(
+                    f"{base}/api/v1/webhooks/{n}/deliveries", headers=auth, timeout=2
+                ).json()
+                for n in ("ops", "chat")
+            ]
+            return (
+                all(any(d["attempt_count"] for d in page["items"]) for page in pages)
+                and bool(receiver.accepted)
+                and bool(echo.bodies)
+            )
+
+        assert wait_until(all_failed, timeout=90, every=0.3), (
+            f"every Key Result failing did not happen within 90 s:\n{log_tail(log_path, 5000)}"
+        )
+        assert wait_until(deliveries_tried, timeout=60, every=0.3), (
+            f"both webhooks tried did not happen within 60 s:\n{log_tail(log_path, 5000)}"
+        )
+        answers = api_text(base)
     logs = log_path.read_text()
     # The sources did echo the secrets, and the failures are there to be seen, redacted.
     assert "bad credentials ***" in answers, answers[:3000]

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import write_config
-from tests.krtracker_server import RunningServer, krtracker_serve, manual_config
+from tests.support.configs import manual_config
+from tests.support.krtracker_server import RunningServer, krtracker_serve
 
 TOKEN = "burst-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,7 +26,7 @@ PARALLEL = 100
 def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
     """Run a real `krtracker serve` with one manual Key Result."""
     config = write_config(tmp_path / "c.toml", CONFIG, database_url=database_url)
-    with krtracker_serve(config, log=tmp_path / "serve.log") as running:
+    with krtracker_serve(config, log=tmp_path / "serve.log", scheduler=False) as running:
         yield running
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import write_config
-from tests.krtracker_server import krtracker_serve, manual_config
-from tests.postgres_cluster import private_postgres
+from tests.support.configs import manual_config
+from tests.support.krtracker_server import krtracker_serve
+from tests.support.postgres_cluster import private_postgres
+from tests.support.waiting import wait_until
 
 TOKEN = "outage-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,7 +46,7 @@ def test_database_restart_is_503_then_recovers(tmp_path: Path) -> None:
     with private_postgres() as cluster:
         config = write_config(tmp_path / "c.toml", CONFIG, database_url=cluster.url)
         with (
-            krtracker_serve(config, log=tmp_path / "serve.log", scheduler=True) as server,
+            krtracker_serve(config, log=tmp_path / "serve.log") as server,
             httpx.Client(base_url=server.url, timeout=30) as client,
         ):
             for method, path in CALLS:
@@ -61,10 +63,8 @@ def test_database_restart_is_503_then_recovers(tmp_path: Path) -> None:
             assert client.get("/readyz").status_code == 503
             assert client.get("/healthz").status_code == 200
             cluster.start()
-            deadline = time.monotonic() + 20
-            while client.get("/readyz").status_code != 200:
-                assert time.monotonic() < deadline, "the service did not come back"
-                time.sleep(0.2)
+            back = wait_until(lambda: client.get("/readyz").status_code == 200, timeout=20)
+            assert back, "the service did not come back"
             for method, path in CALLS:
                 answer = _call(client, method, path, 1)
                 assert answer.status_code in (200, 201), (path, answer.text)

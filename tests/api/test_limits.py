@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import write_config
-from tests.krtracker_server import RunningServer, krtracker_serve
+from tests.support.krtracker_server import RunningServer, krtracker_serve
 
 TOKEN = "limits-token-0123456789abcdef"
 LIMIT = 65_536
@@ -47,7 +47,7 @@ PATH = "/api/v1/key-results/coverage/values"
 def server(tmp_path: Path, database_url: str) -> Iterator[RunningServer]:
     """Run a real `krtracker serve` with a 64 KiB body limit."""
     config = write_config(tmp_path / "c.toml", CONFIG, database_url=database_url)
-    with krtracker_serve(config, log=tmp_path / "serve.log") as running:
+    with krtracker_serve(config, log=tmp_path / "serve.log", scheduler=False) as running:
         yield running
 
 

@@ -31,7 +31,7 @@ from connectors.base import (
 )
 from connectors.prometheus import PrometheusConnector, PrometheusQuery, PrometheusSettings
 from tests.conftest import require_binary
-from tests.prometheus_server import (
+from tests.support.prometheus_server import (
     COVERAGE,
     LATENCY_BUCKETS,
     NIGHTLY,
@@ -40,6 +40,7 @@ from tests.prometheus_server import (
     start_prometheus,
     synthetic_history,
 )
+from tests.support.waiting import wait_until
 
 P99 = (
     "histogram_quantile(0.99, sum by (le) "
@@ -556,9 +557,7 @@ def test_close_closes_the_connection(
     connector.measure(PrometheusQuery(query=COVERAGE), utc(history.end))
     assert recorder.open_connections == 1
     connector.close()
-    deadline = time.monotonic() + 2
-    while recorder.open_connections and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: recorder.open_connections == 0, timeout=2, every=0.01)
     assert recorder.open_connections == 0
 
 

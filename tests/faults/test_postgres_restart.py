@@ -9,26 +9,27 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.faults.support import PrivatePostgres, ServiceProcess, live_prometheus, wait_until
+from tests.faults.support import live_prometheus
 from tests.faults.test_prometheus_outage import config
 from tests.faults.test_service_kill import KEY_RESULTS, check_sampled_series, latest_sample
+from tests.support.krtracker_server import ServiceProcess
+from tests.support.postgres_cluster import PostgresCluster, private_postgres
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
+def cluster() -> Iterator[PostgresCluster]:
     """Start a PostgreSQL cluster of this test alone; remove it afterwards."""
-    cluster = PrivatePostgres()
-    cluster.start()
-    yield cluster
-    cluster.destroy()
+    with private_postgres() as running:
+        yield running
 
 
 def test_worker_resumes_after_a_postgres_restart_and_fills_the_gap(
-    tmp_path: Path, private_postgres: PrivatePostgres
+    tmp_path: Path, cluster: PostgresCluster
 ) -> None:
     """After a PostgreSQL crash-restart the same worker samples again and fills what it missed."""
     prometheus = live_prometheus(tmp_path / "prom")
-    url = private_postgres.url
+    url = cluster.url
     text = config(prometheus.url, key_results=KEY_RESULTS).replace(
         "[scheduler]", "[scheduler]\nleader_poll_seconds = 0.5"
     )
@@ -42,9 +43,9 @@ def test_worker_resumes_after_a_postgres_restart_and_fills_the_gap(
         ]
         start = latest_sample(url)
         pid = worker.pid
-        private_postgres.stop("immediate")
+        cluster.stop("immediate")
         time.sleep(5)  # five instants with no database
-        private_postgres.start()
+        cluster.start()
         back = int(time.time())
         assert wait_until(lambda: latest_sample(url) > back + 1, timeout=60), (
             worker.log.read_text()[-3000:]

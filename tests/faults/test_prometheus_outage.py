@@ -16,13 +16,9 @@ from app.models import KeyResult, Sample, SamplingAttempt
 from app.scheduler import SamplingScheduler
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
-from tests.faults.support import (
-    GAUGE,
-    CountingProxy,
-    live_prometheus,
-    prometheus_series,
-    wait_until,
-)
+from tests.faults.support import GAUGE, live_prometheus, prometheus_series
+from tests.support.loopback import CountingProxy
+from tests.support.waiting import wait_until
 
 KEY_RESULTS = 50
 

@@ -19,8 +19,10 @@ from app.db import normalise_url
 from app.models import Delivery, Sample, SamplingAttempt
 from tests.conftest import free_port, write_config
 from tests.delivery.support import TOKEN, Receiver, config_text
-from tests.faults.support import ServiceProcess, live_prometheus, prometheus_series, wait_until
+from tests.faults.support import live_prometheus, prometheus_series
 from tests.faults.test_prometheus_outage import config, query
+from tests.support.krtracker_server import ServiceProcess
+from tests.support.waiting import wait_until
 
 KEY_RESULTS = 10
 

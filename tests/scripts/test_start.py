@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
+from tests.support.waiting import wait_for_http_ok, wait_until
 
 TOKEN = "quickstart-token-0123456789"
 # A sitecustomize that moves the processes' wall clock (see its docstring for why not faketime).
@@ -99,17 +99,11 @@ def started_in_200_days(checkout: Checkout) -> Iterator[tuple[str, Checkout]]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    pytest.fail(f"scripts/start exited: {log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail(f"scripts/start did not become ready: {log_path.read_text()}")
+            problem = wait_for_http_ok(
+                f"{base}/readyz", timeout=60, process=process, every=0.3
+            )
+            if problem is not None:
+                pytest.fail(f"scripts/start {problem}: {log_path.read_text()}")
             yield base, checkout
         finally:
             os.killpg(process.pid, signal.SIGTERM)
@@ -136,11 +130,8 @@ def test_quickstart_shows_live_key_results_200_days_from_now(
 ) -> None:
     """200 days ahead, the README's first command shows >= 3 live Key Results, none closed."""
     base, checkout = started_in_200_days
-    deadline = time.monotonic() + 60
+    wait_until(lambda: len(_live(base)) >= 3, timeout=60, every=1)
     live = _live(base)
-    while len(live) < 3 and time.monotonic() < deadline:
-        time.sleep(1)
-        live = _live(base)
     objectives = httpx.get(f"{base}/api/v1/objectives", timeout=10).json()
     assert objectives[0]["key_results"][0]["status_reason"], objectives
     assert "2027" in (live[0]["current"]["at"] if live else "2027"), live

@@ -7,9 +7,6 @@ under CI=true a missing /usr/bin/chromium fails the run, elsewhere it skips.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, REPO_ROOT, free_port
-from tests.test_serve_e2e import krtracker_command
+from tests.support.krtracker_server import krtracker_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 WRITE_TOKEN = "web-write-token-0123456789abcdef"
@@ -72,45 +69,15 @@ def serve(
     config: Path, *, directory: Path, env: dict[str, str], scheduler: bool = True
 ) -> Iterator[Served]:
     """Run `krtracker serve` from the repository root until the block ends."""
-    port = free_port()
-    log_path = directory / f"serve-{port}.log"
-    command = [*krtracker_command(), "serve", "--config", str(config), "--port", str(port)]
-    if not scheduler:
-        command.append("--no-scheduler")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-        )
-        served = Served(f"http://127.0.0.1:{port}", log_path)
+    log = directory / "serve.log"
+    with krtracker_serve(
+        config, log=log, scheduler=scheduler, env=env, cwd=REPO_ROOT
+    ) as server:
+        served = Served(server.url, log)
         try:
-            _wait_ready(process, served)
             yield served
         finally:
             served.client.close()
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], served: Served) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"krtracker serve exited: {served.log.read_text()}")
-        try:
-            if httpx.get(f"{served.base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"krtracker serve did not become ready in 60 s: {served.log.read_text()}")
 
 
 def require_chromium() -> str:
@@ -126,14 +93,3 @@ def require_chromium() -> str:
 def launch_args() -> list[str]:
     """Chromium refuses its sandbox as root (CI containers run as root)."""
     return ["--no-sandbox"] if os.geteuid() == 0 else []
-
-
-def wait_until(check: Any, *, timeout: float = 15, what: str = "condition") -> Any:
-    """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from app.web.templating import STATUS_WORDS
 from tests.conftest import REPO_ROOT
-from tests.web.support import Served, wait_until
+from tests.support.waiting import wait_until
+from tests.web.support import Served
 
 
 def _page_snapshot(page: Any) -> dict[str, dict[str, str | None]]:

@@ -7,12 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlmodel import col, select
 
 from app.alerts import state_from_json
 from app.api.deps import ReadAccess, SessionDep
 from app.api.schemas import iso
-from app.models import AlertStateRow, KeyResult
+from app.store import alert_states_with_key_results
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[ReadAccess])
 ConditionStateName = Literal["pending", "firing"]
@@ -45,13 +44,8 @@ def get_alerts(
     session: SessionDep, state: ConditionStateName | None = None
 ) -> list[KeyResultAlertsOut]:
     """List Key Results with a pending or firing condition (optionally only one of the two)."""
-    rows = session.exec(
-        select(AlertStateRow, KeyResult)
-        .join(KeyResult, col(KeyResult.id) == col(AlertStateRow.key_result_id), isouter=True)
-        .order_by(col(AlertStateRow.key_result_id))
-    ).all()
     out = []
-    for row, kr in rows:
+    for row, kr in alert_states_with_key_results(session):
         rules_state = state_from_json(row.state)
         conditions = []
         for condition, cs in sorted(rules_state.conditions.items()):

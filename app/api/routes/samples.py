@@ -21,9 +21,9 @@ from app.api.schemas import (
 )
 from app.outcomes import ValueAlreadyStored
 from app.sampling import store_manual_value
-from app.store import list_value_changes, sample_points
+from app.store import NoSuchValue, list_value_changes, sample_points
 from app.tracker import Tracker
-from app.value_changes import NoSuchValue, ValueEdit, edit_manual_value
+from app.value_changes import ValueEdit, edit_manual_value
 
 router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
 RETRY = {"Retry-After": "1"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.coverage import CoverageConnector, CoverageSettings
-from tests.http_routes import LocalServer, start_route_server
+from tests.support.loopback import LocalServer, start_route_server
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from connectors.base import (
     QueryRejected,
 )
 from tests.connectors.coverage.support import measure
-from tests.http_routes import json_reply, needs_header
+from tests.support.loopback import json_reply, needs_header
 
 
 def test_codecov_totals_give_hits_over_lines(make_connector: Any, start_server: Any) -> None:

@@ -19,7 +19,7 @@ from connectors.base import (
 )
 from tests.conftest import free_port
 from tests.connectors.coverage.support import measure
-from tests.http_routes import OMIT_LENGTH, needs_header
+from tests.support.loopback import OMIT_LENGTH, needs_header
 
 
 def test_url_source_sends_the_configured_header(

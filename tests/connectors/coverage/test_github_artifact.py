@@ -23,7 +23,7 @@ from connectors.base import (
 )
 from connectors.coverage import CoverageConnector
 from tests.connectors.coverage.support import measure
-from tests.http_routes import LocalServer, json_reply, needs_header
+from tests.support.loopback import LocalServer, json_reply, needs_header
 
 REPO, WORKFLOW, BRANCH, ARTIFACT = "PyGithub/PyGithub", "ci.yml", "master", "build-zip"
 TOKEN = "ghs_test_token_0123456789"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 @pytest.fixture

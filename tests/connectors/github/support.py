@@ -1,6 +1,6 @@
 """Shared by the github connector tests: the recorded repositories, a connector on the replay.
 
-PyGithub talks real HTTP to `tests.github_replay.GithubReplay`. Expected values are
+PyGithub talks real HTTP to `tests.support.github_replay.GithubReplay`. Expected values are
 computed plainly in the tests from the same fixture JSON, never copied from the connector.
 Where the recordings lack a state or a route, the test builds it from a recorded
 payload and says so in a `synthetic:` comment.
@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.base import MemoryStateStore
 from connectors.github import GithubConnector
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 TOKEN = "ghp_" + "T" * 36
 G3 = "sigmavirus24/github3.py"

@@ -19,7 +19,7 @@ from tests.connectors.github.support import (
     make,
     query,
 )
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 def test_github_app_installation_auth_and_enterprise_base_url(replay: GithubReplay) -> None:

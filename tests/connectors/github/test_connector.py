@@ -27,7 +27,7 @@ from tests.connectors.github.support import (
     serve_github3py_deployments,
     ts,
 )
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 def test_frequency_counts_deployments_whose_statuses_reached_success(replay: GithubReplay) -> None:

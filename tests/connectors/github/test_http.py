@@ -25,7 +25,7 @@ from tests.connectors.github.support import (
     query,
     serve_github3py_deployments,
 )
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 def test_primary_rate_limit_403_gives_until_without_sleeping(replay: GithubReplay) -> None:

@@ -20,7 +20,7 @@ from tests.connectors.github.support import (
     serve_duration_runs,
     ts,
 )
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 def phishbench_workflows(replay: GithubReplay) -> None:

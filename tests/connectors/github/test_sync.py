@@ -21,7 +21,7 @@ from tests.connectors.github.support import (
     serve_github3py_deployments,
     ts,
 )
-from tests.github_replay import GithubReplay
+from tests.support.github_replay import GithubReplay
 
 
 def test_an_unchanged_repository_costs_only_conditional_requests(replay: GithubReplay) -> None:

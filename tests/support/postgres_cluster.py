@@ -58,7 +58,8 @@ class PostgresCluster:
         """Create the cluster (trust authentication, superuser `postgres`)."""
         data = self.directory / "data"
         self._run(
-            str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"
+            str(self.bin / "initdb"),
+            *("-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"),
         )
 
     def start(self) -> None:
@@ -81,14 +82,14 @@ class PostgresCluster:
             "start",
         )
 
-    def stop(self) -> None:
-        """Stop the server now (fast shutdown: open connections are cut)."""
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server now: `fast` cuts open connections, `immediate` is a crash."""
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
             str(self.directory / "data"),
             "-m",
-            "fast",
+            mode,
             "-w",
             "-t",
             "60",

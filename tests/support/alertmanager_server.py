@@ -8,7 +8,6 @@ exactly the alerts it posted, through Alertmanager's own `/api/v2/alerts`.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import free_port
+from tests.support.waiting import wait_for_http_ok
 
 CONFIG = """\
 route:
@@ -60,18 +60,15 @@ class RunningAlertmanager:
             self._process = subprocess.Popen(
                 command, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited at startup:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"alertmanager was not ready within 30 s:\n{self.log_tail()}")
+        problem = wait_for_http_ok(
+            f"{self.url}/-/ready",
+            timeout=_STARTUP_TIMEOUT_SECONDS,
+            process=self._process,
+            every=0.05,
+        )
+        if problem is not None:
+            self.stop()
+            raise RuntimeError(f"alertmanager {problem}:\n{self.log_tail()}")
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         """Return `GET /api/v2/alerts` filtered by labels (`alertname="X"`)."""
