@@ -16,18 +16,20 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.alerts import AlertRouting
-from app.config import KeyResultConfig, LoadedConfig, ObjectiveConfig, database_url, load_config
-from app.config_secrets import redactor_for
-from app.db import make_engine, upgrade_database
-from app.evaluation import thresholds_from
-from app.figures import FigureSource, FreshFigures, RememberedFigures
-from app.progress import Thresholds
-from app.recorder import SampleRecorder
-from app.schedule import Schedule, schedule_of
-from app.store import DatabaseStateStore, redact_stored_secrets
-from app.sync import SyncReport, sync_config
-from app.writer import KeyResultWriter
+from app.alerts.routing import AlertRouting
+from app.config.loading import LoadedConfig, database_url, load_config
+from app.config.objectives import KeyResultConfig, ObjectiveConfig
+from app.config.secrets import redactor_for
+from app.core.evaluation import thresholds_from
+from app.core.progress import Thresholds
+from app.core.schedule import Schedule, schedule_of
+from app.sampling.figures import FigureSource, FreshFigures, RememberedFigures
+from app.sampling.recorder import SampleRecorder
+from app.sampling.writer import KeyResultWriter
+from app.store.db import make_engine, upgrade_database
+from app.store.definitions import SyncReport, sync_config
+from app.store.redaction import redact_stored_secrets
+from app.store.run_state import DatabaseStateStore
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class Tracker:
         self.engine = engine
         self.clock = clock
         self.thresholds: Thresholds = thresholds_from(loaded.config.status)
-        # One redactor for everything this process stores, sends and logs (`app.redaction`).
+        # One redactor for everything this process stores, sends and logs (`app.core.redaction`).
         self.redactor = redactor_for(
             loaded, database_url=engine.url.render_as_string(hide_password=False)
         )

@@ -42,11 +42,11 @@ from sqlmodel import Session, col, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.delivery import DeliveryWorker  # noqa: E402
-from app.models import Delivery  # noqa: E402
-from app.sampling import store_manual_value  # noqa: E402
+from app.alerts.delivery import DeliveryWorker  # noqa: E402
+from app.alerts.formats import render  # noqa: E402
+from app.sampling.measure import store_manual_value  # noqa: E402
+from app.store.models import Delivery  # noqa: E402
 from app.tracker import Tracker, open_tracker  # noqa: E402
-from app.webhook_formats import render  # noqa: E402
 
 SECRET = "whsec_" + "a2tydHJhY2tlci1iZW5jaG1hcmstc2lnbmluZy1rZXk="
 

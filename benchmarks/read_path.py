@@ -44,10 +44,10 @@ from pathlib import Path
 
 import httpx
 
-from app.config import database_url, load_config
-from app.db import make_engine
-from app.outcomes import SampleToStore
-from app.store import read_data_version
+from app.config.loading import database_url, load_config
+from app.sampling.outcomes import SampleToStore
+from app.store.db import make_engine
+from app.store.versions import read_data_version
 from app.tracker import Tracker
 from benchmarks._seed import (
     INTERVAL_SECONDS,

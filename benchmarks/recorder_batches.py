@@ -24,8 +24,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.outcomes import SampleToStore
-from app.store import sample_row, upsert_samples
+from app.sampling.outcomes import SampleToStore
+from app.store.samples import sample_row, upsert_samples
 from app.tracker import Tracker, open_tracker
 from benchmarks.sampling_cycle import INTERVAL_SECONDS, Clock, database, write_config
 from connectors.base import Measurement

@@ -17,10 +17,10 @@ import timeit
 from datetime import UTC, datetime
 from typing import Any
 
-from app.config_secrets import basic_forms
-from app.outcomes import SampleToStore
-from app.redaction import Redactor
-from app.writer import KeyResultWriter
+from app.config.secrets import basic_forms
+from app.core.redaction import Redactor
+from app.sampling.outcomes import SampleToStore
+from app.sampling.writer import KeyResultWriter
 from connectors.base import Measurement, SourceUnavailable
 
 

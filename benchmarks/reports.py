@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.reports import evaluate_at, period_scorecard, weekly_review
-from app.review import WEEK_SECONDS
-from app.scorecard_render import scorecard_csv
-from app.store import list_key_results, list_objectives
+from app.reports.history import evaluate_at, period_scorecard, weekly_review
+from app.reports.review import WEEK_SECONDS
+from app.reports.scorecard_render import scorecard_csv
+from app.store.key_results import list_key_results, list_objectives
 from app.tracker import open_tracker
 from benchmarks._seed import create_database, drop_database, plan_for, seed
 

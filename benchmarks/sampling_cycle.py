@@ -54,10 +54,10 @@ import psycopg
 from psycopg import sql
 from sqlmodel import Session, col, func, select
 
-from app.models import Sample
-from app.outcomes import SampleOutcome
-from app.sampling import sample_key_result
-from app.scheduler import SamplingScheduler
+from app.sampling.measure import sample_key_result
+from app.sampling.outcomes import SampleOutcome
+from app.sampling.scheduler import SamplingScheduler
+from app.store.models import Sample
 from app.tracker import Tracker, open_tracker
 from benchmarks._server import running_server
 from tests.conftest import free_port

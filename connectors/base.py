@@ -4,7 +4,7 @@ A connector is built once from its `[connectors.NAME]` section (its `Settings`) 
 then asked, for one Key Result's `source` (its `Query`), what the value was at an
 instant. Connectors know nothing of the database, the scheduler or HTTP serving: they
 take plain typed arguments and return a `Measurement` or raise one of the errors below.
-The sampling step (`app.sampling`) is the one place that turns those errors into stored,
+The sampling step (`app.sampling.measure`) is the one place that turns those errors into stored,
 errored attempts.
 """
 
@@ -56,7 +56,7 @@ def excerpt(text: str, limit: int = 200) -> str:
     """Return the start of `text` (a source's answer), ending in `…` when it was cut.
 
     The mark matters: the service redacts configured secrets from errors, and a secret cut
-    in two is recognised only where the cut is marked (`app.redaction`).
+    in two is recognised only where the cut is marked (`app.core.redaction`).
     """
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "…"

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from app.config import ConfigError, Problem, parse_config
+from app.config.checks import Problem
+from app.config.loading import ConfigError, parse_config
 
 DROP = object()
 
@@ -131,7 +132,7 @@ def krtracker(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("krtracker") or shutil.which(
         "krtracker", path=str(Path(sys.executable).parent)
     )
-    command = [exe] if exe else [sys.executable, "-c", "from app.cli import main; main()"]
+    command = [exe] if exe else [sys.executable, "-c", "from app.cli.main import main; main()"]
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, timeout=60, check=False
     )

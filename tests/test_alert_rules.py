@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.alert_rules import (
+from app.core.alert_rules import (
     AlertPolicy,
     AlertState,
     Amount,
@@ -14,8 +14,8 @@ from app.alert_rules import (
     Observation,
     step,
 )
-from app.domain import Direction, Status
-from app.progress import KeyResultSpec, evaluate, view_from_points
+from app.core.domain import Direction, Status
+from app.core.progress import KeyResultSpec, evaluate, view_from_points
 
 
 def run(policy: AlertPolicy, observations: list[Observation]) -> tuple[AlertState, list[EventType]]:

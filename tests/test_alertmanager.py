@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from app.alerts.alertmanager import alertmanager_url
+from app.alerts.delivery import DeliveryWorker
 from app.api import create_app
-from app.delivery import DeliveryWorker
-from app.models import Delivery, KeyResult
-from app.sampling import store_manual_value
-from app.webhook_alertmanager import alertmanager_url
+from app.sampling.measure import store_manual_value
+from app.store.models import Delivery, KeyResult
 from tests.conftest import require_binary
 from tests.delivery.support import Rig
 from tests.support.alertmanager_server import RunningAlertmanager, start_alertmanager

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app.annotations import github_annotations
-from app.config_checks import Problem
+from app.config.annotations import github_annotations
+from app.config.checks import Problem
 from tests.config_snippets import BROKEN_TOML, WARNING_TOML, krtracker
 
 ANNOTATION = re.compile(r"^::(error|warning) file=([^,]+)(?:,line=(\d+))?,title=[^:]+::(.*)$")

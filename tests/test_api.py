@@ -234,7 +234,7 @@ def test_metrics_expose_the_alert_outbox(tracker: Tracker, client: TestClient) -
     from prometheus_client.parser import text_string_to_metric_families
     from sqlmodel import Session
 
-    from app.models import Delivery
+    from app.store.models import Delivery
 
     made = [("a", "pending", NOW - 100), ("a", "pending", NOW - 40), ("a", "failed", NOW - 900),
             ("b", "sending", NOW - 10), ("a", "delivered", NOW - 5000), ("a", "delivered", NOW - 50)]

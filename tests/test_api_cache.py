@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from app.api import create_app
 from app.api.cache import RepresentationCache, representation
-from app.outcomes import SampleToStore
-from app.store import read_data_version
+from app.sampling.outcomes import SampleToStore
+from app.store.versions import read_data_version
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement
 from tests.conftest import write_config
@@ -399,7 +399,7 @@ def test_listing_bytes_are_those_of_the_plain_shapes(replicas: tuple[Replica, Re
     from sqlmodel import Session
 
     from app.api.schemas import objective_out, summary_of_row
-    from app.store import key_result_summaries, list_objectives
+    from app.store.key_results import key_result_summaries, list_objectives
 
     a, b = replicas
     b.client.post("/api/v1/key-results/coverage/values", json={"value": 70}, headers=AUTH)
@@ -420,9 +420,9 @@ def test_concurrent_writers_each_raise_the_version_once(replicas: tuple[Replica,
     """Forty values and check-ins written at once from two replicas: no error, forty bumps."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.models import CheckIn
-    from app.sampling import store_manual_value
-    from app.store import add_check_in
+    from app.sampling.measure import store_manual_value
+    from app.store.check_ins import add_check_in
+    from app.store.models import CheckIn
 
     a, b = replicas
     before = version(a.tracker)

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.api import create_app
-from app.store import insert_attempts
+from app.store.attempts import insert_attempts
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 

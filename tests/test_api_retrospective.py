@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from app.config import load_config
-from app.report_command import ReportError, ReportFormat, render_report
-from app.sync import sync_config
+from app.config.loading import load_config
+from app.reports.command import ReportError, ReportFormat, render_report
+from app.store.definitions import sync_config
 from tests.conftest import write_config
 from tests.test_api_reports import (
     AUTH,

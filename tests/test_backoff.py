@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.backoff import (
+from app.core.backoff import (
     Change,
     Decision,
     SourceHealth,

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import load_config
-from app.config_objective_models import quarter_of
+from app.config.loading import load_config
+from app.config.objectives import quarter_of
 from tests.conftest import free_port, write_config
 from tests.support.krtracker_server import krtracker_command, krtracker_serve
 from tests.support.waiting import wait_until

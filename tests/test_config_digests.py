@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.config import parse_config
-from app.reminders import checkin_intervals
+from app.config.loading import parse_config
+from app.rhythm.reminders import checkin_intervals
 from tests.config_snippets import document, errors_of, key_result, objective
 
 SECRET = "whsec_a3J0cmFja2VyLXRlc3RzLXNpZ25pbmcta2V5LTAwMDE="

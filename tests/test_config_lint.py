@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.config import ConfigError, parse_config
-from app.config_lint import task_verb
+from app.config.lint import task_verb
+from app.config.loading import ConfigError, parse_config
 from tests.config_snippets import DROP, document, key_result, krtracker, objective
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_config, parse_config
+from app.config.loading import ConfigError, load_config, parse_config
 from tests.config_snippets import (
     BROKEN_TOML,
     WARNING_TOML,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.config import parse_config
+from app.config.loading import parse_config
 from tests.config_snippets import DROP, assert_refused_at, document, key_result, objective
 
 SHAPE_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import parse_config
+from app.config.loading import parse_config
 from tests.config_snippets import document, errors_of, key_result, objective, warnings_of
 
 

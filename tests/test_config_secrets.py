@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from app.config import load_config
-from app.config_secrets import redactor_for
+from app.config.loading import load_config
+from app.config.secrets import redactor_for
 
 CONFIG = """
 [database]

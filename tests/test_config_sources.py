@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.config import LoadedConfig, parse_config
+from app.config.loading import LoadedConfig, parse_config
 from tests.config_snippets import (
     assert_refused_at,
     document,

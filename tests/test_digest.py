@@ -18,11 +18,11 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.config_delivery_models import AlertsConfig, DigestConfig, WebhookConfig
-from app.delivery import DeliveryWorker
-from app.digest import DIGEST_EVENT
-from app.digest_schedule import digest_key, enqueue_digest
-from app.models import Delivery
+from app.alerts.delivery import DeliveryWorker
+from app.config.delivery import AlertsConfig, DigestConfig, WebhookConfig
+from app.rhythm.digest import DIGEST_EVENT
+from app.rhythm.digest_schedule import digest_key, enqueue_digest
+from app.store.models import Delivery
 from tests import test_api_reports
 from tests.delivery.support import SECRET, Receiver
 from tests.test_api_reports import NOW, SINCE, Timeline, _iso

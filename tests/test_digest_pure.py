@@ -7,11 +7,11 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.digest import KeyResultLine, build_digest, digest_payload, objective_line
-from app.digest_slack import MAX_BLOCKS, MAX_SECTION_CHARS, slack_digest
-from app.domain import Status
-from app.progress import Evaluation
-from app.review import KeyResultFacts, KeyResultRef, RaisedAlert, build_review
+from app.core.domain import Status
+from app.core.progress import Evaluation
+from app.reports.review import KeyResultFacts, KeyResultRef, RaisedAlert, build_review
+from app.rhythm.digest import KeyResultLine, build_digest, digest_payload, objective_line
+from app.rhythm.digest_slack import MAX_BLOCKS, MAX_SECTION_CHARS, slack_digest
 
 NOW = 1_795_132_800
 WEEK = 7 * 86400

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from app.digest import DIGEST_EVENT
-from app.leader import LeaderLock, leader_lock_for
-from app.models import Delivery
-from app.scheduler import LeaderElectedScheduler
+from app.rhythm.digest import DIGEST_EVENT
+from app.sampling.scheduler import LeaderElectedScheduler
+from app.store.leader_lock import LeaderLock, leader_lock_for
+from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 from tests.delivery.support import SECRET, Receiver

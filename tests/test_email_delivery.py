@@ -15,15 +15,15 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from app.config import parse_config
-from app.config_delivery_models import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
-from app.config_secrets import redactor_for
-from app.delivery import DeliveryWorker
-from app.digest import DIGEST_EVENT
-from app.digest_schedule import enqueue_digest
-from app.email_render import email_message
-from app.models import Delivery, DeliveryAttempt
-from app.webhook_events import make_test_event
+from app.alerts.delivery import DeliveryWorker
+from app.alerts.email_render import email_message
+from app.alerts.events import make_test_event
+from app.config.delivery import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
+from app.config.loading import parse_config
+from app.config.secrets import redactor_for
+from app.rhythm.digest import DIGEST_EVENT
+from app.rhythm.digest_schedule import enqueue_digest
+from app.store.models import Delivery, DeliveryAttempt
 from tests import test_api_reports
 from tests.config_snippets import document, errors_of
 from tests.support.smtp_server import smtp_server

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.email_render import email_message
-from app.period_events import PERIOD_CLOSED
+from app.alerts.email_render import email_message
+from app.rhythm.period_events import PERIOD_CLOSED
 
 
 def test_period_closed_email_lists_each_objectives_final_scores() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from defusedxml import ElementTree
 
-from app.config import load_config
-from app.sampling import sample_key_result
+from app.config.loading import load_config
+from app.sampling.measure import sample_key_result
 from app.tracker import open_tracker
 from tests.conftest import REPO_ROOT
 from tests.support.krtracker_server import krtracker_command

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.domain import Direction
-from app.forecast import Forecast, linear_forecast, t_quantile_95
-from app.progress import KeyResultSpec, Thresholds, evaluate, view_from_points
-from app.quantities import allowed_bounds, holding, inferred_bounds
+from app.core.domain import Direction
+from app.core.forecast import Forecast, linear_forecast, t_quantile_95
+from app.core.progress import KeyResultSpec, Thresholds, evaluate, view_from_points
+from app.core.quantities import allowed_bounds, holding, inferred_bounds
 
 DAY = 86400
 HOUR = 3600

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Direction
-from app.live_state import FAILURE_STREAK_CAP, SeriesSummary, next_attempt
-from app.progress import KeyResultSpec, LastAttempt, band_bounds, view_from_points
+from app.core.domain import Direction
+from app.core.progress import KeyResultSpec, LastAttempt, band_bounds, view_from_points
+from app.core.series import FAILURE_STREAK_CAP, SeriesSummary, next_attempt
 
 START = 1_790_000_000
 END = START + 90 * 86400

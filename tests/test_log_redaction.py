@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from app.log_redaction import RedactingFilter
-from app.redaction import Redactor
+from app.cli.log_redaction import RedactingFilter
+from app.core.redaction import Redactor
 
 
 def test_log_lines_show_a_url_as_its_host_and_a_redacted_path() -> None:

@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables)
-from app.db import alembic_config, make_engine, upgrade_database
+import app.store.models  # noqa: F401  (registers the tables)
+from app.store.db import alembic_config, make_engine, upgrade_database
 
 
 def test_upgrade_matches_the_models(database_url: str) -> None:

@@ -19,8 +19,9 @@ import httpx
 import pytest
 import yaml
 
-from app.config import load_config, parse_config
-from app.openslo import OpensloDocument, import_openslo
+from app.config.loading import load_config, parse_config
+from app.openslo.convert import import_openslo
+from app.openslo.sli import OpensloDocument
 from tests.conftest import require_binary
 from tests.support.krtracker_server import krtracker_command
 from tests.support.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history

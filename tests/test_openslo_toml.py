@@ -7,7 +7,7 @@ import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.openslo_toml import toml_key, toml_string, toml_value
+from app.openslo.toml import toml_key, toml_string, toml_value
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from app.config import ConfigError, parse_config
-from app.models import KeyResult
-from app.period_events import PERIOD_CLOSED, period_label, raise_period_closed
-from app.scheduler import SamplingScheduler
-from app.webhook_slack import slack_message
+from app.alerts.slack import slack_message
+from app.config.loading import ConfigError, parse_config
+from app.rhythm.period_events import PERIOD_CLOSED, period_label, raise_period_closed
+from app.sampling.scheduler import SamplingScheduler
+from app.store.models import KeyResult
 from tests.config_snippets import document
 from tests.delivery.support import Receiver, Rig, config_text
 from tests.test_api_reports import DAY, Q4_END, Q4_START

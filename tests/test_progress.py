@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Aggregate, Direction, Status
-from app.progress import (
+from app.core.domain import Aggregate, Direction, Status
+from app.core.progress import (
     Evaluation,
     KeyResultSpec,
     LastAttempt,
@@ -571,7 +571,7 @@ def test_huge_finite_samples_do_not_raise(aggregate: Aggregate | None) -> None:
 )
 def test_means_and_quantiles_of_huge_values_exist(function: Aggregate, values: list[float]) -> None:
     """An avg, median or p90 of finite values is finite and between their min and max."""
-    from app.progress import aggregate_value
+    from app.core.progress import aggregate_value
 
     value = aggregate_value(function, values)
     assert math.isfinite(value)

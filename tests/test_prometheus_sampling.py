@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from app.models import KeyResult, Sample
-from app.sampling import sample_key_result
+from app.sampling.measure import sample_key_result
+from app.store.models import KeyResult, Sample
 from app.tracker import open_tracker
 from tests.conftest import require_binary, write_config
 from tests.support.prometheus_server import RunningPrometheus, start_prometheus, synthetic_history

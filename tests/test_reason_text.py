@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.reason_text import fmt, pct
+from app.core.reason_text import fmt, pct
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

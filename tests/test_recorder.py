@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from app.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
-from app.outcomes import SampleToStore, StoreFailed
-from app.sampling import write_outcome
-from app.store import covered_through
+from app.sampling.measure import write_outcome
+from app.sampling.outcomes import SampleToStore, StoreFailed
+from app.store.models import AlertStateRow, Delivery, KeyResult, Sample, SamplingAttempt
+from app.store.samples import covered_through
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement, SourceUnavailable
 from tests.conftest import write_config
@@ -304,8 +304,8 @@ def test_sample_once_refuses_while_a_scheduler_holds_the_lock(tmp_path: Path) ->
     """`krtracker sample --once` must not write past a running scheduler's recorder."""
     from typer.testing import CliRunner
 
-    from app.cli import app
-    from app.leader import leader_lock_for
+    from app.cli.main import app
+    from app.store.leader_lock import leader_lock_for
 
     clock = {"now": float(START + 60)}
     config = tmp_path / "c.toml"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.config_secrets import basic_forms
-from app.redaction import ELLIPSIS, MASK, Redactor
+from app.config.secrets import basic_forms
+from app.core.redaction import ELLIPSIS, MASK, Redactor
 from connectors.base import Measurement, RateLimited, SourceUnavailable, excerpt
 
 # Secrets as people configure them: printable, no surrounding whitespace, long enough.

@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from app.alerts.delivery import DeliveryWorker
 from app.api import create_app
-from app.config_delivery_models import AlertsConfig
-from app.delivery import DeliveryWorker
-from app.digest import REMINDER_EVENT
-from app.models import Delivery
-from app.reminders import enqueue_due_reminders, reminder_due
+from app.config.delivery import AlertsConfig
+from app.rhythm.digest import REMINDER_EVENT
+from app.rhythm.reminders import enqueue_due_reminders, reminder_due
+from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 from tests.delivery.support import Receiver

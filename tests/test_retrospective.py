@@ -10,9 +10,10 @@ from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Status
-from app.progress import Evaluation
-from app.retrospective import (
+from app.core.domain import Status
+from app.core.progress import Evaluation
+from app.core.trajectory import TrajectoryPoint
+from app.reports.retrospective import (
     Attempt,
     CheckInPoint,
     KeyResultHistory,
@@ -20,14 +21,13 @@ from app.retrospective import (
     build_retrospective,
     data_quality,
 )
-from app.retrospective_render import (
+from app.reports.retrospective_render import (
     retrospective_html,
     retrospective_json,
     retrospective_markdown,
     trajectory_svg,
 )
-from app.scorecard import KeyResultInput, ObjectiveInput, Scorecard, build_scorecard
-from app.trajectory import TrajectoryPoint
+from app.reports.scorecard import KeyResultInput, ObjectiveInput, Scorecard, build_scorecard
 from tests.test_scorecard import END, START, scorecards
 
 HOUR = 3600

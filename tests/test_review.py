@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Direction, Status
-from app.progress import Evaluation, KeyResultSpec, LastAttempt, evaluate, view_from_points
-from app.review import (
+from app.core.domain import Direction, Status
+from app.core.progress import Evaluation, KeyResultSpec, LastAttempt, evaluate, view_from_points
+from app.reports.review import (
     WEEK_SECONDS,
     KeyResultFacts,
     KeyResultRef,

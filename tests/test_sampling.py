@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from app.models import KeyResult, Sample, SamplingAttempt
-from app.sampling import sample_key_result
-from app.scheduler import SamplingScheduler
+from app.sampling.measure import sample_key_result
+from app.sampling.scheduler import SamplingScheduler
+from app.store.models import KeyResult, Sample, SamplingAttempt
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 

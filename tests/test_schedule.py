@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.config import KeyResultConfig
-from app.durations import parse_duration
-from app.schedule import DEFAULT_INTERVAL_SECONDS, Schedule, schedule_of
+from app.config.objectives import KeyResultConfig
+from app.core.schedule import DEFAULT_INTERVAL_SECONDS, Schedule, schedule_of
+from connectors.durations import parse_duration
 from connectors.manual import ManualConnector
 
 
@@ -286,7 +286,7 @@ def test_missed_instants_are_the_uncovered_scheduled_instants(
     step: int, covered: int | None, until: int, limit: int, pending: set[int]
 ) -> None:
     """Missed instants: every scheduled instant after the covered one and before `until`, within `limit` steps, none pending."""
-    from app.schedule import missed_instants
+    from app.core.schedule import missed_instants
 
     schedule = Schedule(interval_seconds=step)
     missed = missed_instants(schedule, covered_through=covered, period_start=100, until=until,

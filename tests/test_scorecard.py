@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Status
-from app.progress import Evaluation
-from app.scorecard import (
+from app.core.domain import Status
+from app.core.progress import Evaluation
+from app.reports.scorecard import (
     AMBITION_NOTE,
     TRAJECTORY_STEP_SECONDS,
     Grade,
@@ -25,7 +25,7 @@ from app.scorecard import (
     key_result_score,
     trajectory_instants,
 )
-from app.scorecard_render import scorecard_csv, scorecard_markdown
+from app.reports.scorecard_render import scorecard_csv, scorecard_markdown
 
 DAY = 86400
 START = 1_790_812_800  # 2026-10-01

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from app.db import alembic_config, make_engine
-from app.domain import Aggregate, Direction
-from app.models import KeyResult
-from app.progress import KeyResultSpec
-from app.specs import measured_from, spec_from_json, spec_to_json
+from app.core.domain import Aggregate, Direction
+from app.core.progress import KeyResultSpec
+from app.core.specs import measured_from, spec_from_json, spec_to_json
+from app.store.db import alembic_config, make_engine
+from app.store.models import KeyResult
 from app.tracker import open_tracker
 from tests.conftest import write_config
 

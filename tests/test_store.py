@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from app.models import KeyResult, Objective, Sample, SamplingAttempt, TargetRevision
-from app.outcomes import SampleToStore
-from app.sampling import store_manual_value, write_outcome
-from app.store import last_attempt, list_revisions, sample_points, sample_row, upsert_samples
+from app.sampling.measure import store_manual_value, write_outcome
+from app.sampling.outcomes import SampleToStore
+from app.store.attempts import last_attempt
+from app.store.check_ins import list_revisions
+from app.store.models import KeyResult, Objective, Sample, SamplingAttempt, TargetRevision
+from app.store.samples import sample_points, sample_row, upsert_samples
 from app.tracker import Tracker, open_tracker
 from connectors.base import SourceUnavailable
 from tests.conftest import write_config
@@ -211,8 +213,8 @@ def test_reopening_redacts_secrets_stored_before_they_were_known(
     """Errors, details and payloads stored before a secret was known lose it at the next start."""
     from sqlalchemy import text
 
-    from app.models import Delivery, DeliveryAttempt
-    from app.store import redact_stored_secrets
+    from app.store.models import Delivery, DeliveryAttempt
+    from app.store.redaction import redact_stored_secrets
 
     tracker = open_at(tmp_path / "c.toml", database_url)
     reason = f"prometheus answered HTTP 503: bad credentials {LEAKED}"

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.db import make_engine, upgrade_database
-from app.domain import DeliveryState
-from app.models import Delivery, DeliveryAttempt
-from app.safe_http import Outcome
-from app.store_outbox import (
+from app.alerts.safe_http import Outcome
+from app.core.domain import DeliveryState
+from app.store.db import make_engine, upgrade_database
+from app.store.models import Delivery, DeliveryAttempt
+from app.store.outbox import (
     count_by_webhook,
     delivery_exists,
     enable_webhook,
@@ -26,7 +26,7 @@ from app.store_outbox import (
     stored_idempotency_keys,
     webhook_states,
 )
-from app.store_outbox_worker import (
+from app.store.outbox_worker import (
     AfterTry,
     claim_due,
     disable_webhook,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.models import CheckIn
-from app.store import add_check_in, sample_row, upsert_samples
-from app.store_pages import key_result_health, values_at
+from app.store.check_ins import add_check_in
+from app.store.models import CheckIn
+from app.store.pages import key_result_health, values_at
+from app.store.samples import sample_row, upsert_samples
 from app.tracker import open_tracker
 from app.web.sparkline import draw, instants
 from tests.conftest import write_config

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.toml_positions import KeyPath, key_lines, line_of, parse_key_path
+from app.config.toml_positions import KeyPath, key_lines, line_of, parse_key_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

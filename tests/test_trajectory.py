@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain import Aggregate, Direction
-from app.progress import (
+from app.core.domain import Aggregate, Direction
+from app.core.progress import (
     KeyResultSpec,
     Thresholds,
     band_bounds,
@@ -14,7 +14,7 @@ from app.progress import (
     evaluate,
     view_from_points,
 )
-from app.trajectory import InstantSummary, trajectory
+from app.core.trajectory import InstantSummary, trajectory
 
 Band = tuple[float | None, float | None]
 

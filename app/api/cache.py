@@ -22,7 +22,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from app.store import read_data_version
+from app.store.versions import read_data_version
 from app.tracker import Tracker
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from app.config_models import ApiToken
+from app.config.models import ApiToken
 from app.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False)

@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from app.api.schemas import objective_out, summary_of_row
-from app.store import key_result_rows_since, objective_rows_since
+from app.store.key_results import key_result_rows_since, objective_rows_since
 
 # A safety net, as for the cache: a full reload at least this often.
 FULL_RELOAD_SECONDS = 60.0

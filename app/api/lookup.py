@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException
 from sqlmodel import Session
 
-from app.models import KeyResult
+from app.store.models import KeyResult
 
 
 def get_key_result_or_404(session: Session, key_result_id: str) -> KeyResult:

@@ -14,7 +14,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.api.problems import invalid
-from app.config_base import SLUG
+from app.config.base import SLUG
 
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1  # deliveries.seq is a 32-bit SERIAL on PostgreSQL

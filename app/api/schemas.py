@@ -10,7 +10,7 @@ import orjson
 from fastapi import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.models import CheckIn, KeyResult, Objective, TargetRevision
+from app.store.models import CheckIn, KeyResult, Objective, TargetRevision
 
 
 def _without_nul(text: str) -> str:

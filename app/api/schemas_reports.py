@@ -7,8 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from app.api.schemas import iso
-from app.review import KeyResultRef, WeeklyReview
-from app.scorecard import KeyResultScore, ObjectiveScore, Scorecard, TrajectoryPoint
+from app.core.trajectory import TrajectoryPoint
+from app.reports.review import KeyResultRef, WeeklyReview
+from app.reports.scorecard import KeyResultScore, ObjectiveScore, Scorecard
 
 
 def _at(ts: int) -> datetime:

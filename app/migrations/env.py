@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from app.db import make_engine
+import app.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.store.db import make_engine
 
 target_metadata = SQLModel.metadata
 

@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.api.deps import find_token
-from app.config_models import ApiToken
+from app.config.models import ApiToken
 from app.tracker import Tracker
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from app.store import SamplePoint
+from app.store.samples import SamplePoint
 
 MAX_ENTRIES = 2048
 

@@ -14,17 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlmodel import Session
 
 from app.api.schemas import detail_of
-from app.domain import Direction
-from app.models import CheckIn, KeyResult, Objective, SamplingAttempt, TargetRevision
-from app.store import (
-    SamplePoint,
-    list_attempts,
-    list_check_ins,
-    list_revisions,
-    read_key_result_version,
-    sample_points,
-)
-from app.store_pages import AlertEvent, alert_events
+from app.core.domain import Direction
+from app.store.attempts import list_attempts
+from app.store.check_ins import list_check_ins, list_revisions
+from app.store.models import CheckIn, KeyResult, Objective, SamplingAttempt, TargetRevision
+from app.store.pages import AlertEvent, alert_events
+from app.store.samples import SamplePoint, sample_points
+from app.store.versions import read_key_result_version
 from app.web.chart_cache import ChartPointsCache
 
 CHART_POINTS = 500

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.store_pages import values_at
+from app.store.pages import values_at
 
 POINTS = 40
 WIDTH, HEIGHT, PAD = 120.0, 28.0, 2.0

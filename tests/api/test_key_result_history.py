@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from app.outcomes import SampleToStore
-from app.sampling import write_outcome
+from app.sampling.measure import write_outcome
+from app.sampling.outcomes import SampleToStore
 from app.tracker import Tracker, open_tracker
 from connectors.base import ConnectorError
 from tests.conftest import write_config

@@ -19,10 +19,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from app.delivery import DeliveryWorker
-from app.domain import DeliveryState
-from app.models import Delivery
-from app.sampling import store_manual_value
+from app.alerts.delivery import DeliveryWorker
+from app.core.domain import DeliveryState
+from app.sampling.measure import store_manual_value
+from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker
 from tests.conftest import free_port, write_config
 

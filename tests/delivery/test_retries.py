@@ -7,9 +7,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.alerts.retry import backoff_ceiling
 from app.api import create_app
-from app.delivery_retry import backoff_ceiling
-from app.models import WebhookState
+from app.store.models import WebhookState
 from tests.delivery.support import AUTH, Receiver, Rig, config_text, sqlite_url
 
 

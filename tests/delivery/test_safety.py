@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from app.api import create_app
-from app.delivery import DeliveryWorker
-from app.models import DeliveryAttempt
-from app.safe_http import (
+from app.alerts.delivery import DeliveryWorker
+from app.alerts.safe_http import (
     Allowlist,
     SafeHttpClient,
     TargetRefused,
     refusal_reason,
     resolve_checked,
 )
+from app.api import create_app
+from app.store.models import DeliveryAttempt
 from tests.conftest import require_binary
 from tests.delivery.support import SECRET, Receiver, Rig, config_text, sqlite_url
 

@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.alerts.delivery import DeliveryWorker
 from app.api import create_app
-from app.db import make_engine
-from app.delivery import DeliveryWorker
-from app.models import Delivery
+from app.store.db import make_engine
+from app.store.models import Delivery
 from tests.delivery.support import SECRET, Receiver, Rig, config_text, sqlite_url
 
 

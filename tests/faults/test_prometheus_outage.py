@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlmodel import Session, col, func, select
 
-from app.models import KeyResult, Sample, SamplingAttempt
-from app.scheduler import SamplingScheduler
+from app.sampling.scheduler import SamplingScheduler
+from app.store.models import KeyResult, Sample, SamplingAttempt
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
 from tests.faults.support import GAUGE, live_prometheus, prometheus_series
@@ -115,7 +115,7 @@ def test_outage_backs_off_per_instant_and_resumes(
         )
     )
     lines = SchedulerLines()
-    sampler_log = logging.getLogger("app.scheduler")
+    sampler_log = logging.getLogger("app.sampling.scheduler")
     level = sampler_log.level
     sampler_log.setLevel(logging.INFO)
     sampler_log.addHandler(lines)

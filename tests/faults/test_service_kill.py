@@ -15,8 +15,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
 
-from app.db import normalise_url
-from app.models import Delivery, Sample, SamplingAttempt
+from app.store.db import normalise_url
+from app.store.models import Delivery, Sample, SamplingAttempt
 from tests.conftest import free_port, write_config
 from tests.delivery.support import TOKEN, Receiver, config_text
 from tests.faults.support import live_prometheus, prometheus_series

@@ -64,7 +64,7 @@ def checkout(tmp_path: Path) -> Checkout:
     )
     _wrapper(
         bin_dir / "krtracker",
-        f'exec {sys.executable} -c "import sys; from app.cli import main; '
+        f'exec {sys.executable} -c "import sys; from app.cli.main import main; '
         f'sys.argv[0] = \'krtracker\'; main()" "$@"',
     )
     digest = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()

@@ -7,7 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from app.store import SamplePoint
+from app.store.samples import SamplePoint
 from app.web.chart_cache import ChartPointsCache
 from tests.web.test_pages import HTML, NOW, TOKEN
 from tests.web.test_pages import client as client  # the fixture, shared

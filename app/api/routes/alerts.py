@@ -8,10 +8,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.alerts import state_from_json
+from app.alerts.routing import state_from_json
 from app.api.deps import ReadAccess, SessionDep
 from app.api.schemas import iso
-from app.store import alert_states_with_key_results
+from app.store.run_state import alert_states_with_key_results
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[ReadAccess])
 ConditionStateName = Literal["pending", "firing"]

@@ -11,7 +11,7 @@ from app.api.lookup import get_key_result_or_404
 from app.api.params import INT64_MAX, KeyResultId
 from app.api.problems import NOT_FOUND
 from app.api.schemas import AttemptOut, iso_text, listing_response
-from app.store import count_attempts, list_attempts
+from app.store.attempts import count_attempts, list_attempts
 
 router = APIRouter(prefix="/key-results/{key_result_id}/attempts", tags=["attempts"])
 

@@ -10,8 +10,8 @@ from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
 from app.api.problems import BODY_WRITE_ERRORS, NOT_FOUND
 from app.api.schemas import CheckInIn, CheckInOut, check_in_out
-from app.models import CheckIn
-from app.store import add_check_in, list_check_ins
+from app.store.check_ins import add_check_in, list_check_ins
+from app.store.models import CheckIn
 
 router = APIRouter(prefix="/key-results/{key_result_id}/check-ins", tags=["check-ins"])
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.db import make_probe_engine
-from app.store import database_ready
+from app.store.db import make_probe_engine
+from app.store.versions import database_ready
 
 router = APIRouter(tags=["health"])
 

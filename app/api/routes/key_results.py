@@ -21,8 +21,9 @@ from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId, ObjectiveFilter
 from app.api.problems import NOT_FOUND
 from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
-from app.models import Objective
-from app.store import list_check_ins, read_key_result_version
+from app.store.check_ins import list_check_ins
+from app.store.models import Objective
+from app.store.versions import read_key_result_version
 
 router = APIRouter(prefix="/key-results", tags=["key-results"], dependencies=[ReadAccess])
 

@@ -11,9 +11,9 @@ from prometheus_client.registry import Collector
 from sqlmodel import Session
 
 from app.api.deps import ReadAccess, TrackerDep
-from app.domain import DeliveryState, Status
-from app.store import list_key_results, list_objectives
-from app.store_outbox import outbox_summary
+from app.core.domain import DeliveryState, Status
+from app.store.key_results import list_key_results, list_objectives
+from app.store.outbox import outbox_summary
 
 router = APIRouter(tags=["metrics"])
 LABELS = ["key_result", "objective", "team"]

@@ -13,8 +13,8 @@ from app.api.listing import ListingMirrorDep
 from app.api.params import ObjectiveId, Offset
 from app.api.problems import NOT_FOUND
 from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
-from app.models import Objective
-from app.store import key_result_summaries
+from app.store.key_results import key_result_summaries
+from app.store.models import Objective
 
 router = APIRouter(prefix="/objectives", tags=["objectives"], dependencies=[ReadAccess])
 

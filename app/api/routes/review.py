@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException
 
 from app.api.deps import ReadAccess, SessionDep, TrackerDep
 from app.api.schemas_reports import ReviewOut, review_out
-from app.reports import weekly_review
-from app.review import WEEK_SECONDS
+from app.reports.history import weekly_review
+from app.reports.review import WEEK_SECONDS
 
 router = APIRouter(prefix="/review", tags=["review"], dependencies=[ReadAccess])
 SINCE_EXAMPLE = "e.g. 2026-11-23 or 2026-11-23T09:00:00Z"

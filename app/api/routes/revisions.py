@@ -9,7 +9,7 @@ from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
 from app.api.problems import NOT_FOUND
 from app.api.schemas import RevisionOut, revision_out
-from app.store import list_revisions
+from app.store.check_ins import list_revisions
 
 router = APIRouter(prefix="/key-results/{key_result_id}/revisions", tags=["revisions"])
 

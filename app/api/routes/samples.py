@@ -19,11 +19,12 @@ from app.api.schemas import (
     ValueOut,
     iso,
 )
-from app.outcomes import ValueAlreadyStored
-from app.sampling import store_manual_value
-from app.store import NoSuchValue, list_value_changes, sample_points
+from app.sampling.measure import store_manual_value
+from app.sampling.outcomes import ValueAlreadyStored
+from app.sampling.value_changes import ValueEdit, edit_manual_value
+from app.store.check_ins import NoSuchValue, list_value_changes
+from app.store.samples import sample_points
 from app.tracker import Tracker
-from app.value_changes import ValueEdit, edit_manual_value
 
 router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
 RETRY = {"Retry-After": "1"}

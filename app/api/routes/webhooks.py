@@ -15,15 +15,16 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from app.alerts.events import TEST_EVENT, make_test_event
 from app.api.deps import ReadAccess, SessionDep, TrackerDep, WriteAccess
 from app.api.params import INT32_MAX, DeliverySeq, SeqCursor, WebhookName
 from app.api.problems import NOT_FOUND, WRITE_NOT_FOUND, errors_for, link_to
 from app.api.schemas import iso
-from app.config import WebhookConfig
-from app.domain import DeliveryState
-from app.models import Delivery, DeliveryAttempt, WebhookState
-from app.redaction import Redactor
-from app.store_outbox import (
+from app.config.delivery import WebhookConfig
+from app.core.domain import DeliveryState
+from app.core.redaction import Redactor
+from app.store.models import Delivery, DeliveryAttempt, WebhookState
+from app.store.outbox import (
     OPEN_DELIVERY_STATES,
     attempts_of,
     count_by_webhook,
@@ -34,7 +35,6 @@ from app.store_outbox import (
     requeue,
     webhook_states,
 )
-from app.webhook_events import TEST_EVENT, make_test_event
 
 router = APIRouter(tags=["webhooks"])
 

@@ -2,7 +2,7 @@
 
 Rows synced before this migration get theirs from their text columns here, once (archived
 Key Results are no longer in the config); every later sync writes it from the config
-(`app.specs`).
+(`app.core.specs`).
 
 Revision ID: 0008_key_result_spec
 Revises: 0007_digest_idempotency
@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from app.quantities import allowed_bounds
-from app.specs import measured_from
+from app.core.quantities import allowed_bounds
+from app.core.specs import measured_from
 from connectors.durations import parse_duration
 
 revision: str = "0008_key_result_spec"

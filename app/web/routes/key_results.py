@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from app.api.routes.check_ins import record_check_in
 from app.api.schemas import CheckInIn, ValueIn
-from app.outcomes import ValueAlreadyStored
-from app.sampling import store_manual_value
+from app.sampling.measure import store_manual_value
+from app.sampling.outcomes import ValueAlreadyStored
 from app.web.auth import form_refusal, read_session
 from app.web.key_result_view import build_key_result_page
 from app.web.pages import error_page, page, read_refusal, tracker_of

@@ -7,8 +7,8 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.api.routes.review import since_ts
-from app.reports import weekly_review
-from app.review import WEEK_SECONDS
+from app.reports.history import weekly_review
+from app.reports.review import WEEK_SECONDS
 from app.web.pages import error_page, page, read_refusal, tracker_of
 
 router = APIRouter(include_in_schema=False)

@@ -1,0 +1,237 @@
+"""Build the weekly review and the period scorecard from the database.
+
+The glue between the store and the pure `app.reports.review` and `app.reports.scorecard`:
+it evaluates each Key Result with the progress engine at the instants asked for (`since`, `now`, the
+scorecard's weekly points) over the samples and attempts stored up to that instant, with
+the same store queries as the live evaluation, and writes nothing. The HTML pages, the
+JSON routes and the end-of-period retrospective call `weekly_review` and `period_scorecard`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlmodel import Session
+
+from app.config.objectives import quarter_bounds
+from app.core.domain import Status
+from app.core.evaluation import counted_band
+from app.core.progress import Evaluation, SampleView, Thresholds, cutoff_ts, evaluate
+from app.core.trajectory import TrajectoryPoint, trajectory
+from app.reports.retrospective import (
+    Attempt,
+    CheckInPoint,
+    KeyResultHistory,
+    Retrospective,
+    Revision,
+    build_retrospective,
+)
+from app.reports.review import KeyResultFacts, KeyResultRef, WeeklyReview, build_review
+from app.reports.scorecard import (
+    KeyResultInput,
+    ObjectiveInput,
+    Scorecard,
+    build_scorecard,
+    trajectory_instants,
+)
+from app.sampling.figures import view_at
+from app.store.key_results import list_key_results, list_objectives
+from app.store.models import KeyResult, Objective
+from app.store.reports import (
+    alerts_raised,
+    attempts_within,
+    check_ins_within,
+    failing_since,
+    instant_summaries,
+    key_results_of,
+    last_attempt_until,
+    latest_check_in_times,
+    objectives_within,
+    revisions_before,
+)
+
+
+def _evaluate(
+    session: Session, kr: KeyResult, objective: Objective, *, at: int, thresholds: Thresholds
+) -> tuple[Evaluation, SampleView]:
+    spec = kr.engine_spec()
+    view = view_at(session, kr.id, spec, now_ts=at, thresholds=thresholds)
+    attempt = last_attempt_until(session, kr.id, until=at)
+    return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds), view
+
+
+def evaluate_at(
+    session: Session,
+    kr: KeyResult,
+    objective: Objective,
+    *,
+    at: int,
+    thresholds: Thresholds,
+) -> Evaluation:
+    """Evaluate `kr` as the engine would have at `at`: samples and attempts up to `at` only.
+
+    Uses the Key Result's current definition (target, baseline, period): a target revised
+    since `at` is applied to the past as well (docs/decisions.md).
+    """
+    return _evaluate(session, kr, objective, at=at, thresholds=thresholds)[0]
+
+
+def _ref(kr: KeyResult, objective: Objective) -> KeyResultRef:
+    return KeyResultRef(
+        id=kr.id,
+        title=kr.title,
+        unit=kr.unit,
+        objective_id=objective.id,
+        objective_title=objective.title,
+        owner=objective.owner,
+        team=objective.team,
+    )
+
+
+def weekly_review(
+    session: Session, *, since_ts: int, now_ts: int, thresholds: Thresholds
+) -> WeeklyReview:
+    """Return the review of [since_ts, now_ts) over every active Key Result, in file order."""
+    objectives = {o.id: o for o in list_objectives(session)}
+    check_ins = latest_check_in_times(session, until=now_ts)
+    facts = []
+    for kr in list_key_results(session):
+        objective = objectives.get(kr.objective_id)
+        if objective is None:
+            continue
+        now, view = _evaluate(session, kr, objective, at=now_ts, thresholds=thresholds)
+        facts.append(
+            KeyResultFacts(
+                ref=_ref(kr, objective),
+                period_start=objective.period_start_ts,
+                period_end=objective.period_end_ts,
+                then=evaluate_at(session, kr, objective, at=since_ts, thresholds=thresholds),
+                now=now,
+                last_check_in_ts=check_ins.get(kr.id),
+                failing_since_ts=failing_since(session, kr.id, until=now_ts)
+                if now.status is Status.ERROR
+                else None,
+                interval_seconds=kr.interval_seconds,
+                # The current value's time is unknown when an aggregation window is empty.
+                last_sample_ts=view.recent[-1][0] if view.recent else None,
+            )
+        )
+    return build_review(
+        facts,
+        alerts_raised(session, since=since_ts, until=now_ts),
+        since=since_ts,
+        now=now_ts,
+        stale_after_intervals=thresholds.stale_after_intervals,
+    )
+
+
+def period_bounds(period: str) -> tuple[int, int]:
+    """Return a period such as "2026-Q4" as UNIX seconds [start, end); ValueError if malformed."""
+    start, end = quarter_bounds(period)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _trajectory(
+    session: Session, kr: KeyResult, objective: Objective, *, now_ts: int, thresholds: Thresholds
+) -> tuple[TrajectoryPoint, ...]:
+    """Return `kr`'s progress every week of the period so far, from grouped reads."""
+    spec = kr.engine_spec()
+    instants = trajectory_instants(
+        start=objective.period_start_ts, end=objective.period_end_ts, now=now_ts
+    )
+    band = counted_band(spec)
+    first, summaries = instant_summaries(
+        session,
+        kr.id,
+        start=spec.period_start,
+        cutoffs=[(at, cutoff_ts(spec, at)) for at in instants],
+        band=band,
+        window=spec.aggregate_window,
+    )
+    return trajectory(spec, first, summaries, counted=band is not None, thresholds=thresholds)
+
+
+def period_scorecard(
+    session: Session, *, period: str, now_ts: int, thresholds: Thresholds
+) -> Scorecard:
+    """Return the scorecard of `period` at `now_ts` (ValueError for a malformed period).
+
+    Archived objectives and Key Results are included: a quarter's scorecard must survive
+    the file moving on to the next quarter.
+    """
+    start, end = period_bounds(period)
+    objectives = objectives_within(session, start=start, end=end)
+    by_objective: Mapping[str, list[KeyResult]] = {o.id: [] for o in objectives}
+    for kr in key_results_of(session, [o.id for o in objectives]):
+        by_objective[kr.objective_id].append(kr)
+    inputs = []
+    for objective in objectives:
+        key_results = []
+        for kr in by_objective[objective.id]:
+            evaluation = evaluate_at(session, kr, objective, at=now_ts, thresholds=thresholds)
+            key_results.append(
+                KeyResultInput(
+                    id=kr.id,
+                    title=kr.title,
+                    unit=kr.unit,
+                    direction=kr.direction,
+                    evaluation=evaluation,
+                    frozen_score=kr.final_score,
+                    trajectory=_trajectory(
+                        session, kr, objective, now_ts=now_ts, thresholds=thresholds
+                    ),
+                    archived=kr.archived_ts is not None,
+                )
+            )
+        inputs.append(
+            ObjectiveInput(
+                id=objective.id,
+                title=objective.title,
+                owner=objective.owner,
+                team=objective.team,
+                period_start=objective.period_start_ts,
+                period_end=objective.period_end_ts,
+                key_results=tuple(key_results),
+                archived=objective.archived_ts is not None,
+            )
+        )
+    return build_scorecard(period, inputs, start=start, end=end, now=now_ts)
+
+
+def period_retrospective(
+    session: Session, *, period: str, now_ts: int, thresholds: Thresholds
+) -> Retrospective:
+    """Return the retrospective of `period` at `now_ts`: the scorecard and its history.
+
+    ValueError for a malformed period. The scores are `period_scorecard`'s, so frozen ones
+    once the period has closed.
+    """
+    card = period_scorecard(session, period=period, now_ts=now_ts, thresholds=thresholds)
+    objectives = {o.id: o for o in objectives_within(session, start=card.start_ts, end=card.end_ts)}
+    rows = key_results_of(session, list(objectives))
+    ids = [kr.id for kr in rows]
+    until = min(now_ts, card.end_ts)
+    attempts = attempts_within(session, ids, start=card.start_ts, end=until)
+    check_ins: dict[str, list[CheckInPoint]] = {}
+    for c in check_ins_within(session, ids, start=card.start_ts, end=until + 1):
+        point = CheckInPoint(ts=c.ts, confidence=c.confidence, note=c.note, author=c.author)
+        check_ins.setdefault(c.key_result_id, []).append(point)
+    revisions: dict[str, list[Revision]] = {}
+    for r in revisions_before(session, ids, end=until + 1):
+        revision = Revision(
+            ts=r.ts, field=r.field_name, old=r.old_value, new=r.new_value, note=r.note
+        )
+        revisions.setdefault(r.key_result_id, []).append(revision)
+    histories = {
+        kr.id: KeyResultHistory(
+            revisions=tuple(revisions.get(kr.id, ())),
+            check_ins=tuple(check_ins.get(kr.id, ())),
+            attempts=tuple(Attempt(ts, ok) for ts, ok in attempts.get(kr.id, ())),
+            interval_seconds=kr.interval_seconds,
+            measured_from=kr.engine_spec().period_start,
+        )
+        for kr in rows
+    }
+    return build_retrospective(
+        card, histories, stale_after_intervals=thresholds.stale_after_intervals
+    )
