@@ -1,1 +1,1 @@
-"""cli."""
+"""The `krtracker` command line: one module per group of commands (`main` wires them)."""

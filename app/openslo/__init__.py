@@ -1,1 +1,1 @@
-"""openslo."""
+"""`krtracker import openslo`: OpenSLO documents turned into Key Results."""

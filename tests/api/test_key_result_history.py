@@ -12,8 +12,8 @@ from app.sampling.measure import write_outcome
 from app.sampling.outcomes import SampleToStore
 from app.tracker import Tracker, open_tracker
 from connectors.base import ConnectorError
+from tests.api.test_api import AUTH, CONFIG, NOW, READ_TOKEN, client, tracker  # noqa: F401
 from tests.conftest import write_config
-from tests.test_api import AUTH, CONFIG, NOW, READ_TOKEN, client, tracker  # noqa: F401
 
 VALUES = "/api/v1/key-results/coverage/values"
 

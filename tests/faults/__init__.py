@@ -1,0 +1,1 @@
+"""Fault tests: sources down, databases restarted, processes killed."""

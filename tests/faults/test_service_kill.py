@@ -17,8 +17,8 @@ from sqlmodel import Session, col, func, select
 
 from app.store.db import normalise_url
 from app.store.models import Delivery, Sample, SamplingAttempt
+from tests.alerts.delivery.support import TOKEN, Receiver, config_text
 from tests.conftest import free_port, write_config
-from tests.delivery.support import TOKEN, Receiver, config_text
 from tests.faults.support import live_prometheus, prometheus_series
 from tests.faults.test_prometheus_outage import config, query
 from tests.support.krtracker_server import ServiceProcess

@@ -1,0 +1,1 @@
+"""Tests of app/alerts (deploy: the deployment files)."""

@@ -1,0 +1,1 @@
+"""Tests of webhook delivery: the worker, retries, safety and the webhooks API."""

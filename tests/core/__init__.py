@@ -1,0 +1,1 @@
+"""Tests of app/core (deploy: the deployment files)."""

@@ -1,0 +1,1 @@
+"""Tests of app/reports (deploy: the deployment files)."""
