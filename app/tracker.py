@@ -9,19 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.alerts.routing import AlertRouting
 from app.config.loading import LoadedConfig, database_url, load_config
-from app.config.objectives import KeyResultConfig, ObjectiveConfig
 from app.config.secrets import redactor_for
 from app.core.evaluation import thresholds_from
-from app.core.progress import Thresholds
 from app.core.schedule import Schedule, schedule_of
 from app.sampling.figures import FigureSource, FreshFigures, RememberedFigures
 from app.sampling.recorder import SampleRecorder
@@ -30,7 +26,16 @@ from app.store.db import make_engine, upgrade_database
 from app.store.definitions import SyncReport, sync_config
 from app.store.redaction import redact_stored_secrets
 from app.store.run_state import DatabaseStateStore
-from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from sqlalchemy import Engine
+
+    from app.config.objectives import KeyResultConfig, ObjectiveConfig
+    from app.core.inputs import Thresholds
+    from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from jmespath.parser import ParsedResult
-from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
 
 from connectors.base import AmbiguousResult, NoData, QueryRejected
+
+if TYPE_CHECKING:
+    from jmespath.parser import ParsedResult
+    from jsonpath_ng import JSONPath
 
 PathLanguage = Literal["jsonpath", "jmespath"]
 

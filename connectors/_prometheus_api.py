@@ -7,15 +7,17 @@ in `benchmarks/prometheus_client_choice.py`.
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from connectors._http import Describe, raise_for_status, transport_error
 from connectors.base import ConnectorError, QueryRejected, SourceUnavailable, excerpt
+
+if TYPE_CHECKING:
+    import ssl
 
 # Worth another try: the server may be restarting. A read timeout is not: the same query
 # would likely time out again, and retrying it would multiply the wait.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from connectors.base import AmbiguousResult, NoData
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Reduce = Literal["sum", "max", "min", "avg"]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from connectors.base import ConnectorQuery, ConnectorSettings, Measurement, NoData, StateStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class ManualSettings(ConnectorSettings):

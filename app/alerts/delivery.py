@@ -32,16 +32,12 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from app.alerts.retry import after_try, full_jitter
 from app.alerts.safe_http import Allowlist, Outcome
 from app.alerts.send import DeliverySender
-from app.config.delivery import AlertsConfig, SmtpConfig, WebhookConfig
-from app.core.redaction import Redactor
 from app.store.outbox_worker import (
     Claim,
     claim_due,
@@ -51,6 +47,14 @@ from app.store.outbox_worker import (
     record_tries,
 )
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+
+    from app.config.delivery import AlertsConfig, SmtpConfig, WebhookConfig
+    from app.core.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

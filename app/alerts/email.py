@@ -15,7 +15,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.alerts.email_render import email_message
 from app.alerts.safe_http import (
@@ -25,7 +25,9 @@ from app.alerts.safe_http import (
     TargetUnresolvable,
     resolve_checked,
 )
-from app.config.delivery import SmtpConfig, WebhookConfig
+
+if TYPE_CHECKING:
+    from app.config.delivery import SmtpConfig, WebhookConfig
 
 
 class _CheckedSMTP(smtplib.SMTP):

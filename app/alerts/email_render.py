@@ -14,8 +14,7 @@ from html import escape
 from typing import Any
 
 from app.alerts.events import headline, value_vs_target
-from app.rhythm.digest import DIGEST_EVENT, REMINDER_EVENT
-from app.rhythm.period_events import PERIOD_CLOSED
+from app.core.domain import DIGEST_EVENT, PERIOD_CLOSED, REMINDER_EVENT
 
 
 def _pct(value: float | None) -> str:

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from standardwebhooks import Webhook
 
 from app.alerts.alertmanager import alertmanager_alerts, alertmanager_url
 from app.alerts.slack import slack_message
-from app.config.delivery import WebhookConfig
-from app.rhythm.digest import DIGEST_EVENT, REMINDER_EVENT
+from app.core.domain import DIGEST_EVENT, REMINDER_EVENT
 from app.rhythm.digest_slack import slack_digest, slack_reminder
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from app.config.delivery import WebhookConfig
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from app.alerts.safe_http import Outcome
 from app.core.domain import DeliveryState
 from app.store.outbox_worker import AfterTry, Claim
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.alerts.safe_http import Outcome
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0

@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from app.config.delivery import AlertRulesConfig, AlertsConfig, WebhookConfig
-from app.config.loading import LoadedConfig
+from app.config.base import AlertRulesConfig
 from app.config.secrets import redactor_for
 from app.core.alert_rules import (
     FIRING_EVENT,
@@ -28,9 +27,13 @@ from app.core.alert_rules import (
     step,
 )
 from app.core.domain import DeliveryState, Direction, Status, parse_amount
-from app.core.progress import Evaluation
 from app.core.redaction import Redactor
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from app.config.delivery import AlertsConfig, WebhookConfig
+    from app.config.loading import LoadedConfig
+    from app.core.inputs import Evaluation
 
 
 class AlertedKeyResult(Protocol):

@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from standardwebhooks import Webhook
 
 from app.alerts.email import send_email
 from app.alerts.formats import render
 from app.alerts.safe_http import Allowlist, Outcome, SafeHttpClient
-from app.config.delivery import SmtpConfig, WebhookConfig
 from app.config.secrets import credential_parts, url_secrets
 from app.core.redaction import Redactor
-from app.store.outbox_worker import Claim
+
+if TYPE_CHECKING:
+    from app.config.delivery import SmtpConfig, WebhookConfig
+    from app.store.outbox_worker import Claim
 
 log = logging.getLogger(__name__)
 

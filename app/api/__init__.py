@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
 from app.api.cache import RepresentationCache
@@ -23,7 +25,9 @@ from app.api.routes import (
     samples,
     webhooks,
 )
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 API_PREFIX = "/api/v1"
 

@@ -16,14 +16,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Response
 from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.store.versions import read_data_version
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # A safety net for writes that do not raise the version (an older release during a rolling

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.config.models import ApiToken
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -26,7 +28,12 @@ async def get_tracker(request: Request) -> Tracker:
     return tracker
 
 
-TrackerDep = Annotated[Tracker, Depends(get_tracker)]
+if TYPE_CHECKING:
+    TrackerDep = Tracker
+else:
+    # FastAPI needs only the dependency; the routers need not import the composition root
+    # (its whole import chain) to run, only to be type-checked.
+    TrackerDep = Annotated[Any, Depends(get_tracker)]
 
 
 def get_session(tracker: TrackerDep) -> Iterator[Session]:

@@ -9,12 +9,16 @@ Content-Length when it declares one, else by counting what arrives.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import refusal
 from app.api.problems import TITLES, problem
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

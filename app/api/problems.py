@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.config.checks import format_path
+from app.config.problems import format_path
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"

@@ -8,10 +8,14 @@ Escaping follows GitHub's workflow-command rules: `%`, CR and LF in the message;
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.config.checks import Problem
 from app.config.toml_positions import key_lines, line_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.config.problems import Problem
 
 _DECODE_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 

@@ -1,56 +1,23 @@
-"""Checks that span several keys of a config, and the `Problem` every check reports.
+"""Checks that span several keys of a config: the database, API tokens and webhooks.
 
 Each check appends `Problem`s (errors or warnings, each with its key path) instead of
-stopping at the first, so `krtracker validate` can print them all. Here: the database,
-API tokens and webhooks; objectives and Key Results in `app.config.objective_checks`,
+stopping at the first, so `krtracker validate` can print them all (`app.config.problems`).
+Objectives and Key Results in `app.config.objective_checks`,
 connectors and sources in `app.config.source_checks`, digests and email in
 `app.config.digests`, practice warnings in `app.config.lint`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from standardwebhooks import Webhook
 
-from app.config.models import KrTrackerConfig
+from app.config.problems import Problem, format_path
 from app.config.runtime import private_target_warning
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong (or worth a warning) in the file, with its key path."""
-
-    path: str
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.path}: {self.message}" if self.path else self.message
-
-
-def format_path(loc: tuple[int | str, ...]) -> str:
-    """Render a pydantic location as a key path: `objectives[1].key_results[0].target`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def validation_problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
-    """Turn a pydantic error into one `Problem` per error, under the key path `prefix`."""
-    problems = []
-    for error in exc.errors():
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling)"
-        problems.append(Problem(format_path((*prefix, *error["loc"])), message))
-    return problems
+if TYPE_CHECKING:
+    from app.config.models import KrTrackerConfig
 
 
 def check_database(url: str, problems: list[Problem]) -> None:

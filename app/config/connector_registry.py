@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from connectors.base import Connector
+if TYPE_CHECKING:
+    from connectors.base import Connector
 
 ENTRY_POINT_GROUP = "krtracker.connectors"
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from app.config.checks import Problem, format_path
-from app.config.models import KrTrackerConfig
+from typing import TYPE_CHECKING
+
+from app.config.problems import Problem, format_path
 from app.config.runtime import private_target_warning
+
+if TYPE_CHECKING:
+    from app.config.models import KrTrackerConfig
 
 # Alertmanager takes alerts with labels; a weekly summary is not one.
 DIGEST_FORMATS = ("generic", "slack", "email")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from app.config.checks import Problem, format_path
-from app.config.models import KrTrackerConfig
-from app.config.objectives import KeyResultConfig, ObjectiveConfig
+from app.config.problems import Problem, format_path
+
+if TYPE_CHECKING:
+    from app.config.models import KrTrackerConfig
+    from app.config.objectives import KeyResultConfig, ObjectiveConfig
 
 MIN_KEY_RESULTS = 3
 MAX_KEY_RESULTS = 5

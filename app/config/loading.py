@@ -15,20 +15,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from app.config.base import SLUG
-from app.config.checks import (
-    Problem,
-    check_database,
-    check_tokens,
-    check_webhooks,
-    format_path,
-    validation_problems,
-)
-from app.config.delivery import AlertRulesConfig, AlertsConfig, MuteWindow, WebhookConfig
+from app.config.base import SLUG, AlertRulesConfig, MuteWindow
+from app.config.checks import check_database, check_tokens, check_webhooks
+from app.config.delivery import AlertsConfig, WebhookConfig
 from app.config.digests import check_digests, check_email, check_reminders
 from app.config.lint import MAX_KEY_RESULTS, MAX_OBJECTIVES, lint_problems
 from app.config.models import (
@@ -42,8 +35,16 @@ from app.config.models import (
 )
 from app.config.objective_checks import check_objectives
 from app.config.objectives import AggregationConfig, KeyResultConfig, ObjectiveConfig, SourceSpec
-from app.config.source_checks import ConfiguredConnector, check_connectors, raw_source_problems
-from connectors.base import ConnectorQuery
+from app.config.problems import Problem, format_path, validation_problems
+from app.config.source_checks import (
+    ConfiguredConnector,
+    check_connectors,
+    check_sources,
+    raw_source_problems,
+)
+
+if TYPE_CHECKING:
+    from connectors.base import ConnectorQuery
 
 __all__ = [
     "MAX_KEY_RESULTS",
@@ -167,7 +168,8 @@ def parse_config(
         problems.extend(raw_source_problems(data))
         raise ConfigError(problems) from None
     connectors = check_connectors(cfg, problems)
-    queries = check_objectives(cfg, connectors, problems)
+    check_objectives(cfg, problems)
+    queries = check_sources(cfg, connectors, problems)
     check_webhooks(cfg, problems)
     check_digests(cfg, problems)
     check_email(cfg, problems)

@@ -9,15 +9,17 @@ low below high, a start inside its objective's period), plus each source, checke
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from app.config.checks import Problem, format_path
-from app.config.models import KrTrackerConfig
-from app.config.objectives import KeyResultConfig, ObjectiveConfig
-from app.config.source_checks import ConfiguredConnector, check_source
+from app.config.problems import Problem, format_path
 from app.core.domain import Direction
-from connectors.base import ConnectorQuery
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.config.models import KrTrackerConfig
+    from app.config.objectives import KeyResultConfig, ObjectiveConfig
 
 
 def _check_key_result(
@@ -96,13 +98,8 @@ def _check_start(
         problems.append(Problem(format_path((*path, "start")), message))
 
 
-def check_objectives(
-    cfg: KrTrackerConfig,
-    connectors: dict[str, ConfiguredConnector],
-    problems: list[Problem],
-) -> dict[str, ConnectorQuery]:
-    """Check every objective and Key Result; return each valid source's query by KR id."""
-    queries: dict[str, ConnectorQuery] = {}
+def check_objectives(cfg: KrTrackerConfig, problems: list[Problem]) -> None:
+    """Check every objective and Key Result (their sources: `app.config.source_checks`)."""
     objective_ids: dict[str, int] = {}
     kr_ids: dict[str, str] = {}
     for i, objective in enumerate(cfg.objectives):
@@ -141,7 +138,6 @@ def check_objectives(
             kr_ids.setdefault(kr.id, format_path(kr_path))
             _check_key_result(kr, kr_path, problems)
             _check_start(kr, objective, kr_path, problems)
-            check_source(kr, kr_path, connectors, cfg, problems, queries)
     for i, objective in enumerate(cfg.objectives):
         if objective.parent is not None and objective.parent not in objective_ids:
             problems.append(
@@ -157,4 +153,3 @@ def check_objectives(
                     "an objective cannot be its own parent",
                 )
             )
-    return queries

@@ -16,8 +16,7 @@ from typing import Annotated, Any, Literal
 from croniter import croniter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from app.config.base import SLUG, StrictModel
-from app.config.delivery import AlertRulesConfig
+from app.config.base import SLUG, AlertRulesConfig, StrictModel
 from app.core.domain import Aggregate, Direction
 from connectors.durations import parse_duration
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -20,6 +19,8 @@ from pydantic import BaseModel, SecretStr
 from app.core.redaction import SENSITIVE_QUERY_KEYS, Redactor
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from app.config.loading import LoadedConfig
 
 # Headers whose values are never secrets unless their name says credential (`_is_secret_header`).

@@ -10,16 +10,13 @@ errors, on the raw document of one that did not (`raw_source_problems`).
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from app.config.checks import Problem, format_path, validation_problems
 from app.config.connector_registry import UnknownConnectorType, connector_class
-from app.config.models import KrTrackerConfig
-from app.config.objectives import KeyResultConfig
+from app.config.problems import Problem, format_path, validation_problems
 from app.config.runtime import check_every
 from connectors.base import (
     Connector,
@@ -28,6 +25,12 @@ from connectors.base import (
     MemoryStateStore,
     StateStore,
 )
+
+if TYPE_CHECKING:
+    import builtins
+
+    from app.config.models import KrTrackerConfig
+    from app.config.objectives import KeyResultConfig
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,15 @@ def raw_source_problems(data: Any) -> list[Problem]:
                         validation_problems(exc, ("objectives", i, "key_results", j, "source"))
                     )
     return problems
+
+
+def check_sources(
+    cfg: KrTrackerConfig, connectors: dict[str, ConfiguredConnector], problems: list[Problem]
+) -> dict[str, ConnectorQuery]:
+    """Check every Key Result's source; return each valid source's query by Key Result id."""
+    queries: dict[str, ConnectorQuery] = {}
+    for i, objective in enumerate(cfg.objectives):
+        for j, kr in enumerate(objective.key_results):
+            path = ("objectives", i, "key_results", j)
+            check_source(kr, path, connectors, cfg, problems, queries)
+    return queries

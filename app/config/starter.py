@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import TYPE_CHECKING
 
 from app.config.objectives import quarter_of
+
+if TYPE_CHECKING:
+    from datetime import date
 
 STARTER = """\
 # krtracker config, written by `krtracker init`. Check it with `krtracker validate {name}`,

@@ -79,3 +79,9 @@ def parse_amount(spec: float | str) -> tuple[float, bool]:
     if isinstance(spec, str):
         return float(spec.rstrip("%").strip()) / 100.0, True
     return float(spec), False
+
+
+# Events that are not alert rules' (`app.core.alert_rules.EventType`): the OKR rhythm's.
+DIGEST_EVENT = "okr.digest"
+REMINDER_EVENT = "okr.checkin_reminder"  # built by `app.rhythm.reminders`
+PERIOD_CLOSED = "okr.period_closed"

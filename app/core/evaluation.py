@@ -7,55 +7,21 @@ columns the API shows. No I/O: `app.sampling.figures` reads, `app.sampling.write
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
-from app.config.models import StatusConfig
 from app.core.domain import Status
 from app.core.forecast import Forecast
-from app.core.progress import (
-    Evaluation,
-    KeyResultSpec,
-    LastAttempt,
-    Thresholds,
-    band_bounds,
-    cutoff_ts,
-)
+from app.core.inputs import Evaluation, Thresholds
+
+if TYPE_CHECKING:
+    from app.config.models import StatusConfig
+    from app.core.series import LastAttempt
 
 
 def thresholds_from(config: StatusConfig) -> Thresholds:
     """Return the engine's thresholds from the `[status]` section."""
     return Thresholds(**config.model_dump())
-
-
-@dataclass(frozen=True)
-class ViewRequest:
-    """Which slices of the samples an evaluation needs (see `progress.SampleView`)."""
-
-    start: int
-    cutoff: int
-    recent: int
-    window_start: int | None = None
-    band: tuple[float | None, float | None] | None = None
-
-
-def counted_band(spec: KeyResultSpec) -> tuple[float | None, float | None] | None:
-    """Return the band whose samples are counted, or None (linear, or no target yet)."""
-    if spec.direction.is_band and (spec.band or spec.target is not None):
-        return band_bounds(spec)
-    return None
-
-
-def view_request(spec: KeyResultSpec, *, now_ts: int, thresholds: Thresholds) -> ViewRequest:
-    """Return which slices of the samples evaluating `spec` at `now_ts` reads."""
-    cutoff = cutoff_ts(spec, now_ts)
-    return ViewRequest(
-        start=spec.period_start,
-        cutoff=cutoff,
-        recent=thresholds.forecast_points,
-        window_start=cutoff - spec.aggregate_window if spec.aggregate_window else None,
-        band=counted_band(spec),
-    )
 
 
 # A shallow read of the forecast's plain numbers (`dataclasses.asdict` deep-copies).

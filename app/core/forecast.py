@@ -6,8 +6,11 @@ Pure functions over plain numbers; no I/O and no clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Two-sided 95% Student-t quantiles by degrees of freedom. For a df between two keys the
 # smaller key's (larger) quantile is used, which widens the interval rather than narrowing it.

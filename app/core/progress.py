@@ -20,92 +20,19 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from app.core.domain import SOURCE_AWAY_KINDS, Aggregate, Direction, Status
-from app.core.forecast import Forecast, HistoryRule, deadline_forecast
+from app.core.domain import SOURCE_AWAY_KINDS, Aggregate, Status
+from app.core.forecast import HistoryRule, deadline_forecast
+from app.core.inputs import Evaluation, KeyResultSpec, Thresholds
 from app.core.quantities import holding
+from app.core.reading import band_bounds, cutoff_ts
 from app.core.reason_text import ago_text, day_text, fmt, negative_zero, pct
+from app.core.series import LastAttempt, SampleView
 
-
-@dataclass(frozen=True, slots=True)
-class KeyResultSpec:
-    """What the progress engine needs to know about one Key Result.
-
-    `period_start` is when this Key Result is measured from: its period's start, or its
-    own later start (added mid-period, or `start` in the config).
-    """
-
-    direction: Direction
-    period_start: int
-    period_end: int
-    baseline: float | None = None
-    baseline_from_first_sample: bool = False
-    target: float | None = None
-    relative_target: float | None = None
-    band: tuple[float, float] | None = None
-    interval_seconds: int | None = None
-    aggregate: Aggregate | None = None
-    aggregate_window: int | None = None
-    value_range: tuple[float | None, float | None] = (None, None)
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Status thresholds; the defaults are those the config documents."""
-
-    at_risk_behind: float = 0.10
-    off_track_behind: float = 0.25
-    grace_fraction: float = 0.10
-    stale_after_intervals: int = 3
-    band_on_track_share: float = 0.90
-    forecast_points: int = 30
-    forecast_min_days: int = 3
-    forecast_min_share: float = 0.10
-
-
-@dataclass(frozen=True, slots=True)
-class LastAttempt:
-    """The most recent sampling attempt: whether it failed, when and why."""
-
-    ts: int
-    ok: bool
-    reason: str | None = None
-    consecutive_failures: int = 0
-    kind: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SampleView:
-    """The samples evaluation needs, already cut to the period up to the evaluation instant.
-
-    The store fills it with a few indexed queries instead of loading whole histories;
-    `view_from_points` builds the same thing from a plain list.
-    """
-
-    first: tuple[int, float] | None = None
-    recent: Sequence[tuple[int, float]] = ()
-    window: Sequence[float] = ()
-    in_band: int = 0
-    total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """The result of evaluating a Key Result at one instant."""
-
-    status: Status
-    reason: str
-    current_value: float | None = None
-    current_ts: int | None = None
-    baseline: float | None = None
-    target: float | None = None
-    progress: float | None = None
-    expected_progress: float | None = None
-    forecast: Forecast | None = None
-    forecast_reason: str | None = None
-    score: float | None = None
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -144,16 +71,6 @@ def in_band(spec: KeyResultSpec, value: float) -> bool:
     """Return whether `value` satisfies a band Key Result."""
     low, high = band_bounds(spec)
     return (low is None or value >= low) and (high is None or value <= high)
-
-
-def band_bounds(spec: KeyResultSpec) -> tuple[float | None, float | None]:
-    """Return the band as (low, high), None for an open side: the store counts with these."""
-    if spec.direction is Direction.WITHIN:
-        assert spec.band is not None
-        return spec.band
-    if spec.direction is Direction.AT_LEAST:
-        return spec.target, None
-    return None, spec.target
 
 
 def expected_progress(spec: KeyResultSpec, now: int) -> float:
@@ -201,11 +118,6 @@ def _reduce(function: Aggregate, values: Sequence[float]) -> float:
                 return values[0]
             return statistics.quantiles(values, n=10, method="inclusive")[-1]
     raise ValueError(f"unknown aggregate {function}")
-
-
-def cutoff_ts(spec: KeyResultSpec, now: int) -> int:
-    """Return the last instant whose samples count: `now`, or the period's last second."""
-    return min(now, spec.period_end - 1)
 
 
 def view_from_points(

@@ -17,12 +17,14 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlsplit
 
-from connectors.base import ConnectorError, Measurement
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from connectors.base import ConnectorError, Measurement
 
 MASK = "***"
 # Shorter secrets would blank out ordinary words (and protect nothing): they are not masked.

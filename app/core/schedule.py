@@ -6,13 +6,16 @@ so a retried or duplicated run writes the same (Key Result, ts) row.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from croniter import croniter
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 # How many upcoming cron instants to look at when judging the longest gap between two.
 _CRON_GAP_SAMPLE = 64

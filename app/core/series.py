@@ -12,11 +12,50 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from app.core.progress import LastAttempt, SampleView
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Consecutive failures are counted up to this many (`store.last_attempt` reads that many rows).
 FAILURE_STREAK_CAP = 20
+
+
+@dataclass(frozen=True, slots=True)
+class LastAttempt:
+    """The most recent sampling attempt: whether it failed, when and why."""
+
+    ts: int
+    ok: bool
+    reason: str | None = None
+    consecutive_failures: int = 0
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleView:
+    """The samples evaluation needs, already cut to the period up to the evaluation instant.
+
+    The store fills it with a few indexed queries instead of loading whole histories;
+    `view_from_points` builds the same thing from a plain list.
+    """
+
+    first: tuple[int, float] | None = None
+    recent: Sequence[tuple[int, float]] = ()
+    window: Sequence[float] = ()
+    in_band: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstantSummary:
+    """The samples of the period up to one instant, as far as progress needs them."""
+
+    at: int
+    total: int
+    in_band: int
+    last: tuple[int, float] | None
+    window: Sequence[float] = ()
 
 
 @dataclass(frozen=True, slots=True)

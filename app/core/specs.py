@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.core.domain import Aggregate, Direction
-from app.core.progress import KeyResultSpec
+from app.core.inputs import KeyResultSpec
 from app.core.quantities import allowed_bounds
 from connectors.durations import parse_duration
 
-if TYPE_CHECKING:  # the models import this module; the config is only a type here
+if TYPE_CHECKING:
     from app.config.objectives import KeyResultConfig
+    from app.store.models import (
+        KeyResult,  # the models import this module; the config is only a type here
+    )
 
 DAY = 86400
 
@@ -105,3 +108,10 @@ def spec_from_json(data: dict[str, Any]) -> KeyResultSpec:
         aggregate_window=data["aggregate_window"],
         value_range=(low, high),
     )
+
+
+def stored_spec(kr: KeyResult) -> KeyResultSpec:
+    """Return the definition sync kept on a Key Result's row (`spec_to_json`)."""
+    if kr.spec is None:
+        raise LookupError(f"Key Result {kr.id!r} has no definition yet (sync first)")
+    return spec_from_json(kr.spec)

@@ -10,10 +10,16 @@ The views leave out the older points a forecast needs: a trajectory shows no for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.core.progress import KeyResultSpec, SampleView, Thresholds, evaluate
+from app.core.progress import evaluate
+from app.core.series import InstantSummary, SampleView
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from app.core.inputs import KeyResultSpec, Thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +29,6 @@ class TrajectoryPoint:
     ts: int
     progress: float | None
     expected: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstantSummary:
-    """The samples of the period up to one instant, as far as progress needs them."""
-
-    at: int
-    total: int
-    in_band: int
-    last: tuple[int, float] | None
-    window: Sequence[float] = ()
 
 
 def view_of(

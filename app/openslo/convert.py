@@ -8,8 +8,7 @@ composite SLOs, other kinds) is reported with the reason, never dropped in silen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.openslo.sli import (
     EVERY,
@@ -24,6 +23,9 @@ from app.openslo.sli import (
 )
 from app.openslo.toml import render_config
 from app.openslo.windows import UnmappableWindow, quarter_of, time_window
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 API_VERSION = "openslo/v1"
 _THRESHOLD_DIRECTION = {"lt": "at_most", "lte": "at_most", "gt": "at_least", "gte": "at_least"}

@@ -5,12 +5,15 @@ File and YAML errors become problems naming the file, as config errors do.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from app.openslo.convert import ImportProblem
 from app.openslo.sli import OpensloDocument
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def read_openslo_files(paths: list[Path]) -> tuple[list[OpensloDocument], list[ImportProblem]]:

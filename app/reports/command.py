@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from app.reports.history import period_retrospective
 from app.reports.retrospective_render import RENDERERS
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.tracker import Tracker
 
 
 class ReportFormat(StrEnum):

@@ -9,14 +9,13 @@ JSON routes and the end-of-period retrospective call `weekly_review` and `period
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from app.config.objectives import quarter_bounds
 from app.core.domain import Status
-from app.core.evaluation import counted_band
-from app.core.progress import Evaluation, SampleView, Thresholds, cutoff_ts, evaluate
+from app.core.progress import evaluate
+from app.core.reading import counted_band, cutoff_ts
+from app.core.specs import stored_spec
 from app.core.trajectory import TrajectoryPoint, trajectory
 from app.reports.retrospective import (
     Attempt,
@@ -36,7 +35,6 @@ from app.reports.scorecard import (
 )
 from app.sampling.figures import view_at
 from app.store.key_results import list_key_results, list_objectives
-from app.store.models import KeyResult, Objective
 from app.store.reports import (
     alerts_raised,
     attempts_within,
@@ -50,11 +48,20 @@ from app.store.reports import (
     revisions_before,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlmodel import Session
+
+    from app.core.inputs import Evaluation, Thresholds
+    from app.core.series import SampleView
+    from app.store.models import KeyResult, Objective
+
 
 def _evaluate(
     session: Session, kr: KeyResult, objective: Objective, *, at: int, thresholds: Thresholds
 ) -> tuple[Evaluation, SampleView]:
-    spec = kr.engine_spec()
+    spec = stored_spec(kr)
     view = view_at(session, kr.id, spec, now_ts=at, thresholds=thresholds)
     attempt = last_attempt_until(session, kr.id, until=at)
     return evaluate(spec, view, now=at, last_attempt=attempt, thresholds=thresholds), view
@@ -135,7 +142,7 @@ def _trajectory(
     session: Session, kr: KeyResult, objective: Objective, *, now_ts: int, thresholds: Thresholds
 ) -> tuple[TrajectoryPoint, ...]:
     """Return `kr`'s progress every week of the period so far, from grouped reads."""
-    spec = kr.engine_spec()
+    spec = stored_spec(kr)
     instants = trajectory_instants(
         start=objective.period_start_ts, end=objective.period_end_ts, now=now_ts
     )
@@ -228,7 +235,7 @@ def period_retrospective(
             check_ins=tuple(check_ins.get(kr.id, ())),
             attempts=tuple(Attempt(ts, ok) for ts, ok in attempts.get(kr.id, ())),
             interval_seconds=kr.interval_seconds,
-            measured_from=kr.engine_spec().period_start,
+            measured_from=stored_spec(kr).period_start,
         )
         for kr in rows
     }

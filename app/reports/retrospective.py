@@ -9,10 +9,13 @@ moved, and each Key Result's data quality. Renderers live in `app.reports.retros
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.reports.scorecard import DELIVERED_FROM, KeyResultScore, ObjectiveScore, Scorecard
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 # Progress changing by less than this over the period counts as "never moved".
 MOVED_AT_LEAST = 0.01

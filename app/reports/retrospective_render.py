@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.trajectory import TrajectoryPoint
-from app.reports.retrospective import KeyResultRetro, Retrospective
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.core.trajectory import TrajectoryPoint
+    from app.reports.retrospective import KeyResultRetro, Retrospective
 
 CHART_WIDTH, CHART_HEIGHT = 320, 110
 _CSS = (

@@ -7,11 +7,15 @@ and the page, the JSON API and the retrospective all read the `WeeklyReview` bui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.core.domain import Status
-from app.core.progress import Evaluation
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from app.core.inputs import Evaluation
 
 WEEK_SECONDS = 7 * 86400
 SOURCE_PROBLEMS = (Status.ERROR, Status.STALE)

@@ -10,13 +10,18 @@ mean of its scored Key Results (docs/decisions.md). Renderers live in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from app.core.domain import Status
-from app.core.progress import Evaluation, period_score
-from app.core.trajectory import TrajectoryPoint
+from app.core.progress import period_score
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from app.core.inputs import Evaluation
+    from app.core.trajectory import TrajectoryPoint
 
 TRAJECTORY_STEP_SECONDS = 7 * 86400
 # The conventional OKR reading (0.7 is a success for a stretch goal): 0.0–0.3 missed,

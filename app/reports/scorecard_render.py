@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import time
+from typing import TYPE_CHECKING
 
-from app.reports.scorecard import KeyResultScore, ObjectiveScore, Scorecard
+if TYPE_CHECKING:
+    from app.reports.scorecard import KeyResultScore, ObjectiveScore, Scorecard
 
 CSV_COLUMNS = (
     "period",

@@ -8,16 +8,17 @@ event that every webhook format renders (`app.rhythm.digest_slack` for Slack).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.reports.review import KeyResultRef, WeeklyReview
+from app.core.domain import DIGEST_EVENT
 from app.reports.scorecard import objective_score
 
-DIGEST_EVENT = "okr.digest"
-REMINDER_EVENT = "okr.checkin_reminder"  # built by `app.rhythm.reminders`
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
+    from app.reports.review import KeyResultRef, WeeklyReview
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from app.config.delivery import DigestConfig
-from app.config.models import KrTrackerConfig
-from app.core.progress import Thresholds
-from app.core.redaction import Redactor
+from app.core.domain import DIGEST_EVENT
 from app.core.schedule import Schedule
 from app.reports.history import weekly_review
 from app.rhythm.digest import (
-    DIGEST_EVENT,
     KeyResultLine,
     ObjectiveLine,
     build_digest,
@@ -36,6 +32,14 @@ from app.store.key_results import list_key_results, list_objectives
 from app.store.models import Delivery
 from app.store.outbox import stored_idempotency_keys
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.config.delivery import DigestConfig
+    from app.config.models import KrTrackerConfig
+    from app.core.inputs import Thresholds
+    from app.core.redaction import Redactor
 
 log = logging.getLogger(__name__)
 _EVENT_NAMESPACE = uuid.UUID("6f1d0c5e-4a57-4d8e-9b1f-3f2f4b8d9a10")

@@ -10,22 +10,25 @@ outbox with its usual retries and signing.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.alerts.routing import AlertRouting
 from app.config.objectives import quarter_bounds, quarter_of
+from app.core.domain import PERIOD_CLOSED
 from app.reports.scorecard import grade, objective_score
 from app.store.key_results import list_objectives
 from app.store.models import Delivery, KeyResult, Objective
 from app.store.outbox import delivery_exists
 from app.store.reports import key_results_of
 
-PERIOD_CLOSED = "okr.period_closed"
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Engine
+
+    from app.alerts.routing import AlertRouting
 
 
 def period_label(start: int, end: int) -> str:

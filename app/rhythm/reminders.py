@@ -16,19 +16,23 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from app.alerts.routing import AlertRouting
-from app.config.models import KrTrackerConfig
-from app.rhythm.digest import REMINDER_EVENT
+from app.core.domain import REMINDER_EVENT
+from app.core.specs import stored_spec
 from app.store.key_results import list_key_results, list_objectives
 from app.store.models import Delivery
 from app.store.outbox import stored_idempotency_keys
 from app.store.reports import latest_check_in_times
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.alerts.routing import AlertRouting
+    from app.config.models import KrTrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ def enqueue_due_reminders(
         due = reminder_due(
             now=now_ts,
             last_check_in_ts=check_ins.get(kr.id),
-            measured_from=kr.measured_from(objective),
+            measured_from=stored_spec(kr).period_start,
             period_end=objective.period_end_ts,
             every=intervals[kr.id],
         )

@@ -14,21 +14,25 @@ differs, behind `FigureSource`:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Protocol
 
 from app.alerts.routing import state_from_json
-from app.core.alert_rules import AlertState
-from app.core.evaluation import ViewRequest, counted_band, view_request
-from app.core.progress import KeyResultSpec, LastAttempt, SampleView, Thresholds
+from app.core.reading import ViewRequest, counted_band, view_request
 from app.core.series import KeyResultInfo, ObjectiveInfo, SeriesSummary
 from app.core.specs import spec_from_json
 from app.store.attempts import last_attempt
 from app.store.models import AlertStateRow, KeyResult, Objective
 from app.store.samples import load_series, load_window
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlmodel import Session
+
+    from app.core.alert_rules import AlertState
+    from app.core.inputs import KeyResultSpec, Thresholds
+    from app.core.series import LastAttempt, SampleView
 
 
 @dataclass(slots=True)

@@ -12,8 +12,8 @@ asked again rather than forgotten.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -21,8 +21,12 @@ from app.core.schedule import missed_instants
 from app.sampling.measure import BACKFILL_MAX_POINTS
 from app.sampling.outcomes import SampleOutcome, StoreFailed
 from app.store.samples import covered_through
-from app.tracker import Tracker
 from connectors.base import SupportsHistory
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from app.tracker import Tracker
 
 NOTHING = -1  # covered through: no instant yet
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from app.core.schedule import missed_instants
 from app.sampling.outcomes import Item, SampleOutcome, SampleToStore
 from app.store.samples import covered_through
-from app.tracker import Tracker
 from connectors.base import ConnectorError, Measurement, SupportsHistory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from app.tracker import Tracker
 
 log = logging.getLogger(__name__)
 

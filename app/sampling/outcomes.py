@@ -5,13 +5,16 @@ Plain data passed from the sampler, the API and the scheduler to `app.sampling.w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorError, Measurement
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from app.sampling.outcomes import Item, Reevaluation, SampleOutcome, SampleToStore, StoreFailed
-from app.sampling.writer import KeyResultWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from app.sampling.writer import KeyResultWriter
 
 log = logging.getLogger(__name__)
 

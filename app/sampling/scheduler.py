@@ -25,6 +25,7 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -42,10 +43,12 @@ from app.sampling.gaps import SampleCoverage
 from app.sampling.measure import measure_key_result
 from app.sampling.outcomes import SampleOutcome, SampleToStore
 from app.store.attempts import latest_scheduled_instants
-from app.store.leader_lock import LeaderLock
-from app.tracker import Tracker
 from connectors.base import ConnectorError
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from app.store.leader_lock import LeaderLock
+    from app.tracker import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,19 @@ status and alerts exactly as posting it would have.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from app.sampling.measure import write_outcome
 from app.sampling.outcomes import SampleOutcome, SamplesEdit
 from app.store.check_ins import change_stored_value
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlmodel import Session
+
+    from app.tracker import Tracker
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,15 @@ written; `app.sampling.measure` writes the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.alerts.routing import AlertRouting, state_to_json, step_alerts
-from app.core.alert_rules import AlertState
-from app.core.evaluation import evaluation_columns, view_request
-from app.core.progress import Evaluation, Thresholds, evaluate
-from app.core.redaction import Redactor
+from app.core.evaluation import evaluation_columns
+from app.core.progress import evaluate
+from app.core.reading import view_request
 from app.core.series import next_attempt
 from app.sampling.figures import FigureSource, KeyResultFigures, alert_references, sample_view
 from app.sampling.outcomes import (
@@ -46,6 +43,15 @@ from app.store.samples import (
     upsert_samples,
 )
 from app.store.versions import bump_data_version
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Sequence
+
+    from sqlalchemy import Engine
+
+    from app.core.alert_rules import AlertState
+    from app.core.inputs import Evaluation, Thresholds
+    from app.core.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

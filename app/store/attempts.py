@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -11,12 +10,14 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col, select
 
-from app.core.progress import LastAttempt
-from app.core.series import FAILURE_STREAK_CAP
+from app.core.series import FAILURE_STREAK_CAP, LastAttempt
 from app.store import pg_bulk
 from app.store.models import (
     SamplingAttempt,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def insert_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +14,9 @@ from app.store.models import (
 )
 from app.store.samples import sample_at
 from app.store.versions import bump_data_version
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def add_check_in(session: Session, check_in: CheckIn) -> CheckIn:

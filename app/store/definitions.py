@@ -8,19 +8,21 @@ baseline or band leaves a `TargetRevision` row (old, new, when, and `revision_no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
-
-from app.config.loading import LoadedConfig
-from app.config.objectives import KeyResultConfig, ObjectiveConfig
 from app.config.secrets import redactor_for
-from app.core.redaction import Redactor
 from app.core.schedule import schedule_of
 from app.core.specs import measured_from, spec_of, spec_to_json
 from app.store.key_results import definitions_by_id
 from app.store.models import KeyResult, Objective, TargetRevision
 from app.store.versions import bump_data_version
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.config.loading import LoadedConfig
+    from app.config.objectives import KeyResultConfig, ObjectiveConfig
+    from app.core.redaction import Redactor
 
 
 @dataclass

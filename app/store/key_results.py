@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -20,6 +19,9 @@ from app.store.models import (
     KeyResult,
     Objective,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
 
 KEY_RESULT_STATE_COLUMNS = tuple(name for name, _ in pg_bulk.KEY_RESULT_STATE_COLUMNS)
 

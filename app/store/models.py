@@ -12,8 +12,6 @@ from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.domain import DeliveryState
-from app.core.progress import KeyResultSpec
-from app.core.specs import measured_from, spec_from_json
 
 
 class Objective(SQLModel, table=True):
@@ -91,21 +89,6 @@ class KeyResult(SQLModel, table=True):
     row_version: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0", index=True)
     )
-
-    def engine_spec(self) -> KeyResultSpec:
-        """Return the progress engine's definition that sync kept (see `app.core.specs`)."""
-        if self.spec is None:
-            raise LookupError(f"Key Result {self.id!r} has no definition yet (sync first)")
-        return spec_from_json(self.spec)
-
-    def measured_from(self, objective: Objective) -> int:
-        """Return when this Key Result is measured from (see `app.specs.measured_from`)."""
-        return measured_from(
-            start_ts=self.start_ts,
-            first_seen_ts=self.first_seen_ts,
-            period_start=objective.period_start_ts,
-            period_end=objective.period_end_ts,
-        )
 
 
 class Sample(SQLModel, table=True):

@@ -10,8 +10,7 @@ the caller.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, update
 from sqlalchemy import select as sa_select
@@ -19,6 +18,9 @@ from sqlmodel import Session, col, select
 
 from app.core.domain import DeliveryState
 from app.store.models import Delivery, DeliveryAttempt, WebhookState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 # States a row can still move on from (or, for `failed`, be redelivered from).
 UNFINISHED_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.FAILED)

@@ -9,7 +9,6 @@ per-row overhead dominated a send. Nothing here commits unless its docstring say
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,8 @@ from app.store.models import WebhookState
 from app.store.outbox import OPEN_DELIVERY_STATES
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from app.alerts.safe_http import Outcome
 
 DELIVERIES: Table = SQLModel.metadata.tables["deliveries"]

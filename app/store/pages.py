@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, func, literal, true, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.store.models import CheckIn, Delivery, KeyResult, Objective, Sample
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ column as an array and expanding it with `unnest` makes each table one statement
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Connection
 
 # (column, PostgreSQL type) in the order the arrays are sent; "json" columns travel as text.
 ATTEMPT_COLUMNS = (

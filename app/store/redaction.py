@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Engine,
@@ -15,11 +16,13 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel
 
-from app.core.redaction import Redactor
 from app.store.models import (
     ConnectorState,
 )
 from app.store.run_state import save_connector_state
+
+if TYPE_CHECKING:
+    from app.core.redaction import Redactor
 
 # Stored strings that may quote what a source or receiver echoed (see `app.core.redaction`).
 REDACTED_COLUMNS = (

@@ -6,16 +6,14 @@ Like `app.store`, each function takes an open `Session`; none of them writes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, case, func, literal, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.alert_rules import EventType
-from app.core.progress import LastAttempt
-from app.core.trajectory import InstantSummary
+from app.core.series import InstantSummary, LastAttempt
 from app.reports.review import RaisedAlert
 from app.store.models import (
     CheckIn,
@@ -26,6 +24,9 @@ from app.store.models import (
     SamplingAttempt,
     TargetRevision,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def objectives_within(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Connection,
-)
 from sqlmodel import Session, col, select
 
 from app.store.models import (
@@ -16,6 +12,13 @@ from app.store.models import (
     KeyResult,
 )
 from app.store.statements import upsert_statement
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import (
+        Connection,
+    )
 
 
 def save_connector_state(

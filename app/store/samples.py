@@ -7,9 +7,8 @@ The writer (`app.sampling.writer`) inserts; evaluation reads the few figures it 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,6 +31,9 @@ from app.store.models import (
     Sample,
 )
 from app.store.statements import upsert_statement
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 MEAN_SCALE = 2.0**-64
 

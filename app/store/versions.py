@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Connection,
@@ -10,12 +10,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sa_select
-from sqlmodel import Session
 
 from app.store.models import (
     KeyResult,
     Objective,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from sqlmodel import Session
 
 _BUMP_DATA_VERSION = "UPDATE data_version SET version = version + 1 WHERE id = 1 RETURNING version"
 

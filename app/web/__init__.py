@@ -10,7 +10,7 @@ and the filters `number`, `percent`, `utc_date` format figures as the other page
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,13 +20,15 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.tracker import Tracker
 from app.web.auth import session_serializer
 from app.web.chart_cache import ChartPointsCache
 from app.web.pages import error_page
 from app.web.routes import key_results, overview, periods, review, session
 from app.web.sparkline import SparklineCache
 from app.web.templating import STATIC_DIR
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 ROUTERS = (overview, key_results, review, periods, session)
 # Paths that are never pages: their errors stay problem+json.

@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -20,7 +20,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.api.deps import find_token
 from app.config.models import ApiToken
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 log = logging.getLogger(__name__)
 COOKIE = "krtracker_session"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.tracker import Tracker
 from app.web.auth import WebSession, read_session, save_session
 from app.web.templating import render
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,17 @@ counts them. Codecov gives no covered-branch count, so only `line` is offered.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import NoData
 from connectors.coverage.counts import Count, MalformedReport, ParsedReport, as_count
 from connectors.coverage.fetch import get_json
+
+if TYPE_CHECKING:
+    import httpx
 
 Service = Literal[
     "github", "gitlab", "bitbucket", "github_enterprise", "gitlab_enterprise", "bitbucket_server"

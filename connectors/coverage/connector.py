@@ -23,8 +23,7 @@ truncated, empty, binary or hostile report is an error with the reason, never a 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -50,6 +49,9 @@ from connectors.coverage.counts import (
 from connectors.coverage.fetch import Fetched, read_path, read_url
 from connectors.coverage.formats import parse_report
 from connectors.coverage.github_artifact import GithubArtifactQuery, read_github_artifact
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class CoverageSettings(ConnectorSettings):

@@ -16,14 +16,16 @@ import io
 import zipfile
 import zlib
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import AmbiguousResult, NoData, QueryRejected
 from connectors.coverage.fetch import Fetched, download, get_json, same_origin
+
+if TYPE_CHECKING:
+    import httpx
 
 _CHUNK = 1 << 20
 

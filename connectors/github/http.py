@@ -12,19 +12,22 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import requests
 from github import Github, GithubException
-from github.Auth import Auth
 from urllib3.util.retry import Retry
 
 from connectors._http import Describe, raise_for_status, rate_limit
 from connectors.base import ConnectorError, QueryRejected, RateLimited, SourceUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from github.Auth import Auth
 
 log = logging.getLogger(__name__)
 

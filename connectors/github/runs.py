@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import AmbiguousResult, QueryRejected, StateStore
 from connectors.github.events import compact_run, parse_time
-from connectors.github.http import GithubHttp, Page
 from connectors.github.sync import Event, iso, load_stream, refresh_floor
+
+if TYPE_CHECKING:
+    from connectors.github.http import GithubHttp, Page
 
 RESULT_CAP = 1000
 

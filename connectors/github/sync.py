@@ -11,11 +11,9 @@ reaches further back than `covered_from` triggers one deeper walk.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.base import StateStore
 from connectors.github.events import (
     compact_deployment,
     compact_issue,
@@ -23,7 +21,12 @@ from connectors.github.events import (
     compact_release,
     parse_time,
 )
-from connectors.github.http import GithubHttp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from connectors.base import StateStore
+    from connectors.github.http import GithubHttp
 
 # Re-read this far below the newest stored event, for late changes near the top.
 REFRESH_OVERLAP = timedelta(days=2)

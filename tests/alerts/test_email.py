@@ -21,7 +21,7 @@ from app.alerts.events import make_test_event
 from app.config.delivery import AlertsConfig, DigestConfig, SmtpConfig, WebhookConfig
 from app.config.loading import parse_config
 from app.config.secrets import redactor_for
-from app.rhythm.digest import DIGEST_EVENT
+from app.core.domain import DIGEST_EVENT
 from app.rhythm.digest_schedule import enqueue_digest
 from app.store.models import Delivery, DeliveryAttempt
 from tests.api import test_reports as test_api_reports

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.alerts.email_render import email_message
-from app.rhythm.period_events import PERIOD_CLOSED
+from app.core.domain import PERIOD_CLOSED
 
 
 def test_period_closed_email_lists_each_objectives_final_scores() -> None:

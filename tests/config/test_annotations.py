@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from app.config.annotations import github_annotations
-from app.config.checks import Problem
+from app.config.problems import Problem
 from tests.support.config_documents import BROKEN_TOML, WARNING_TOML, krtracker
 
 ANNOTATION = re.compile(r"^::(error|warning) file=([^,]+)(?:,line=(\d+))?,title=[^:]+::(.*)$")

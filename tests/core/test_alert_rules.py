@@ -15,7 +15,8 @@ from app.core.alert_rules import (
     step,
 )
 from app.core.domain import Direction, Status
-from app.core.progress import KeyResultSpec, evaluate, view_from_points
+from app.core.inputs import KeyResultSpec
+from app.core.progress import evaluate, view_from_points
 
 
 def run(policy: AlertPolicy, observations: list[Observation]) -> tuple[AlertState, list[EventType]]:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from app.core.domain import Direction
 from app.core.forecast import Forecast, linear_forecast, t_quantile_95
-from app.core.progress import KeyResultSpec, Thresholds, evaluate, view_from_points
+from app.core.inputs import KeyResultSpec, Thresholds
+from app.core.progress import evaluate, view_from_points
 from app.core.quantities import allowed_bounds, holding, inferred_bounds
 
 DAY = 86400

@@ -14,14 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Aggregate, Direction, Status
-from app.core.progress import (
-    Evaluation,
-    KeyResultSpec,
-    LastAttempt,
-    Thresholds,
-    evaluate,
-    view_from_points,
-)
+from app.core.inputs import Evaluation, KeyResultSpec, Thresholds
+from app.core.series import LastAttempt
+from app.core.progress import evaluate, view_from_points
 
 DAY = 86400
 HOUR = 3600

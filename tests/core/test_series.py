@@ -8,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Direction
-from app.core.progress import KeyResultSpec, LastAttempt, band_bounds, view_from_points
+from app.core.inputs import KeyResultSpec
+from app.core.series import LastAttempt
+from app.core.reading import band_bounds
+from app.core.progress import view_from_points
 from app.core.series import FAILURE_STREAK_CAP, SeriesSummary, next_attempt
 
 START = 1_790_000_000

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from app.core.domain import Aggregate, Direction
-from app.core.progress import KeyResultSpec
-from app.core.specs import measured_from, spec_from_json, spec_to_json
+from app.core.inputs import KeyResultSpec
+from app.core.specs import measured_from, spec_from_json, spec_to_json, stored_spec
 from app.store.db import alembic_config, make_engine
 from app.store.models import KeyResult
 from app.tracker import open_tracker
@@ -116,7 +116,7 @@ def test_sync_keeps_the_spec_built_from_the_config(tmp_path: Path, database_url:
     tracker = open_tracker(path, clock=lambda: 1_790_000_000)
     with Session(tracker.engine) as session:
         rows = {k: session.get(KeyResult, k) for k in ("latency", "coverage", "errors")}
-        specs = {k: row.engine_spec() for k, row in rows.items() if row is not None}
+        specs = {k: stored_spec(row) for k, row in rows.items() if row is not None}
     tracker.close()
     october = 1_790_812_800  # 2026-10-01
     assert specs["latency"].relative_target == -0.3 and specs["latency"].target is None

@@ -6,15 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Aggregate, Direction
-from app.core.progress import (
-    KeyResultSpec,
-    Thresholds,
-    band_bounds,
-    cutoff_ts,
-    evaluate,
-    view_from_points,
-)
-from app.core.trajectory import InstantSummary, trajectory
+from app.core.inputs import KeyResultSpec, Thresholds
+from app.core.reading import band_bounds, cutoff_ts
+from app.core.progress import evaluate, view_from_points
+from app.core.series import InstantSummary
+from app.core.trajectory import trajectory
 
 Band = tuple[float | None, float | None]
 

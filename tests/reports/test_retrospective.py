@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Status
-from app.core.progress import Evaluation
+from app.core.inputs import Evaluation
 from app.core.trajectory import TrajectoryPoint
 from app.reports.retrospective import (
     Attempt,

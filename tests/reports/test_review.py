@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Direction, Status
-from app.core.progress import Evaluation, KeyResultSpec, LastAttempt, evaluate, view_from_points
+from app.core.inputs import Evaluation, KeyResultSpec
+from app.core.series import LastAttempt
+from app.core.progress import evaluate, view_from_points
 from app.reports.review import (
     WEEK_SECONDS,
     KeyResultFacts,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.domain import Status
-from app.core.progress import Evaluation
+from app.core.inputs import Evaluation
 from app.reports.scorecard import (
     AMBITION_NOTE,
     TRAJECTORY_STEP_SECONDS,

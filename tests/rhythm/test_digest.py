@@ -20,11 +20,11 @@ from sqlmodel import Session, col, select
 
 from app.alerts.delivery import DeliveryWorker
 from app.config.delivery import AlertsConfig, DigestConfig, WebhookConfig
-from app.rhythm.digest import DIGEST_EVENT
+from app.core.domain import DIGEST_EVENT
 from app.rhythm.digest_schedule import digest_key, enqueue_digest
 from app.store.models import Delivery
-from tests.api import test_reports as test_api_reports
 from tests.alerts.delivery.support import SECRET, Receiver
+from tests.api import test_reports as test_api_reports
 from tests.api.test_reports import NOW, SINCE, Timeline, _iso
 
 LOOPBACK = AlertsConfig(allow_private_targets=["127.0.0.1/32"])

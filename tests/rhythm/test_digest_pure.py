@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.domain import Status
-from app.core.progress import Evaluation
+from app.core.inputs import Evaluation
 from app.reports.review import KeyResultFacts, KeyResultRef, RaisedAlert, build_review
 from app.rhythm.digest import KeyResultLine, build_digest, digest_payload, objective_line
 from app.rhythm.digest_slack import MAX_BLOCKS, MAX_SECTION_CHARS, slack_digest

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from app.rhythm.digest import DIGEST_EVENT
+from app.core.domain import DIGEST_EVENT
 from app.sampling.scheduler import LeaderElectedScheduler
 from app.store.leader_lock import LeaderLock, leader_lock_for
 from app.store.models import Delivery

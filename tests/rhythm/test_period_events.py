@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from app.alerts.slack import slack_message
 from app.config.loading import ConfigError, parse_config
-from app.rhythm.period_events import PERIOD_CLOSED, period_label, raise_period_closed
+from app.core.domain import PERIOD_CLOSED
+from app.rhythm.period_events import period_label, raise_period_closed
 from app.sampling.scheduler import SamplingScheduler
 from app.store.models import KeyResult
 from tests.alerts.delivery.support import Receiver, Rig, config_text

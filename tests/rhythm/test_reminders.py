@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from app.alerts.delivery import DeliveryWorker
 from app.api import create_app
 from app.config.delivery import AlertsConfig
-from app.rhythm.digest import REMINDER_EVENT
+from app.core.domain import REMINDER_EVENT
 from app.rhythm.reminders import enqueue_due_reminders, reminder_due
 from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from app.config.checks import Problem
 from app.config.loading import ConfigError, parse_config
+from app.config.problems import Problem
 
 DROP = object()
 

@@ -21,6 +21,7 @@ from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId, ObjectiveFilter
 from app.api.problems import NOT_FOUND
 from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
+from app.core.specs import stored_spec
 from app.store.check_ins import list_check_ins
 from app.store.models import Objective
 from app.store.versions import read_key_result_version
@@ -68,7 +69,7 @@ def get_key_result(
         kr = get_key_result_or_404(session, key_result_id)
         latest = list_check_ins(session, key_result_id, limit=1)
         objective = session.get(Objective, kr.objective_id)
-        measured_from = kr.measured_from(objective) if objective else None
+        measured_from = stored_spec(kr).period_start if objective else None
         detail = detail_of(kr, latest[0] if latest else None, measured_from=measured_from)
         return representation(detail.model_dump_json().encode())
 

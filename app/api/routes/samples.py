@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -24,7 +25,9 @@ from app.sampling.outcomes import ValueAlreadyStored
 from app.sampling.value_changes import ValueEdit, edit_manual_value
 from app.store.check_ins import NoSuchValue, list_value_changes
 from app.store.samples import sample_points
-from app.tracker import Tracker
+
+if TYPE_CHECKING:
+    from app.tracker import Tracker
 
 router = APIRouter(prefix="/key-results/{key_result_id}", tags=["samples"])
 RETRY = {"Retry-After": "1"}

@@ -12,8 +12,7 @@ Create Date: 2026-11-30
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,6 +20,9 @@ from alembic import op
 from app.core.quantities import allowed_bounds
 from app.core.specs import measured_from
 from connectors.durations import parse_duration
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 revision: str = "0008_key_result_spec"
 down_revision: str | None = "0007_digest_idempotency"
