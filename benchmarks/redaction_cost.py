@@ -1,4 +1,4 @@
-"""Cost per sample of keeping secrets out of stored data (`KeyResultWriter.redacted`), no database.
+"""Cost per sample of keeping secrets out of stored data (`outcomes.redacted`), no database.
 
 Run from the repository root:
 
@@ -19,8 +19,7 @@ from typing import Any
 
 from app.config.secrets import basic_forms
 from app.core.redaction import Redactor
-from app.sampling.outcomes import SampleToStore
-from app.sampling.writer import KeyResultWriter
+from app.sampling.outcomes import SampleToStore, redacted
 from connectors.base import Measurement, SourceUnavailable
 
 
@@ -54,9 +53,9 @@ def cases() -> dict[str, SampleToStore]:
     }
 
 
-def per_call_us(store: KeyResultWriter, item: SampleToStore, number: int) -> float:
-    """Return the best of five runs of `store.redacted(item)`, in µs per call."""
-    runs = timeit.repeat(lambda: store.redacted(item), number=number, repeat=5)
+def per_call_us(redactor: Redactor, item: SampleToStore, number: int) -> float:
+    """Return the best of five runs of `redacted(item, redactor)`, in µs per call."""
+    runs = timeit.repeat(lambda: redacted(item, redactor), number=number, repeat=5)
     return min(runs) / number * 1e6
 
 
@@ -68,16 +67,14 @@ def main() -> None:
     args = parser.parse_args()
     secrets = [f"secret-token-{i:04d}-abcdefgh" for i in range(args.secrets)]
     secrets += basic_forms("reader", "password-0123")
-    stores = {name: KeyResultWriter.__new__(KeyResultWriter) for name in ("configured", "floor")}
-    stores["configured"].redactor = Redactor(secrets)
-    stores["floor"].redactor = Redactor()
-    forms = len(stores["configured"].redactor.forms)
+    redactors = {"configured": Redactor(secrets), "floor": Redactor()}
+    forms = len(redactors["configured"].forms)
     print(f"{args.secrets} secrets ({forms} forms with their derived ones)\n")
     print("| case | redacted µs/sample | floor (no secrets) µs/sample |")
     print("|---|---|---|")
     for name, item in cases().items():
-        configured = per_call_us(stores["configured"], item, args.number)
-        floor = per_call_us(stores["floor"], item, args.number)
+        configured = per_call_us(redactors["configured"], item, args.number)
+        floor = per_call_us(redactors["floor"], item, args.number)
         print(f"| {name} | {configured:.1f} | {floor:.1f} |")
 
 

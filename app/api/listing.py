@@ -19,7 +19,7 @@ import orjson
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from app.api.schemas import objective_out, summary_of_row
+from app.api.representations import objective_out, summary_of_row
 from app.store.key_results import key_result_rows_since, objective_rows_since
 
 # A safety net, as for the cache: a full reload at least this often.

@@ -18,7 +18,7 @@ import typer
 
 from app.cli.log_redaction import LOG_FILTER
 from app.cli.support import ConfigOption, LogLevel, configure_logging, errors, open_or_exit
-from app.sampling.scheduler import LeaderElectedScheduler
+from app.sampling.leader import LeaderElectedScheduler
 from app.store.leader_lock import leader_lock_for
 from app.tracker import Tracker
 

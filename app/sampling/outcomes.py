@@ -5,11 +5,15 @@ Plain data passed from the sampler, the API and the scheduler to `app.sampling.w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorError, Measurement
+
+if TYPE_CHECKING:
+    from app.core.inputs import Evaluation
+    from app.core.redaction import Redactor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -94,3 +98,37 @@ class ValueAlreadyStored(Exception):
         self.kr_id, self.ts = kr_id, ts
         at = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         super().__init__(f"Key Result {kr_id!r} already has a value at {at}")
+
+
+def redacted(item: SampleToStore, redactor: Redactor) -> SampleToStore:
+    """Return the item with configured secrets removed from its error and details.
+
+    The writer calls this where outcomes become rows: what a source echoed (a token in an
+    error body) must not reach `last_error`, status reasons, alerts or the API.
+    """
+    error = redactor.error(item.error) if item.error else None
+    measurement = redactor.measurement(item.measurement) if item.measurement else None
+    backfill = item.backfill
+    if backfill:
+        points = [redactor.measurement(point) for point in backfill]
+        if any(new is not old for new, old in zip(points, backfill, strict=True)):
+            backfill = points
+    if (error, measurement, backfill) == (item.error, item.measurement, item.backfill):
+        return item
+    return replace(item, error=error, measurement=measurement, backfill=backfill)
+
+
+def outcome_of(item: Item, result: Evaluation) -> SampleOutcome:
+    """Return what the writer answers for `item` once it is stored and evaluated."""
+    sample = item if isinstance(item, SampleToStore) else None
+    error = sample.error if sample else None
+    return SampleOutcome(
+        key_result_id=item.kr_id,
+        scheduled_ts=sample.scheduled_ts if sample else getattr(item, "ts", 0),
+        value=sample.measurement.value if sample and sample.measurement else None,
+        error_kind=error.kind if error else None,
+        error=error.reason if error else None,
+        status=result.status.value,
+        status_reason=result.reason,
+        backfilled=len(sample.backfill) if sample and sample.backfill else 0,
+    )

@@ -12,7 +12,6 @@ written; `app.sampling.measure` writes the others.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -30,6 +29,8 @@ from app.sampling.outcomes import (
     SamplesEdit,
     SampleToStore,
     ValueAlreadyStored,
+    outcome_of,
+    redacted,
 )
 from app.store.attempts import insert_attempts
 from app.store.key_results import list_key_results, lock_key_results, save_key_result_states
@@ -88,7 +89,7 @@ class KeyResultWriter:
         are dropped (memory may be ahead of the rolled-back rows).
         """
         now = self.now()
-        items = [self.redacted(i) if isinstance(i, SampleToStore) else i for i in items]
+        items = [redacted(i, self.redactor) if isinstance(i, SampleToStore) else i for i in items]
         try:
             if session is not None:
                 return self._write_in(session, items, now)
@@ -98,24 +99,6 @@ class KeyResultWriter:
         except BaseException:
             self.figures.forget([item.kr_id for item in items])
             raise
-
-    def redacted(self, item: SampleToStore) -> SampleToStore:
-        """Return the item with configured secrets removed from its error and details.
-
-        This is where outcomes become rows: what a source echoed (a token in an error body)
-        must not reach `last_error`, status reasons, alerts or the API.
-        """
-        redactor = self.redactor
-        error = redactor.error(item.error) if item.error else None
-        measurement = redactor.measurement(item.measurement) if item.measurement else None
-        backfill = item.backfill
-        if backfill:
-            points = [redactor.measurement(point) for point in backfill]
-            if any(new is not old for new, old in zip(points, backfill, strict=True)):
-                backfill = points
-        if (error, measurement, backfill) == (item.error, item.measurement, item.backfill):
-            return item
-        return replace(item, error=error, measurement=measurement, backfill=backfill)
 
     def _write_in(
         self, session: Session, items: Sequence[Item], now: int
@@ -156,7 +139,7 @@ class KeyResultWriter:
                 figures.alert_state, figures.alert_state_saved = state, True
                 deliveries += rows
             figures.final_score = columns["final_score"]
-            outcomes.append(_outcome(item, result))
+            outcomes.append(outcome_of(item, result))
         save_key_result_states(connection, updates)
         save_alert_states(connection, alert_rows)
         insert_deliveries(connection, deliveries)
@@ -318,18 +301,3 @@ class KeyResultWriter:
         for kr_id in kr_ids:
             self.write([Reevaluation(kr_id)])
         return len(kr_ids)
-
-
-def _outcome(item: Item, result: Evaluation) -> SampleOutcome:
-    sample = item if isinstance(item, SampleToStore) else None
-    error = sample.error if sample else None
-    return SampleOutcome(
-        key_result_id=item.kr_id,
-        scheduled_ts=sample.scheduled_ts if sample else getattr(item, "ts", 0),
-        value=sample.measurement.value if sample and sample.measurement else None,
-        error_kind=error.kind if error else None,
-        error=error.reason if error else None,
-        status=result.status.value,
-        status_reason=result.reason,
-        backfilled=len(sample.backfill) if sample and sample.backfill else 0,
-    )

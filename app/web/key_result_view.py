@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlmodel import Session
 
-from app.api.schemas import detail_of
+from app.api.representations import detail_of
 from app.core.domain import Direction
 from app.store.attempts import list_attempts
 from app.store.check_ins import list_check_ins, list_revisions

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.api.schemas import objective_out, summary_of_row
+from app.api.representations import objective_out, summary_of_row
 from app.store.key_results import key_result_summaries
 from app.store.pages import key_result_health, objective_rows
 from app.web.sparkline import SparklineCache

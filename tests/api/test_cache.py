@@ -398,7 +398,7 @@ def test_listing_bytes_are_those_of_the_plain_shapes(replicas: tuple[Replica, Re
     import orjson
     from sqlmodel import Session
 
-    from app.api.schemas import objective_out, summary_of_row
+    from app.api.representations import objective_out, summary_of_row
     from app.store.key_results import key_result_summaries, list_objectives
 
     a, b = replicas

@@ -160,7 +160,7 @@ class Timeline:
 
 
 def _iso(ts: int) -> str:
-    from app.api.schemas import iso_text
+    from app.api.representations import iso_text
 
     text = iso_text(ts)
     assert text is not None

@@ -566,7 +566,7 @@ def test_huge_finite_samples_do_not_raise(aggregate: Aggregate | None) -> None:
 )
 def test_means_and_quantiles_of_huge_values_exist(function: Aggregate, values: list[float]) -> None:
     """An avg, median or p90 of finite values is finite and between their min and max."""
-    from app.core.progress import aggregate_value
+    from app.core.aggregates import aggregate_value
 
     value = aggregate_value(function, values)
     assert math.isfinite(value)

@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.core.domain import DIGEST_EVENT
-from app.sampling.scheduler import LeaderElectedScheduler
+from app.sampling.leader import LeaderElectedScheduler
 from app.store.leader_lock import LeaderLock, leader_lock_for
 from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker

@@ -10,7 +10,8 @@ from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
 from app.api.params import INT64_MAX, KeyResultId
 from app.api.problems import NOT_FOUND
-from app.api.schemas import AttemptOut, iso_text, listing_response
+from app.api.representations import iso_text, listing_response
+from app.api.schemas import AttemptOut
 from app.store.attempts import count_attempts, list_attempts
 
 router = APIRouter(prefix="/key-results/{key_result_id}/attempts", tags=["attempts"])

@@ -9,7 +9,8 @@ from app.api.deps import ReadAccess, SessionDep, TrackerDep, Writer
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
 from app.api.problems import BODY_WRITE_ERRORS, NOT_FOUND
-from app.api.schemas import CheckInIn, CheckInOut, check_in_out
+from app.api.representations import check_in_out
+from app.api.schemas import CheckInIn, CheckInOut
 from app.store.check_ins import add_check_in, list_check_ins
 from app.store.models import CheckIn
 

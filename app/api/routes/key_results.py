@@ -20,7 +20,8 @@ from app.api.listing import ListingMirrorDep
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId, ObjectiveFilter
 from app.api.problems import NOT_FOUND
-from app.api.schemas import KeyResultDetail, KeyResultSummary, detail_of
+from app.api.representations import detail_of
+from app.api.schemas import KeyResultDetail, KeyResultSummary
 from app.core.specs import stored_spec
 from app.store.check_ins import list_check_ins
 from app.store.models import Objective

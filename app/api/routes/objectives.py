@@ -12,7 +12,8 @@ from app.api.deps import Include, ReadAccess, SessionDep, TrackerDep
 from app.api.listing import ListingMirrorDep
 from app.api.params import ObjectiveId, Offset
 from app.api.problems import NOT_FOUND
-from app.api.schemas import ObjectiveOut, objective_out, summary_of_row
+from app.api.representations import objective_out, summary_of_row
+from app.api.schemas import ObjectiveOut
 from app.store.key_results import key_result_summaries
 from app.store.models import Objective
 

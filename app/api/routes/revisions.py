@@ -8,7 +8,8 @@ from app.api.deps import ReadAccess, SessionDep
 from app.api.lookup import get_key_result_or_404
 from app.api.params import KeyResultId
 from app.api.problems import NOT_FOUND
-from app.api.schemas import RevisionOut, revision_out
+from app.api.representations import revision_out
+from app.api.schemas import RevisionOut
 from app.store.check_ins import list_revisions
 
 router = APIRouter(prefix="/key-results/{key_result_id}/revisions", tags=["revisions"])
