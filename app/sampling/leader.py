@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
 from app.alerts.delivery import DeliveryWorker
+from app.sampling.scheduler import SamplingScheduler
 
 if TYPE_CHECKING:
     from app.store.leader_lock import LeaderLock
     from app.tracker import Tracker
-from app.sampling.scheduler import SamplingScheduler, log
+
+log = logging.getLogger(__name__)
 
 
 class LeaderElectedScheduler:
