@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from croniter import croniter
 
 if TYPE_CHECKING:
@@ -19,29 +17,6 @@ if TYPE_CHECKING:
 
 # How many upcoming cron instants to look at when judging the longest gap between two.
 _CRON_GAP_SAMPLE = 64
-
-
-class CroniterTrigger(BaseTrigger):
-    """Fire at a cron expression's instants exactly as croniter computes them.
-
-    APScheduler 3's own `CronTrigger.from_crontab` counts weekdays from 0 = Monday, where
-    crontab and croniter count from 0 = Sunday, and refuses expressions croniter accepts;
-    one library for both firing and sample timestamps keeps the two in agreement.
-    """
-
-    def __init__(self, expression: str) -> None:
-        self.expression = expression
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        """Return the first instant strictly after the previous fire (or after now)."""
-        base = previous_fire_time or now
-        next_time: datetime = croniter(self.expression, base.astimezone(UTC)).get_next(datetime)
-        return next_time
-
-    def __str__(self) -> str:
-        return f"cron[{self.expression}]"
 
 
 @dataclass(frozen=True)
@@ -93,17 +68,6 @@ class Schedule:
         return int(
             max((b - a).total_seconds() for a, b in zip(instants, instants[1:], strict=False))
         )
-
-    def trigger(self) -> BaseTrigger:
-        """Return the APScheduler trigger that fires at exactly these instants."""
-        if self.interval_seconds is not None:
-            return IntervalTrigger(
-                seconds=self.interval_seconds,
-                start_date=datetime(1970, 1, 1, tzinfo=UTC),
-                timezone=UTC,
-            )
-        assert self.cron is not None
-        return CroniterTrigger(self.cron)
 
 
 def missed_instants(

@@ -41,6 +41,7 @@ from app.rhythm.reminders import enqueue_due_reminders
 from app.sampling.gaps import SampleCoverage
 from app.sampling.measure import measure_key_result
 from app.sampling.outcomes import SampleOutcome, SampleToStore
+from app.sampling.triggers import trigger_of
 from app.store.attempts import latest_scheduled_instants
 from connectors.base import ConnectorError
 from connectors.durations import parse_duration
@@ -95,7 +96,7 @@ class SamplingScheduler:
             grace = max(30, entry.schedule.approx_interval_seconds() // 2)
             self.scheduler.add_job(
                 self.run_sample,
-                entry.schedule.trigger(),
+                trigger_of(entry.schedule),
                 args=[kr_id],
                 id=f"sample:{kr_id}",
                 name=f"sample {kr_id}",

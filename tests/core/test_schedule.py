@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from app.config.objectives import KeyResultConfig
 from app.core.schedule import DEFAULT_INTERVAL_SECONDS, Schedule, schedule_of
+from app.sampling.triggers import trigger_of
 from connectors.durations import parse_duration
 from connectors.manual import ManualConnector
 
@@ -130,7 +131,7 @@ def test_approx_interval(schedule: Schedule, seconds: int) -> None:
 
 def fire_times(schedule: Schedule, now: datetime, count: int) -> list[datetime]:
     """Return the trigger's next `count` fire times after `now`, as APScheduler computes them."""
-    trigger = schedule.trigger()
+    trigger = trigger_of(schedule)
     fires: list[datetime] = []
     fire = trigger.get_next_fire_time(None, now)
     while fire is not None and len(fires) < count:
@@ -233,7 +234,7 @@ def test_schedule_needs_exactly_one_kind(fields: dict[str, object]) -> None:
 
 def test_interval_trigger_starts_at_the_epoch() -> None:
     """The interval trigger is anchored at 1970-01-01 UTC so fires do not depend on start time."""
-    trigger = Schedule(interval_seconds=900).trigger()
+    trigger = trigger_of(Schedule(interval_seconds=900))
     later = datetime(2026, 10, 1, 10, 0, 1, tzinfo=UTC)
     assert trigger.get_next_fire_time(None, later) == later.replace(second=0) + timedelta(
         minutes=15
