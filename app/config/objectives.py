@@ -17,7 +17,7 @@ from croniter import croniter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.config.base import SLUG, AlertRulesConfig, StrictModel
-from app.core.domain import Aggregate, Direction
+from app.core.domain import Aggregate, Direction, parse_amount
 from connectors.durations import parse_duration
 
 _RELATIVE_TARGET = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)\s*%\s*$")
@@ -140,10 +140,8 @@ class KeyResultConfig(StrictModel):
     @property
     def relative_target(self) -> float | None:
         """Return a relative target as a fraction (`"-30%"` -> -0.3), else None."""
-        if isinstance(self.target, str):
-            match = _RELATIVE_TARGET.match(self.target)
-            assert match is not None
-            return float(match.group(1)) / 100.0
+        if isinstance(self.target, str):  # validated against `_RELATIVE_TARGET`
+            return parse_amount(self.target)[0]
         return None
 
 
