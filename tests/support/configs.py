@@ -8,7 +8,7 @@ use `objective` and `key_result` as variables):
         configs.api(configs.token("ci", TOKEN, "read", "write")),
         configs.manual_connector(),
         configs.objective("quality", "Ship with confidence", period="2026-Q4", key_results=[
-            configs.key_result("coverage", "Coverage", direction="increase", baseline=60, target=85),
+            configs.key_result("coverage", "Coverage", direction="increase", target=85),
         ]),
     )
 
@@ -100,6 +100,11 @@ def manual_connector(name: str = "people") -> str:
 def webhook(name: str, url: str, **fields: Any) -> str:
     """Return one `[[webhooks]]` entry (`format`, `secret`, `events`, `headers`, ...)."""
     return f"[[webhooks]]\n{_lines({'name': name, 'url': url, **fields})}"
+
+
+def digest(name: str, cron: str, **fields: Any) -> str:
+    """Return one `[[digests]]` entry sent on `cron` (`webhooks`, `objectives`, ...)."""
+    return f"[[digests]]\n{_lines({'name': name, 'cron': cron, **fields})}"
 
 
 def objective(id: str, title: str, *, key_results: Sequence[str] = (), **fields: Any) -> str:
