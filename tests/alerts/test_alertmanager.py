@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from app.sampling.measure import store_manual_value
 from app.store.models import Delivery, KeyResult
 from tests.alerts.delivery.support import Rig
 from tests.conftest import require_binary
+from tests.support import configs
 from tests.support.alertmanager_server import RunningAlertmanager, start_alertmanager
 from tests.support.waiting import wait_until
 
@@ -38,40 +39,29 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAl
 
 def config_text(url: str) -> str:
     """Return a config with one manual KR and an alertmanager webhook with a custom header."""
-    return f"""
-[api]
-public_url = "https://okr.example.com"
-
-[alerts]
-for_samples = 1
-regression_threshold = "5%"
-allow_private_targets = ["127.0.0.1/32"]
-
-[[webhooks]]
-name = "am"
-url = "{url}"
-format = "alertmanager"
-headers = {{ X-Scope-OrgID = "platform" }}
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "growth"
-title = "Grow revenue"
-team = "payments"
-start = 2020-01-01
-end = 2040-12-31
-
-[[objectives.key_results]]
-id = "checkout-conversion"
-title = "{KR_TITLE}"
-unit = "%"
-direction = "increase"
-baseline = 50
-target = 150
-source = {{ connector = "people" }}
-"""
+    return configs.text(
+        configs.api(public_url="https://okr.example.com"),
+        configs.section(
+            "alerts",
+            for_samples=1,
+            regression_threshold="5%",
+            allow_private_targets=["127.0.0.1/32"],
+        ),
+        configs.webhook(
+            "am", url, format="alertmanager", headers={"X-Scope-OrgID": "platform"}
+        ),
+        configs.manual_connector(),
+        configs.objective(
+            "growth", "Grow revenue",
+            team="payments", start=date(2020, 1, 1), end=date(2040, 12, 31),
+            key_results=[
+                configs.key_result(
+                    "checkout-conversion", KR_TITLE,
+                    unit="%", direction="increase", baseline=50, target=150,
+                )
+            ],
+        ),
+    )
 
 
 def _when(text: str) -> datetime:

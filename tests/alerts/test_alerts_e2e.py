@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 from tests.alerts.delivery.support import SECRET, Receiver
 from tests.conftest import write_config
+from tests.support import configs
 from tests.support.krtracker_server import krtracker_serve
 from tests.support.waiting import wait_until
 
@@ -16,45 +18,31 @@ TOKEN = "alerts-e2e-token-0123456789"
 
 
 def config(receiver_url: str) -> str:
-    """A manual KR whose regressions go to one signed generic webhook."""
-    return f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}" }}]
-
-[scheduler]
-leader_poll_seconds = 0.5
-
-[alerts]
-for_samples = 1
-regression_threshold = "5%"
-allow_private_targets = ["127.0.0.1/32"]
-
-[[webhooks]]
-name = "okr-bot"
-url = "{receiver_url}"
-format = "generic"
-secret = "{SECRET}"
-events = ["kr.regressed"]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-team = "platform"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase automated test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
+    """Return a config: a manual KR whose regressions go to one signed generic webhook."""
+    return configs.text(
+        configs.api(configs.token("ci", TOKEN)),
+        configs.section("scheduler", leader_poll_seconds=0.5),
+        configs.section(
+            "alerts",
+            for_samples=1,
+            regression_threshold="5%",
+            allow_private_targets=["127.0.0.1/32"],
+        ),
+        configs.webhook(
+            "okr-bot", receiver_url, format="generic", secret=SECRET, events=["kr.regressed"]
+        ),
+        configs.manual_connector(),
+        configs.objective(
+            "quality", "Ship with confidence",
+            team="platform", start=date(2026, 1, 1), end=date(2030, 12, 31),
+            key_results=[
+                configs.key_result(
+                    "coverage", "Increase automated test coverage from 60% to 85%",
+                    unit="%", direction="increase", baseline=60, target=85,
+                )
+            ],
+        ),
+    )
 
 
 def test_regression_reaches_a_signed_webhook(tmp_path: Path, database_url: str) -> None:

@@ -11,44 +11,31 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 NOW = 1_793_000_000  # 2026-10-26T07:33:20Z, inside 2026-Q4
 TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
 
-CONFIG = f"""
-[api]
-tokens = [
-  {{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }},
-  {{ name = "dash", token = "{READ_TOKEN}", scopes = ["read"] }},
-]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-team = "platform"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase automated test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "rollback-rate"
-title = "Keep rollback rate under 1%"
-unit = "%"
-direction = "at_most"
-target = 1
-source = {{ connector = "people" }}
-"""
+CONFIG = configs.text(
+    configs.api(
+        configs.token("ci", TOKEN, "read", "write"), configs.token("dash", READ_TOKEN, "read")
+    ),
+    configs.manual_connector(),
+    configs.objective(
+        "quality", "Ship with confidence", team="platform", period="2026-Q4",
+        key_results=[
+            configs.key_result(
+                "coverage", "Increase automated test coverage from 60% to 85%",
+                unit="%", direction="increase", baseline=60, target=85,
+            ),
+            configs.key_result(
+                "rollback-rate", "Keep rollback rate under 1%",
+                unit="%", direction="at_most", target=1,
+            ),
+        ],
+    ),
+)
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -259,26 +246,20 @@ def test_metrics_expose_the_alert_outbox(tracker: Tracker, client: TestClient) -
 
 def test_objectives_listing_pages_with_limit_and_offset(tmp_path: Path, database_url: str) -> None:
     """limit/offset give pages in file order with X-Total-Count and a rel="next" Link."""
-    objectives = "".join(
-        f"""
-[[objectives]]
-id = "o{i}"
-title = "Objective {i}"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "kr{i}"
-title = "Key Result {i}"
-direction = "increase"
-baseline = 0
-target = 10
-source = {{ connector = "people" }}
-"""
+    objectives = [
+        configs.objective(
+            f"o{i}", f"Objective {i}", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    f"kr{i}", f"Key Result {i}", direction="increase", baseline=0, target=10
+                )
+            ],
+        )
         for i in range(5)
-    )
-    config = write_config(tmp_path / "p.toml", '[connectors.people]\ntype = "manual"\n' + objectives,
-                          database_url=database_url)
-    tracker = open_tracker(config, clock=lambda: NOW)
+    ]
+    text = configs.text(configs.manual_connector(), *objectives)
+    path = write_config(tmp_path / "p.toml", text, database_url=database_url)
+    tracker = open_tracker(path, clock=lambda: NOW)
     with TestClient(create_app(tracker)) as client:
         everything = client.get("/api/v1/objectives").json()
         assert "Link" not in client.get("/api/v1/objectives").headers

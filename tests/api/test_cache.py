@@ -19,56 +19,32 @@ from app.store.versions import read_data_version
 from app.tracker import Tracker, open_tracker
 from connectors.base import Measurement
 from tests.conftest import write_config
+from tests.support import configs
 
 NOW = 1_793_000_000  # 2026-10-26T07:33:20Z, inside 2026-Q4
 TOKEN = "write-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOUR = 3600
 
-COVERAGE = """
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase automated test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = { connector = "people" }
-"""
-
-DEPLOYS = """
-[[objectives.key_results]]
-id = "deploys"
-title = "Deploy daily"
-direction = "increase"
-baseline = 1
-target = 5
-every = "1h"
-source = { connector = "people" }
-"""
+COVERAGE = configs.key_result(
+    "coverage", "Increase automated test coverage from 60% to 85%",
+    unit="%", direction="increase", baseline=60, target=85,
+)
+DEPLOYS = configs.key_result(
+    "deploys", "Deploy daily", direction="increase", baseline=1, target=5, every="1h"
+)
 
 
 def config_text(
-    *, title: str = "Ship with confidence", key_results: str = COVERAGE + DEPLOYS
+    *, title: str = "Ship with confidence", key_results: tuple[str, ...] = (COVERAGE, DEPLOYS)
 ) -> str:
     """Return the config: two objectives, the first with `key_results`."""
-    return f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }}]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "{title}"
-period = "2026-Q4"
-{key_results}
-[[objectives]]
-id = "speed"
-title = "Ship faster"
-period = "2026-Q4"
-"""
+    return configs.text(
+        configs.api(configs.token("ci", TOKEN, "read", "write")),
+        configs.manual_connector(),
+        configs.objective("quality", title, period="2026-Q4", key_results=key_results),
+        configs.objective("speed", "Ship faster", period="2026-Q4"),
+    )
 
 
 CACHED_PATHS = (
@@ -260,7 +236,7 @@ def test_a_sync_on_another_replica_shows_at_once(
     """A replica starting on a changed file (title changed, a Key Result removed) changes a."""
     a, _ = replicas
     tags = prime(a.client)
-    changed = config_text(title="Ship with more confidence", key_results=COVERAGE)
+    changed = config_text(title="Ship with more confidence", key_results=(COVERAGE,))
     write_config(config, changed, database_url=database_url)
     restarted = Replica(config, clock)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,44 +21,29 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from app.api import create_app
 from app.tracker import open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 TOKEN = "fuzz-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONFIG = f"""
-[api]
-tokens = [{{ name = "fuzz", token = "{TOKEN}", scopes = ["read", "write"] }}]
-require_token_for_reads = true
-
-[connectors.people]
-type = "manual"
-
-[[webhooks]]
-name = "ops"
-url = "http://127.0.0.1:9/hook"
-secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Coverage"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "rollback-rate"
-title = "Rollback rate"
-direction = "at_most"
-target = 1
-aggregate = {{ function = "avg", window = "7d" }}
-source = {{ connector = "people" }}
-"""
+CONFIG = configs.text(
+    configs.api(configs.token("fuzz", TOKEN, "read", "write"), require_token_for_reads=True),
+    configs.manual_connector(),
+    configs.webhook(
+        "ops", "http://127.0.0.1:9/hook", secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    ),
+    configs.objective(
+        "quality", "Ship with confidence", start=date(2026, 1, 1), end=date(2030, 12, 31),
+        key_results=[
+            configs.key_result(
+                "coverage", "Coverage", direction="increase", baseline=60, target=85
+            ),
+            configs.key_result(
+                "rollback-rate", "Rollback rate", direction="at_most", target=1,
+                aggregate={"function": "avg", "window": "7d"},
+            ),
+        ],
+    ),
+)
 
 
 @pytest.fixture

@@ -12,30 +12,23 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 NOW = 1_793_000_000  # 2026-10-26T07:33:20Z, inside 2026-Q4
 TOKEN = "inputs-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONFIG = f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }}]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Coverage"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
+CONFIG = configs.text(
+    configs.api(configs.token("ci", TOKEN, "read", "write")),
+    configs.manual_connector(),
+    configs.objective(
+        "quality", "Ship with confidence", period="2026-Q4",
+        key_results=[
+            configs.key_result(
+                "coverage", "Coverage", direction="increase", baseline=60, target=85
+            )
+        ],
+    ),
+)
 
 
 @pytest.fixture

@@ -8,38 +8,30 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import write_config
+from tests.support import configs
 from tests.support.krtracker_server import RunningServer, krtracker_serve
 
 TOKEN = "limits-token-0123456789abcdef"
 LIMIT = 65_536
-CONFIG = f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }}]
-max_body_bytes = {LIMIT}
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Coverage"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
+CONFIG = configs.text(
+    configs.api(configs.token("ci", TOKEN, "read", "write"), max_body_bytes=LIMIT),
+    configs.manual_connector(),
+    configs.objective(
+        "quality", "Ship with confidence", start=date(2026, 1, 1), end=date(2030, 12, 31),
+        key_results=[
+            configs.key_result(
+                "coverage", "Coverage", direction="increase", baseline=60, target=85
+            )
+        ],
+    ),
+)
 PATH = "/api/v1/key-results/coverage/values"
 
 

@@ -10,39 +10,36 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.tracker import open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 READ_TOKEN = "scrape-token-0123456789abcdef"
 WRITE_ONLY = "writer-token-0123456789abcdef"
-CONFIG = """
-[api]
-tokens = [
-  {{ name = "prometheus", token = "{read}", scopes = ["read"] }},
-  {{ name = "writer", token = "{write}", scopes = ["write"] }},
-]
-require_token_for_reads = {closed}
 
-[connectors.people]
-type = "manual"
 
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Coverage"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
+def config_text(*, closed: bool) -> str:
+    """Return a config with a read-only and a write-only token, reads closed if `closed`."""
+    return configs.text(
+        configs.api(
+            configs.token("prometheus", READ_TOKEN, "read"),
+            configs.token("writer", WRITE_ONLY, "write"),
+            require_token_for_reads=closed,
+        ),
+        configs.manual_connector(),
+        configs.objective(
+            "quality", "Ship with confidence", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    "coverage", "Coverage", direction="increase", baseline=60, target=85
+                )
+            ],
+        ),
+    )
 
 
 @pytest.mark.parametrize("closed", [True, False])
 def test_metrics_need_a_read_token_when_reads_do(tmp_path: Path, closed: bool) -> None:
     """Closed reads: /metrics is 401 without a token, 403 without read scope, 200 with it."""
-    text = CONFIG.format(read=READ_TOKEN, write=WRITE_ONLY, closed=str(closed).lower())
+    text = config_text(closed=closed)
     config = write_config(tmp_path / "c.toml", text, database_url=f"sqlite:///{tmp_path}/k.db")
     tracker = open_tracker(config)
     with TestClient(create_app(tracker)) as client:

@@ -12,16 +12,12 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.tracker import open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
-CONFIG = """
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-period = "2026-Q4"
-"""
+CONFIG = configs.text(
+    configs.manual_connector(),
+    configs.objective("quality", "Ship with confidence", period="2026-Q4"),
+)
 
 
 @pytest.fixture(scope="module")

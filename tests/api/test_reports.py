@@ -22,6 +22,7 @@ from app.api import create_app
 from app.store.attempts import insert_attempts
 from app.tracker import Tracker, open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 DAY = 86400
 Q4_START = 1_790_812_800  # 2026-10-01T00:00:00Z
@@ -32,74 +33,42 @@ TOKEN = "reports-write-token-0123456789"
 READ_TOKEN = "reports-read-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-CONFIG = f"""
-[api]
-tokens = [
-  {{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }},
-  {{ name = "dash", token = "{READ_TOKEN}", scopes = ["read"] }},
-]
-
-[alerts]
-for_samples = 1
-regression_threshold = "1%"
-
-[[webhooks]]
-name = "hook"
-url = "https://hooks.example.org/okr"
-secret = "reports-webhook-secret-0123456789"
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-owner = "ana"
-team = "platform"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase automated test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "rollback-rate"
-title = "Keep rollback rate under 1%"
-unit = "%"
-direction = "at_most"
-target = 1
-source = {{ connector = "people" }}
-
-[[objectives]]
-id = "speed"
-title = "Ship faster"
-owner = "bo"
-team = "delivery"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "latency"
-title = "Keep p95 latency under 300 ms"
-unit = "ms"
-direction = "at_most"
-target = 300
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "deploys"
-title = "Deploy 10 times a day"
-direction = "increase"
-baseline = 0
-target = 10
-every = "1d"
-aggregate = {{ function = "avg", window = "7d" }}
-source = {{ connector = "people" }}
-"""
+CONFIG = configs.text(
+    configs.api(
+        configs.token("ci", TOKEN, "read", "write"), configs.token("dash", READ_TOKEN, "read")
+    ),
+    configs.section("alerts", for_samples=1, regression_threshold="1%"),
+    configs.webhook(
+        "hook", "https://hooks.example.org/okr", secret="reports-webhook-secret-0123456789"
+    ),
+    configs.manual_connector(),
+    configs.objective(
+        "quality", "Ship with confidence", owner="ana", team="platform", period="2026-Q4",
+        key_results=[
+            configs.key_result(
+                "coverage", "Increase automated test coverage from 60% to 85%",
+                unit="%", direction="increase", baseline=60, target=85,
+            ),
+            configs.key_result(
+                "rollback-rate", "Keep rollback rate under 1%",
+                unit="%", direction="at_most", target=1,
+            ),
+        ],
+    ),
+    configs.objective(
+        "speed", "Ship faster", owner="bo", team="delivery", period="2026-Q4",
+        key_results=[
+            configs.key_result(
+                "latency", "Keep p95 latency under 300 ms",
+                unit="ms", direction="at_most", target=300,
+            ),
+            configs.key_result(
+                "deploys", "Deploy 10 times a day", direction="increase", baseline=0, target=10,
+                every="1d", aggregate={"function": "avg", "window": "7d"},
+            ),
+        ],
+    ),
+)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -16,27 +17,21 @@ import pytest
 from app.config.loading import load_config
 from app.config.objectives import quarter_of
 from tests.conftest import free_port, write_config
+from tests.support import configs
 from tests.support.krtracker_server import krtracker_command, krtracker_serve
 from tests.support.waiting import wait_until
 
-MANUAL = """
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "fast"
-title = "Payments are fast"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "satisfaction"
-title = "Raise satisfaction"
-direction = "increase"
-baseline = 3.8
-target = 4.5
-source = { connector = "people" }
-"""
+MANUAL = configs.text(
+    configs.manual_connector(),
+    configs.objective(
+        "fast", "Payments are fast", start=date(2026, 1, 1), end=date(2030, 12, 31),
+        key_results=[
+            configs.key_result(
+                "satisfaction", "Raise satisfaction", direction="increase", baseline=3.8, target=4.5
+            )
+        ],
+    ),
+)
 
 POLLED = """
 [connectors.cov]

@@ -5,38 +5,31 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import write_config
+from tests.support import configs
 from tests.support.krtracker_server import krtracker_command, krtracker_serve
 
 TOKEN = "e2e-token-0123456789abcdef"
-CONFIG = """
-[api]
-tokens = [{ name = "ci", token = "${KRT_E2E_TOKEN}" }]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "reliability"
-title = "Reliable payments"
-team = "payments"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "p99-latency"
-title = "Reduce P99 latency of payment processing by 30%"
-unit = "ms"
-direction = "decrease"
-baseline = 420
-target = "-30%"
-source = { connector = "people" }
-"""
+CONFIG = configs.text(
+    configs.api(configs.token("ci", "${KRT_E2E_TOKEN}")),
+    configs.manual_connector(),
+    configs.objective(
+        "reliability", "Reliable payments",
+        team="payments", start=date(2026, 1, 1), end=date(2030, 12, 31),
+        key_results=[
+            configs.key_result(
+                "p99-latency", "Reduce P99 latency of payment processing by 30%",
+                unit="ms", direction="decrease", baseline=420, target="-30%",
+            )
+        ],
+    ),
+)
 
 
 @pytest.fixture

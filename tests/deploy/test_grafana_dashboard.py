@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, require_binary, write_config
+from tests.support import configs
 from tests.support.krtracker_server import krtracker_command, krtracker_serve
 from tests.support.prometheus_server import RunningPrometheus, start_scraping_prometheus
 from tests.support.waiting import wait_until
@@ -25,62 +27,40 @@ from tests.support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "krtracker.json"
 TOKEN = "grafana-token-0123456789abcdef"
-CONFIG = """
-[api]
-tokens = [{{ name = "ci", token = "{token}" }}]
 
-[connectors.people]
-type = "manual"
 
-[connectors.prom]
-type = "prometheus"
-url = "http://127.0.0.1:{closed_port}"
-
-[[webhooks]]
-name = "okr-bot"
-url = "http://127.0.0.1:{closed_port}/hook"
-format = "slack"
-
-[[objectives]]
-id = "reliability"
-title = "Reliable payments"
-team = "payments"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "p99-latency"
-title = "P99 latency"
-unit = "ms"
-direction = "decrease"
-baseline = 420
-target = 294
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "availability"
-title = "Availability"
-unit = "%"
-direction = "at_least"
-target = 99.9
-source = {{ connector = "prom", query = "avg(up)" }}
-every = "1h"
-
-[[objectives]]
-id = "growth"
-title = "More sign-ups"
-team = "sales"
-start = 2026-01-01
-end = 2030-12-31
-
-[[objectives.key_results]]
-id = "signups"
-title = "Weekly sign-ups"
-direction = "increase"
-baseline = 100
-target = 200
-source = {{ connector = "people" }}
-"""
+def config_text(closed_port: int) -> str:
+    """Return two objectives, one KR fed by a Prometheus that does not answer on `closed_port`."""
+    return configs.text(
+        configs.api(configs.token("ci", TOKEN)),
+        configs.manual_connector(),
+        configs.connector("prom", "prometheus", url=f"http://127.0.0.1:{closed_port}"),
+        configs.webhook("okr-bot", f"http://127.0.0.1:{closed_port}/hook", format="slack"),
+        configs.objective(
+            "reliability", "Reliable payments",
+            team="payments", start=date(2026, 1, 1), end=date(2030, 12, 31),
+            key_results=[
+                configs.key_result(
+                    "p99-latency", "P99 latency",
+                    unit="ms", direction="decrease", baseline=420, target=294,
+                ),
+                configs.key_result(
+                    "availability", "Availability",
+                    unit="%", direction="at_least", target=99.9, every="1h",
+                    source={"connector": "prom", "query": "avg(up)"},
+                ),
+            ],
+        ),
+        configs.objective(
+            "growth", "More sign-ups",
+            team="sales", start=date(2026, 1, 1), end=date(2030, 12, 31),
+            key_results=[
+                configs.key_result(
+                    "signups", "Weekly sign-ups", direction="increase", baseline=100, target=200
+                )
+            ],
+        ),
+    )
 SELECTED = {"objective": "reliability", "team": "payments"}
 IDENTITY = ("key_result", "status", "webhook", "state")
 
@@ -98,7 +78,7 @@ def scraped(tmp_path: Path) -> Iterator[tuple[str, RunningPrometheus]]:
     require_binary("prometheus")
     config = write_config(
         tmp_path / "krtracker.toml",
-        CONFIG.format(token=TOKEN, closed_port=free_port()),
+        config_text(closed_port=free_port()),
         database_url=f"sqlite:///{tmp_path / 'krtracker.db'}",
     )
     sampled = subprocess.run(

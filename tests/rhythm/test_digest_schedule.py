@@ -21,6 +21,7 @@ from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker
 from tests.alerts.delivery.support import SECRET, Receiver
 from tests.conftest import write_config
+from tests.support import configs
 from tests.support.waiting import wait_until
 
 MONDAY_NOV_2 = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
@@ -29,42 +30,22 @@ MONDAY_NOV_23 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp())
 
 def config_text(url: str) -> str:
     """Return a config with one manual Key Result, a generic webhook at `url`, one digest."""
-    return f"""
-[scheduler]
-leader_poll_seconds = 0.1
-
-[alerts]
-allow_private_targets = ["127.0.0.1/32"]
-
-[[webhooks]]
-name = "team"
-url = "{url}"
-secret = "{SECRET}"
-
-[[digests]]
-name = "monday"
-cron = "0 9 * * MON"
-webhooks = ["team"]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-owner = "ana"
-team = "platform"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Raise test coverage to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
+    return configs.text(
+        configs.section("scheduler", leader_poll_seconds=0.1),
+        configs.section("alerts", allow_private_targets=["127.0.0.1/32"]),
+        configs.webhook("team", url, secret=SECRET),
+        configs.digest("monday", "0 9 * * MON", webhooks=["team"]),
+        configs.manual_connector(),
+        configs.objective(
+            "quality", "Ship with confidence", owner="ana", team="platform", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    "coverage", "Raise test coverage to 85%",
+                    unit="%", direction="increase", baseline=60, target=85,
+                )
+            ],
+        ),
+    )
 
 
 class CountingLock:

@@ -8,6 +8,7 @@ Slack-shaped receiver on loopback.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,13 @@ from app.store.models import Delivery
 from app.tracker import Tracker, open_tracker
 from tests.alerts.delivery.support import Receiver
 from tests.conftest import write_config
+from tests.support import configs
 
 DAY = 86400
 Q4_START = 1_790_812_800  # 2026-10-01T00:00:00Z
 TOKEN = "reminders-write-token-0123456789"
+OFFSITE_START = datetime(2026, 10, 22, tzinfo=UTC)  # reminders are muted until OFFSITE_END
+OFFSITE_END = datetime(2026, 10, 25, tzinfo=UTC)
 
 
 @given(
@@ -67,50 +71,30 @@ def test_no_reminder_outside_the_period() -> None:
 
 def config_text(url: str) -> str:
     """Return a config: two manual KRs (default 7d, one with 3d), a mute window, a Slack hook."""
-    return f"""
-[api]
-tokens = [{{ name = "ana", token = "{TOKEN}", scopes = ["read", "write"] }}]
-
-[alerts]
-allow_private_targets = ["127.0.0.1/32"]
-mute = [{{ start = 2026-10-22T00:00:00Z, end = 2026-10-25T00:00:00Z, reason = "offsite" }}]
-
-[[webhooks]]
-name = "team"
-url = "{url}"
-format = "slack"
-
-[reminders]
-webhooks = ["team"]
-
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-owner = "ana"
-team = "platform"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Raise test coverage to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "latency"
-title = "Keep p95 latency under 300 ms"
-unit = "ms"
-direction = "at_most"
-target = 300
-checkin_every = "3d"
-source = {{ connector = "people" }}
-"""
+    return configs.text(
+        configs.api(configs.token("ana", TOKEN, "read", "write")),
+        configs.section(
+            "alerts",
+            allow_private_targets=["127.0.0.1/32"],
+            mute=[{"start": OFFSITE_START, "end": OFFSITE_END, "reason": "offsite"}],
+        ),
+        configs.webhook("team", url, format="slack"),
+        configs.section("reminders", webhooks=["team"]),
+        configs.manual_connector(),
+        configs.objective(
+            "quality", "Ship with confidence", owner="ana", team="platform", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    "coverage", "Raise test coverage to 85%",
+                    unit="%", direction="increase", baseline=60, target=85,
+                ),
+                configs.key_result(
+                    "latency", "Keep p95 latency under 300 ms",
+                    unit="ms", direction="at_most", target=300, checkin_every="3d",
+                ),
+            ],
+        ),
+    )
 
 
 @pytest.fixture

@@ -15,55 +15,35 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.tracker import open_tracker
 from tests.conftest import write_config
+from tests.support import configs
 
 TOKEN = "write-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PERIOD_END = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
 
-HEAD = f"""
-[api]
-tokens = [{{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }}]
+HEAD = configs.text(
+    configs.api(configs.token("ci", TOKEN, "read", "write")),
+    configs.manual_connector(),
+    configs.objective(
+        "quality", "Ship with confidence", period="2026-Q4",
+        key_results=[
+            configs.key_result(
+                "coverage", "Increase test coverage from 60% to 85%",
+                unit="%", direction="increase", baseline=60, target=85,
+            )
+        ],
+    ),
+)
 
-[connectors.people]
-type = "manual"
+ADDED = configs.key_result(
+    "p99", "Cut P99 latency from 400 ms to 280 ms",
+    unit="ms", direction="decrease", baseline=400, target=280,
+)
 
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-"""
-
-ADDED = """
-[[objectives.key_results]]
-id = "p99"
-title = "Cut P99 latency from 400 ms to 280 ms"
-unit = "ms"
-direction = "decrease"
-baseline = 400
-target = 280
-source = { connector = "people" }
-"""
-
-OWN_START = """
-[[objectives.key_results]]
-id = "onboarding"
-title = "Raise onboarding completion from 40% to 70%"
-unit = "%"
-direction = "increase"
-baseline = 40
-target = 70
-start = "2026-12-01"
-source = { connector = "people" }
-"""
+OWN_START = configs.key_result(
+    "onboarding", "Raise onboarding completion from 40% to 70%",
+    unit="%", direction="increase", baseline=40, target=70, start="2026-12-01",
+)
 
 
 def ts(text: str) -> int:

@@ -13,32 +13,18 @@ from app.store.samples import sample_row, upsert_samples
 from app.tracker import open_tracker
 from app.web.sparkline import draw, instants
 from tests.conftest import write_config
+from tests.support import configs
 
-CONFIG = """
-[connectors.people]
-type = "manual"
-
-[[objectives]]
-id = "o"
-title = "O"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "a"
-title = "A"
-direction = "increase"
-baseline = 0
-target = 10
-source = { connector = "people" }
-
-[[objectives.key_results]]
-id = "b"
-title = "B"
-direction = "increase"
-baseline = 0
-target = 10
-source = { connector = "people" }
-"""
+CONFIG = configs.text(
+    configs.manual_connector(),
+    configs.objective(
+        "o", "O", period="2026-Q4",
+        key_results=[
+            configs.key_result("a", "A", direction="increase", baseline=0, target=10),
+            configs.key_result("b", "B", direction="increase", baseline=0, target=10),
+        ],
+    ),
+)
 
 
 def test_values_at_gives_the_latest_value_at_or_before_each_instant(

@@ -3,7 +3,8 @@
 - `waiting`: `wait_until` (the one polling loop) and `wait_for_http_ok` (a readiness probe).
 - `loopback`: HTTP servers on 127.0.0.1 from a handler class, the route server, a counting proxy.
 - `krtracker_server`: the `krtracker serve` / `worker` processes of end-to-end tests.
-- `configs`: config TOML several test files share.
+- `configs`: builders of config TOML (`configs.objective(...)`, `configs.key_result(...)`, ...);
+  `config_documents`: the dict documents and `validate` files of the config tests.
 - `prometheus_server`, `alertmanager_server`, `smtp_server`, `github_replay`,
   `postgres_cluster`: the real third-party servers tests talk to.
 

@@ -16,73 +16,54 @@ from app.api import create_app
 from app.tracker import Tracker, open_tracker
 from app.web.key_result_view import source_fields
 from tests.conftest import REPO_ROOT, write_config
+from tests.support import configs
 
 NOW = 1_793_000_000  # 2026-10-26T07:33:20Z, inside 2026-Q4
 TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
 HTML = {"Accept": "text/html"}
-CONFIG = f"""
-[api]
-tokens = [
-  {{ name = "ci", token = "{TOKEN}", scopes = ["read", "write"] }},
-  {{ name = "dash", token = "{READ_TOKEN}", scopes = ["read"] }},
-]
-require_token_for_reads = READS
+EXAMPLE_COVERAGE = REPO_ROOT / "examples" / "coverage.xml"
 
-[web]
-session_secret = "pages-test-secret"
 
-[connectors.people]
-type = "manual"
-
-[connectors.coverage]
-type = "coverage"
-
-[[objectives]]
-id = "quality"
-title = "Ship with confidence"
-team = "platform"
-owner = "Sam"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "coverage"
-title = "Increase automated test coverage from 60% to 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "people" }}
-
-[[objectives.key_results]]
-id = "report"
-title = "Coverage report says 85%"
-unit = "%"
-direction = "increase"
-baseline = 60
-target = 85
-source = {{ connector = "coverage", path = "{REPO_ROOT / "examples" / "coverage.xml"}" }}
-
-[[objectives]]
-id = "child"
-title = "Flaky tests under control"
-team = "qa"
-owner = "Ana"
-parent = "quality"
-period = "2026-Q4"
-
-[[objectives.key_results]]
-id = "flaky"
-title = "Keep flaky tests under 2%"
-unit = "%"
-direction = "at_most"
-target = 2
-source = {{ connector = "people" }}
-"""
+def config_text(*, reads: bool = False, ci_token: str = TOKEN) -> str:
+    """Return the config: a parent and a child objective; reads open unless `reads`."""
+    return configs.text(
+        configs.api(
+            configs.token("ci", ci_token, "read", "write"),
+            configs.token("dash", READ_TOKEN, "read"),
+            require_token_for_reads=reads,
+        ),
+        configs.section("web", session_secret="pages-test-secret"),
+        configs.manual_connector(),
+        configs.connector("coverage", "coverage"),
+        configs.objective(
+            "quality", "Ship with confidence", team="platform", owner="Sam", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    "coverage", "Increase automated test coverage from 60% to 85%",
+                    unit="%", direction="increase", baseline=60, target=85,
+                ),
+                configs.key_result(
+                    "report", "Coverage report says 85%",
+                    unit="%", direction="increase", baseline=60, target=85,
+                    source={"connector": "coverage", "path": str(EXAMPLE_COVERAGE)},
+                ),
+            ],
+        ),
+        configs.objective(
+            "child", "Flaky tests under control",
+            team="qa", owner="Ana", parent="quality", period="2026-Q4",
+            key_results=[
+                configs.key_result(
+                    "flaky", "Keep flaky tests under 2%", unit="%", direction="at_most", target=2
+                )
+            ],
+        ),
+    )
 
 
 def _tracker(tmp_path: Path, database_url: str, *, reads: bool = False) -> Tracker:
-    text = CONFIG.replace("READS", "true" if reads else "false")
+    text = config_text(reads=reads)
     return open_tracker(
         write_config(tmp_path / "c.toml", text, database_url=database_url), clock=lambda: NOW
     )
@@ -317,10 +298,7 @@ def test_a_token_removed_from_the_config_ends_its_sessions(tmp_path: Path) -> No
         _signed_in(client)
         cookies = dict(client.cookies)
     tracker.close()
-    text = CONFIG.replace("READS", "false").replace(
-        f'{{ name = "ci", token = "{TOKEN}"',
-        '{ name = "ci", token = "another-token-0123456789abcdef"',
-    )
+    text = config_text(ci_token="another-token-0123456789abcdef")
     tracker = open_tracker(
         write_config(tmp_path / "c2.toml", text, database_url=url), clock=lambda: NOW
     )
