@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.reports.history import evaluate_at, period_scorecard, weekly_review
+from app.reports.history import evaluate_at, weekly_review
+from app.reports.period_history import period_scorecard
 from app.reports.review import WEEK_SECONDS
 from app.reports.scorecard_render import scorecard_csv
 from app.store.key_results import list_key_results, list_objectives

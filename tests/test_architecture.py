@@ -33,7 +33,7 @@ IO_LIBRARIES = {
 # What a module outside the store may take from SQLAlchemy: handles and errors, no queries.
 SQL_HANDLES = {"Session", "Engine", "Connection", "make_url"}
 MAX_LINES = 310  # "about 300" (docs/architecture.md)
-LONGEST_CHAIN = 11  # today's longest import chain: it may shrink, never grow
+LONGEST_CHAIN = 10  # today's longest import chain: it may shrink, never grow
 
 
 def modules(*folders: str) -> list[Path]:

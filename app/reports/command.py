@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from app.reports.history import period_retrospective
+from app.reports.period_history import period_retrospective
 from app.reports.retrospective_render import RENDERERS
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from app.api.deps import ReadAccess, SessionDep, TrackerDep
 from app.api.problems import errors_for
 from app.api.schemas_reports import ScorecardOut, scorecard_out
-from app.reports.history import period_retrospective, period_scorecard
+from app.reports.period_history import period_retrospective, period_scorecard
 from app.reports.retrospective_render import RENDERERS
 from app.reports.scorecard_render import scorecard_csv, scorecard_markdown
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from app.reports.history import period_scorecard
+from app.reports.period_history import period_scorecard
 from app.web.pages import error_page, page, read_refusal, tracker_of
 
 router = APIRouter(include_in_schema=False)
