@@ -294,10 +294,13 @@ class KeyResultWriter:
         """Re-evaluate every active Key Result but `skip`, each in its own transaction.
 
         One Key Result's failure cannot hold back the others' alerts. `skip` names Key
-        Results another writer owns (the sampler's recorder re-evaluates those).
+        Results another writer owns (the sampler's recorder re-evaluates those). One
+        session serves them all (objectives stay in its identity map); each commits.
         """
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:
             kr_ids = [kr.id for kr in list_key_results(session) if kr.id not in skip]
-        for kr_id in kr_ids:
-            self.write([Reevaluation(kr_id)])
+            session.commit()
+            for kr_id in kr_ids:
+                self.write([Reevaluation(kr_id)], session=session)
+                session.commit()
         return len(kr_ids)
