@@ -22,7 +22,7 @@ from app.core.reading import ViewRequest, counted_band, view_request
 from app.core.series import KeyResultInfo, ObjectiveInfo, SeriesSummary
 from app.core.specs import spec_from_json
 from app.store.attempts import last_attempt
-from app.store.models import AlertStateRow, KeyResult, Objective
+from app.store.key_results import writer_row
 from app.store.samples import load_series, load_window
 
 if TYPE_CHECKING:
@@ -110,22 +110,19 @@ def empty_series(spec: KeyResultSpec, thresholds: Thresholds) -> SeriesSummary:
 
 def load_figures(session: Session, kr_id: str, *, thresholds: Thresholds) -> KeyResultFigures:
     """Read a Key Result's figures from the database."""
-    kr = session.get(KeyResult, kr_id, populate_existing=True)
-    if kr is None or kr.spec is None:
+    row = writer_row(session, kr_id)
+    if row is None or row.spec is None:
         raise LookupError(f"Key Result {kr_id!r} is not in the database (sync first)")
-    objective = session.get(Objective, kr.objective_id)
-    assert objective is not None
-    spec = spec_from_json(kr.spec)
-    alert_row = session.get(AlertStateRow, kr_id, populate_existing=True)
+    spec = spec_from_json(row.spec)
     return KeyResultFigures(
-        kr=KeyResultInfo(kr.id, kr.title, kr.unit, kr.direction),
-        objective=ObjectiveInfo(objective.id, objective.title, objective.team),
+        kr=KeyResultInfo(row.id, row.title, row.unit, row.direction),
+        objective=ObjectiveInfo(row.objective_id, row.objective_title, row.team),
         spec=spec,
         series=load_series(session, kr_id, empty_series(spec, thresholds)),
         last_attempt=last_attempt(session, kr_id),
-        alert_state=state_from_json(alert_row.state if alert_row else None),
-        alert_state_saved=alert_row is not None,
-        final_score=kr.final_score,
+        alert_state=state_from_json(row.alert_state),
+        alert_state_saved=bool(row.has_alert_state),
+        final_score=row.final_score,
     )
 
 

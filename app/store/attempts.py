@@ -8,6 +8,7 @@ from sqlalchemy import (
     Connection,
     func,
 )
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.series import FAILURE_STREAK_CAP, LastAttempt
@@ -42,13 +43,21 @@ def latest_scheduled_instants(session: Session) -> dict[str, int]:
 
 
 def last_attempt(session: Session, key_result_id: str) -> LastAttempt | None:
-    """Return the latest attempt and how many attempts in a row have failed."""
-    recent = session.exec(
-        select(SamplingAttempt)
-        .where(SamplingAttempt.key_result_id == key_result_id)
-        .order_by(col(SamplingAttempt.attempted_ts).desc(), col(SamplingAttempt.id).desc())
-        .limit(FAILURE_STREAK_CAP)
-    ).all()
+    """Return the latest attempt and how many attempts in a row have failed.
+
+    A Core read of four columns: the writer runs it for every manual value and re-evaluation.
+    """
+    table = SamplingAttempt.__table__  # type: ignore[attr-defined]
+    recent: Sequence[Any] = (
+        session.connection()
+        .execute(
+            sa_select(table.c.attempted_ts, table.c.ok, table.c.error_message, table.c.error_kind)
+            .where(table.c.key_result_id == key_result_id)
+            .order_by(table.c.attempted_ts.desc(), table.c.id.desc())
+            .limit(FAILURE_STREAK_CAP)
+        )
+        .all()
+    )
     if not recent:
         return None
     failures = 0

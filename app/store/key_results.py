@@ -15,10 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.store import pg_bulk
-from app.store.models import (
-    KeyResult,
-    Objective,
-)
+from app.store.models import AlertStateRow, KeyResult, Objective
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -179,3 +176,34 @@ def lock_key_results(connection: Connection, ids: Collection[str]) -> None:
         .order_by(table.c.id)
         .with_for_update()
     )
+
+
+def writer_row(session: Session, key_result_id: str) -> Any | None:
+    """Return what the writer reads of a Key Result, in one read (None: not synced).
+
+    Its definition and frozen score, its objective's id, title and team, and its alert
+    rules' state (`alert_state` None and `has_alert_state` False before the first write).
+    A Core read: the writer runs it for every manual value and every re-evaluation.
+    """
+    kr = KeyResult.__table__  # type: ignore[attr-defined]
+    objective = Objective.__table__  # type: ignore[attr-defined]
+    alerts = AlertStateRow.__table__  # type: ignore[attr-defined]
+    query = (
+        sa_select(
+            kr.c.id,
+            kr.c.title,
+            kr.c.unit,
+            kr.c.direction,
+            kr.c.spec,
+            kr.c.final_score,
+            objective.c.id.label("objective_id"),
+            objective.c.title.label("objective_title"),
+            objective.c.team,
+            alerts.c.state.label("alert_state"),
+            alerts.c.key_result_id.isnot(None).label("has_alert_state"),
+        )
+        .join(objective, objective.c.id == kr.c.objective_id)
+        .outerjoin(alerts, alerts.c.key_result_id == kr.c.id)
+        .where(kr.c.id == key_result_id)
+    )
+    return session.connection().execute(query).first()

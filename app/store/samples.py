@@ -150,32 +150,16 @@ def covered_through(session: Session, sources: dict[str, str]) -> dict[str, int]
     return latest
 
 
-def _first_and_recent(
-    session: Session, where: ColumnElement[bool], recent: int
-) -> tuple[tuple[int, float] | None, list[tuple[int, float]]]:
-    """Return the first sample matching `where` and the latest `recent` ones, oldest first."""
-    first = session.exec(
-        select(Sample.ts, Sample.value).where(where).order_by(col(Sample.ts)).limit(1)
-    ).first()
-    latest = session.exec(
-        select(Sample.ts, Sample.value).where(where).order_by(col(Sample.ts).desc()).limit(recent)
-    ).all()
-    return (first[0], first[1]) if first else None, [(t, v) for t, v in reversed(latest)]
-
-
-def _band_counts(
-    session: Session, where: ColumnElement[bool], band: tuple[float | None, float | None]
-) -> tuple[int, int]:
-    """Return (samples, samples inside the band) among the samples matching `where`."""
+def _inside(band: tuple[float | None, float | None]) -> ColumnElement[bool]:
+    """Return the condition "the sample's value lies in the band" (an open side is no limit)."""
     low, high = band
+    value = Sample.__table__.c.value  # type: ignore[attr-defined]
     conditions: list[ColumnElement[bool]] = []
     if low is not None:
-        conditions.append(col(Sample.value) >= low)
+        conditions.append(value >= low)
     if high is not None:
-        conditions.append(col(Sample.value) <= high)
-    inside = func.sum(case((and_(*conditions), 1), else_=0))
-    row = session.exec(select(func.count(), inside).where(where)).one()
-    return int(row[0] or 0), int(row[1] or 0)
+        conditions.append(value <= high)
+    return and_(*conditions)
 
 
 def load_series(
@@ -185,29 +169,42 @@ def load_series(
 
     With `until`, only the samples up to that instant (an evaluation's cutoff, an alert's
     sample). The slow path of `app.sampling.writer`: for a remembered Key Result, run once,
-    then kept up to date in memory.
+    then kept up to date in memory; for a manual one, at every write. Three indexed reads
+    (first, latest, and one aggregate for the best value and the band counts), run as Core
+    statements: the ORM's result handling cost more than the reads.
     """
+    table = Sample.__table__  # type: ignore[attr-defined]
+    ts, value = table.c.ts, table.c.value
     in_period = and_(
-        col(Sample.key_result_id) == key_result_id,
-        col(Sample.ts) >= empty.period_start,
-        col(Sample.ts) < empty.period_end,
-        *([col(Sample.ts) <= until] if until is not None else []),
+        table.c.key_result_id == key_result_id,
+        ts >= empty.period_start,
+        ts < empty.period_end,
+        *([ts <= until] if until is not None else []),
     )
-    first, recent = _first_and_recent(session, in_period, empty.recent_size)
+    connection = session.connection()
+    first: Any = connection.execute(
+        sa_select(ts, value).where(in_period).order_by(ts).limit(1)
+    ).first()
+    latest: Sequence[Any] = connection.execute(
+        sa_select(ts, value).where(in_period).order_by(ts.desc()).limit(empty.recent_size)
+    ).all()
     best_of = func.min if empty.lower_is_better else func.max
-    best = session.exec(select(best_of(Sample.value)).where(in_period)).one()
+    figures: list[Any] = [best_of(value)]
+    if empty.band is not None:
+        figures += [func.count(), func.sum(case((_inside(empty.band), 1), else_=0))]
+    row = connection.execute(sa_select(*figures).where(in_period)).one()
     summary = SeriesSummary(
         period_start=empty.period_start,
         period_end=empty.period_end,
         recent_size=empty.recent_size,
         lower_is_better=empty.lower_is_better,
         band=empty.band,
-        first=first,
-        best=best,
+        first=(int(first[0]), float(first[1])) if first else None,
+        best=row[0],
     )
-    summary.keep_recent(recent)
+    summary.keep_recent([(int(t), float(v)) for t, v in reversed(latest)])
     if empty.band is not None:
-        summary.total, summary.in_band = _band_counts(session, in_period, empty.band)
+        summary.total, summary.in_band = int(row[1] or 0), int(row[2] or 0)
     return summary
 
 
