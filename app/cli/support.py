@@ -39,7 +39,7 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
-# Set by the `krtracker` callback (`app.cli.main_options`) before any command runs.
+# Set by the `krtracker` callback (`app.cli.main.main_options`) before any command runs.
 global_options: dict[str, LogLevel | None] = {"log_level": None}
 
 

@@ -5,7 +5,7 @@ JSON-escaped, base64; `derived_forms`) and replaces each with `***`; URL userinf
 `token=`-like query values and bearer credentials go whatever their value. Which secrets a
 config holds is `app.config.secrets` (`redactor_for`); the logging filter is
 `app.cli.log_redaction`. It is applied where outcomes become stored data (the writer,
-`app.sampling.writer.KeyResultWriter.redacted`), to the definitions synced into the
+`app.sampling.outcomes.redacted`), to the definitions synced into the
 database (`app.store.definitions`) and rows stored before (`app.store.redaction`), to
 alert payloads (`app.alerts.routing`) and delivery errors (`app.alerts.delivery`), and to
 every log record.

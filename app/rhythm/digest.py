@@ -1,6 +1,6 @@
 """The weekly digest: the weekly review plus each objective's progress, for some teams.
 
-Pure functions with an explicit window: `app.reports.weekly_review` gives the same figures
+Pure functions with an explicit window: `app.reports.history.weekly_review` gives the same figures
 as `GET /api/v1/review`, the objectives' lines come from the Key Results' stored progress
 (the listing's data), and `digest_payload` turns the result into the generic `okr.digest`
 event that every webhook format renders (`app.rhythm.digest_slack` for Slack).

@@ -2,7 +2,7 @@
 
 An outage of the source, of the database or of the process leaves instants without a
 sample. When the connector keeps history, the next job that reaches the source fetches
-them (`app.sampling.measure_key_result`). This keeps, per Key Result, how far samples
+them (`app.sampling.measure.measure_key_result`). This keeps, per Key Result, how far samples
 are known to be stored or asked for, and which instants' writes are still queued, so two
 jobs that start together never fetch the same gap twice. The mark moves forward as soon
 as a job claims its instants and back when the write or the fetch fails, so a gap is

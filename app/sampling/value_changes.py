@@ -1,7 +1,7 @@
 """Manual values corrected or deleted through the API, each change kept with its author.
 
 The change and the re-evaluation happen in one transaction, through the same path a posted
-value takes (the writer, `app.sampling.write_outcome`), so a corrected value moves progress,
+value takes (the writer, `app.sampling.measure.write_outcome`), so a corrected value moves progress,
 status and alerts exactly as posting it would have.
 """
 

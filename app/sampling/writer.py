@@ -5,8 +5,8 @@ every backend: a polled sample and its backfilled history, a failed attempt, a v
 person posted, a corrected or deleted value, a re-evaluation as time passes. What differs
 between a polled Key Result (its figures remembered in memory) and a manual one (any
 replica may write; figures read each time) is only where its figures come from
-(`app.figures.FigureSource`). `app.sampling.recorder` decides when the sampler's outcomes are
-written; `app.sampling.measure` writes the others.
+(`app.sampling.figures.FigureSource`). `app.sampling.recorder` decides when the sampler's
+outcomes are written; `app.sampling.measure` writes the others.
 """
 
 from __future__ import annotations

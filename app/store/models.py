@@ -79,7 +79,7 @@ class KeyResult(SQLModel, table=True):
     target_value: float | None = None
     progress: float | None = None
     expected_progress: float | None = None
-    # The forecast's numbers, or {"unavailable": why} (see `app.evaluation.forecast_json`).
+    # The forecast's numbers, or {"unavailable": why} (see `app.core.evaluation.forecast_json`).
     forecast: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     last_error: str | None = None
     last_error_ts: int | None = Field(default=None, sa_column=Column(BigInteger))
