@@ -122,9 +122,14 @@ def outcome_of(item: Item, result: Evaluation) -> SampleOutcome:
     """Return what the writer answers for `item` once it is stored and evaluated."""
     sample = item if isinstance(item, SampleToStore) else None
     error = sample.error if sample else None
+    instant = 0  # a re-evaluation stores no sample
+    if sample is not None:
+        instant = sample.scheduled_ts
+    elif isinstance(item, SamplesEdit):
+        instant = item.ts
     return SampleOutcome(
         key_result_id=item.kr_id,
-        scheduled_ts=sample.scheduled_ts if sample else getattr(item, "ts", 0),
+        scheduled_ts=instant,
         value=sample.measurement.value if sample and sample.measurement else None,
         error_kind=error.kind if error else None,
         error=error.reason if error else None,

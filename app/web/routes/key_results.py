@@ -14,6 +14,7 @@ from app.api.routes.check_ins import record_check_in
 from app.api.schemas import CheckInIn, ValueIn
 from app.sampling.measure import store_manual_value
 from app.sampling.outcomes import ValueAlreadyStored
+from app.store.versions import read_key_result_version
 from app.web.auth import form_refusal, read_session
 from app.web.key_result_view import build_key_result_page
 from app.web.pages import error_page, page, read_refusal, tracker_of
@@ -110,7 +111,7 @@ def check_in(
         )
     tracker = tracker_of(request)
     with Session(tracker.engine) as session:
-        if build_key_result_page(session, key_result_id) is None:
+        if read_key_result_version(session.connection(), key_result_id) is None:
             return _not_found(request, key_result_id)
         record_check_in(
             session,
@@ -138,7 +139,7 @@ def value(
     form = {"value": value, "note": note}
     if not tracker.accepts_manual_values(key_result_id):
         with Session(tracker.engine) as session:
-            if build_key_result_page(session, key_result_id) is None:
+            if read_key_result_version(session.connection(), key_result_id) is None:
                 return _not_found(request, key_result_id)
         return error_page(
             request,
