@@ -159,17 +159,29 @@ def objective_rows_since(session: Session, version: int | None) -> Sequence[Any]
 
 
 def lock_key_results(connection: Connection, ids: Collection[str]) -> None:
-    """Lock Key Result rows first in a transaction that will stamp them (PostgreSQL).
+    """Lock Key Result rows first in a transaction that will stamp them.
 
     A write that changes nothing on the row (an evaluation with the same result) would
     otherwise take the row's lock only when `bump_data_version` stamps it, after its alert
     state: against a writer that took them the other way round, a deadlock. Locked first,
     concurrent writes of one Key Result also evaluate after each other, each seeing the
-    other's sample. SQLite serialises writers itself (and has no FOR UPDATE).
+    other's sample. SQLite has no FOR UPDATE: a write that changes nothing takes the
+    database's write lock instead, before the writer reads its figures (the driver starts
+    the transaction only at the first write, so reads before it could miss a value another
+    writer commits meanwhile).
     """
-    if connection.dialect.name != "postgresql" or not ids:
+    if not ids:
         return
     table = KeyResult.__table__  # type: ignore[attr-defined]
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            update(table)
+            .where(table.c.id.in_(sorted(set(ids))))
+            .values(row_version=table.c.row_version)
+        )
+        return
+    if connection.dialect.name != "postgresql":
+        return
     connection.execute(
         sa_select(table.c.id)
         .where(table.c.id.in_(sorted(set(ids))))
